@@ -1,0 +1,156 @@
+"""Where a run's evidence lives on the artifact volume (layout in docs/contract.md).
+
+Pure path arithmetic plus two file primitives (atomic JSON write, job-log index link). Every
+path a run uses is derived here from `Settings.artifact_root` and the run name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ATTEMPT_PREFIX = "attempt-"
+JOBS_INDEX = "_jobs"
+RUN_MARKER = "run.json"
+_ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
+# Kubernetes object names are DNS subdomains; anything else is not a name we index.
+_K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class AttemptLayout:
+    number: int
+    dir: Path
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "verification.log"
+
+    @property
+    def metadata(self) -> Path:
+        return self.dir / "execution-metadata.json"
+
+    @property
+    def summary(self) -> Path:
+        return self.dir / "summary.json"
+
+    @property
+    def junit(self) -> Path:
+        return self.dir / "junit.xml"
+
+    @property
+    def json_results(self) -> Path:
+        return self.dir / "results.json"
+
+    @property
+    def html_report(self) -> Path:
+        return self.dir / "html-report"
+
+    @property
+    def test_results(self) -> Path:
+        return self.dir / "test-results"
+
+    def playwright_env(self) -> dict[str, str]:
+        """The report locations Playwright reads, all inside this attempt directory."""
+        return {
+            "TEST_RESULTS_DIR": str(self.test_results),
+            "PLAYWRIGHT_HTML_OUTPUT_DIR": str(self.html_report),
+            "PLAYWRIGHT_HTML_REPORT": str(self.html_report),  # name used before 1.49
+            "PLAYWRIGHT_HTML_OPEN": "never",
+            "PLAYWRIGHT_JUNIT_OUTPUT_NAME": str(self.junit),
+            "PLAYWRIGHT_JSON_OUTPUT_NAME": str(self.json_results),
+        }
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    root: Path
+    run_name: str
+
+    @property
+    def dir(self) -> Path:
+        return self.root / self.run_name
+
+    @property
+    def marker(self) -> Path:
+        return self.dir / RUN_MARKER
+
+    @property
+    def ledger(self) -> Path:
+        return self.dir / "ledger.jsonl"
+
+    @property
+    def active_lock(self) -> Path:
+        return self.dir / ".active.lock"
+
+    @property
+    def active_holder(self) -> Path:
+        return self.dir / ".active.json"
+
+    @property
+    def ledger_lock(self) -> Path:
+        return self.dir / ".ledger.lock"
+
+    def attempt(self, number: int) -> AttemptLayout:
+        return AttemptLayout(number=number, dir=self.dir / f"{ATTEMPT_PREFIX}{number}")
+
+    def existing_attempts(self) -> list[int]:
+        """Attempt numbers that have a directory, ascending."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return sorted(int(m.group(1)) for n in names if (m := _ATTEMPT_DIR.fullmatch(n)))
+
+
+def job_log_link(root: Path, namespace: str, job_name: str) -> Path | None:
+    """The artifact server's index entry for a Job's log, or None for a name we won't index."""
+    if not (_K8S_NAME.fullmatch(namespace) and _K8S_NAME.fullmatch(job_name)):
+        return None
+    if ".." in namespace or ".." in job_name:
+        return None
+    return root / JOBS_INDEX / namespace / f"{job_name}.log"
+
+
+def publish_job_log(root: Path, namespace: str, job_name: str, log: Path) -> Path | None:
+    """Point the Job-name index at `log` with a hard link, replaced atomically.
+
+    A hard link, not a symlink: the artifact server never has to follow links, and the log
+    keeps growing through the link while the attempt runs.
+    """
+    link = job_log_link(root, namespace, job_name)
+    if link is None:
+        return None
+    link.parent.mkdir(parents=True, exist_ok=True)
+    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    os.link(log, tmp)
+    os.replace(tmp, link)
+    return link
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write so that readers see the old content or the new, never a torn file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

@@ -1,0 +1,265 @@
+"""Attempts of one run: numbering, the append-only ledger, and the active lock.
+
+* Attempt numbers are assigned under `.ledger.lock`, so they are unique and gapless.
+* The running attempt holds `.active.lock` (an flock through filelock) for its whole life. The
+  kernel drops an flock when its process dies, however it dies, so a SIGKILLed runner never
+  blocks the next attempt. A second process that finds the lock held is a duplicate execution
+  (two pods for one run): refused with exit 7, or made to wait with `ON_DUPLICATE=wait`.
+* A free lock and earlier attempts on disk mean this is a retry: a restarted pod keeps its Job
+  name, a new measurement gets a new one, both keep the AnalysisRun UID (domain-facts.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from filelock import FileLock, Timeout
+from pydantic import BaseModel, Field, ValidationError
+
+from runner.artifacts import AttemptLayout, RunLayout, atomic_write_json
+from runner.errors import DeadlineExceeded, DuplicateExecution, InfrastructureError
+from runner.exitcodes import ExitCode
+from runner.identity import RunIdentity
+
+
+class Host(BaseModel):
+    """Who runs an attempt: enough to find the pod, or the process on a laptop."""
+
+    pod: str | None = None
+    job: str | None = None
+    node: str | None = None
+    namespace: str | None = None
+    pid: int = Field(default_factory=os.getpid)
+
+    def describe(self) -> str:
+        where = f"pod {self.pod}" if self.pod else "a local process"
+        parts = [where, f"node {self.node or '?'}", f"pid {self.pid}"]
+        if self.job:
+            parts.insert(1, f"job {self.job}")
+        return ", ".join(parts)
+
+
+class LedgerLine(BaseModel):
+    event: Literal["start", "end", "refused"]
+    attempt: int | None = None
+    time: datetime
+    host: Host
+    outcome: str | None = None
+    exit_code: int | None = None
+
+
+class AttemptRecord(BaseModel):
+    """One attempt as folded from its ledger lines. `end` is None when it never finished."""
+
+    attempt: int
+    host: Host
+    start: datetime
+    end: datetime | None = None
+    outcome: str = "unfinished (killed, or still running)"
+    exit_code: int | None = None
+
+    def describe(self) -> str:
+        when = self.start.isoformat(timespec="seconds")
+        return f"attempt {self.attempt} ({self.host.describe()}, started {when}): {self.outcome}"
+
+
+class Holder(BaseModel):
+    attempt: int
+    host: Host
+    start: datetime
+
+
+def read_ledger(run: RunLayout) -> list[AttemptRecord]:
+    """Fold the ledger into one record per attempt; torn or foreign lines are skipped."""
+    records: dict[int, AttemptRecord] = {}
+    try:
+        text = run.ledger.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    for raw in text.splitlines():
+        try:
+            line = LedgerLine.model_validate_json(raw)
+        except ValidationError:
+            continue
+        if line.attempt is None:
+            continue
+        if line.event == "start":
+            records[line.attempt] = AttemptRecord(
+                attempt=line.attempt, host=line.host, start=line.time
+            )
+        elif line.event == "end" and line.attempt in records:
+            records[line.attempt] = records[line.attempt].model_copy(
+                update={"end": line.time, "outcome": line.outcome, "exit_code": line.exit_code}
+            )
+    return [records[n] for n in sorted(records)]
+
+
+def _append(run: RunLayout, line: LedgerLine) -> None:
+    data = (line.model_dump_json() + "\n").encode()
+    fd = os.open(run.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Attempt:
+    run: RunLayout
+    layout: AttemptLayout
+    identity: RunIdentity
+    host: Host
+    start: datetime
+    previous: list[AttemptRecord]
+    _lock: FileLock
+    finished: bool = False
+
+    @property
+    def number(self) -> int:
+        return self.layout.number
+
+    @property
+    def is_retry(self) -> bool:
+        return self.number > 1
+
+    def finish(self, code: ExitCode) -> None:
+        """Record the outcome and let the next attempt in. Safe to call twice."""
+        if self.finished:
+            return
+        self.finished = True
+        try:
+            with FileLock(run_lock_path(self.run)):
+                _append(
+                    self.run,
+                    LedgerLine(
+                        event="end",
+                        attempt=self.number,
+                        time=_now(),
+                        host=self.host,
+                        outcome=code.outcome,
+                        exit_code=int(code),
+                    ),
+                )
+            with contextlib.suppress(FileNotFoundError):
+                self.run.active_holder.unlink()
+        finally:
+            self._lock.release(force=True)
+
+
+def run_lock_path(run: RunLayout) -> str:
+    return str(run.ledger_lock)
+
+
+def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
+    try:
+        run.root.mkdir(parents=True, exist_ok=True)
+        if run.dir.is_symlink():
+            raise InfrastructureError(
+                f"{run.dir} is a symbolic link; the runner only writes into directories it "
+                "created. Remove the link or point ARTIFACT_ROOT elsewhere."
+            )
+        run.dir.mkdir(exist_ok=True)
+        with FileLock(run_lock_path(run)):
+            if not run.marker.exists():
+                atomic_write_json(
+                    run.marker,
+                    {
+                        "run_name": identity.run_name,
+                        "source": identity.source.value,
+                        "key_kind": identity.key_kind.value,
+                        "original": identity.original,
+                        "created": _now().isoformat(),
+                    },
+                )
+    except OSError as exc:
+        raise InfrastructureError(
+            f"cannot prepare the run directory {run.dir}: {exc.strerror or exc}. Mount a "
+            "writable volume at ARTIFACT_ROOT, or set ARTIFACT_ROOT to a writable directory."
+        ) from exc
+
+
+def _holder_sentence(run: RunLayout) -> str:
+    try:
+        holder = Holder.model_validate_json(run.active_holder.read_text(encoding="utf-8"))
+    except (OSError, ValidationError):
+        return "another process (it has not said who it is yet)"
+    start = holder.start.isoformat(timespec="seconds")
+    return f"attempt {holder.attempt} on {holder.host.describe()}, started {start}"
+
+
+def begin_attempt(
+    run: RunLayout,
+    *,
+    identity: RunIdentity,
+    host: Host,
+    on_duplicate: Literal["refuse", "wait"],
+    wait_seconds: float,
+    say: Callable[[str], None],
+) -> Attempt:
+    """Take the run's active lock and the next attempt number, or refuse a duplicate."""
+    _prepare_run_dir(run, identity)
+    active = FileLock(str(run.active_lock))
+    try:
+        active.acquire(timeout=0)
+    except Timeout:
+        holder = _holder_sentence(run)
+        if on_duplicate == "refuse":
+            with FileLock(run_lock_path(run)):
+                _append(run, LedgerLine(event="refused", time=_now(), host=host))
+            raise DuplicateExecution(
+                f"run {run.run_name} is already being verified by {holder}; refusing to run "
+                "the tests twice. Set ON_DUPLICATE=wait to wait for it instead."
+            ) from None
+        say(
+            f"run {run.run_name} is being verified by {holder}; waiting up to "
+            f"{wait_seconds:.0f}s for it to finish (ON_DUPLICATE=wait)"
+        )
+        try:
+            active.acquire(timeout=max(wait_seconds, 0.0), poll_interval=0.2)
+        except Timeout:
+            raise DeadlineExceeded(
+                f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
+                f"deadline ({wait_seconds:.0f}s) ran out"
+            ) from None
+    try:
+        return _number_attempt(run, identity=identity, host=host, active=active)
+    except BaseException:
+        active.release(force=True)
+        raise
+
+
+def _number_attempt(
+    run: RunLayout, *, identity: RunIdentity, host: Host, active: FileLock
+) -> Attempt:
+    start = _now()
+    with FileLock(run_lock_path(run)):
+        previous = read_ledger(run)
+        seen = [r.attempt for r in previous] + run.existing_attempts()
+        number = max(seen, default=0) + 1
+        layout = run.attempt(number)
+        layout.dir.mkdir()  # never exist_ok: an earlier attempt's files are never reused
+        _append(run, LedgerLine(event="start", attempt=number, time=start, host=host))
+    atomic_write_json(
+        run.active_holder,
+        json.loads(Holder(attempt=number, host=host, start=start).model_dump_json()),
+    )
+    return Attempt(
+        run=run,
+        layout=layout,
+        identity=identity,
+        host=host,
+        start=start,
+        previous=previous,
+        _lock=active,
+    )

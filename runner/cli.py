@@ -1,0 +1,55 @@
+"""The `verification-runner` command line: parse, build `Settings` once, dispatch, exit.
+
+Exceptions from the core map to the exit-code contract here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+import click
+
+from runner import __version__, commands
+from runner.errors import RunnerError
+from runner.exitcodes import ExitCode
+from runner.settings import Settings, load_settings
+
+PROMOTION_HELP = "Promotion id; overrides KARGO_PROMOTION_ID."
+
+
+def _settings(promotion: str | None) -> Settings:
+    settings = load_settings()
+    if promotion is not None:
+        settings = settings.model_copy(update={"kargo_promotion_id": promotion})
+    return settings
+
+
+def _run(action: Callable[[], ExitCode]) -> None:
+    """Run one command and exit with its code; a RunnerError becomes its sentence and code."""
+    try:
+        code = action()
+    except RunnerError as exc:
+        click.echo(f"verification-runner: {exc}", err=True)
+        code = exc.exit_code
+    sys.exit(int(code))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="verification-runner")
+def main() -> None:
+    """Prove a deployment works before it is trusted (the Kargo verification Job payload).
+
+    Configuration comes from the environment; see the README for every variable.
+    """
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--promotion", default=None, help=PROMOTION_HELP)
+def identity(as_json: bool, promotion: str | None) -> None:
+    """Print the resolved run identity and its directories, creating nothing."""
+    _run(lambda: commands.show_identity(_settings(promotion), as_json=as_json, echo=click.echo))
+
+
+__all__ = ["ExitCode", "main"]

@@ -1,0 +1,48 @@
+"""One plain function per subcommand that is not big enough for a module of its own.
+
+Each takes typed values and returns an exit code; `cli.py` only parses and dispatches.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+from runner.artifacts import RunLayout
+from runner.exitcodes import ExitCode
+from runner.identity import RunIdentity, resolve_identity
+from runner.settings import Settings
+
+
+def identity_of(settings: Settings) -> RunIdentity:
+    return resolve_identity(
+        promotion=settings.kargo_promotion_id,
+        analysis_run_uid=settings.analysis_run_uid,
+        job_name=settings.job_name,
+    )
+
+
+def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], None]) -> ExitCode:
+    """Print the resolved identity and the directories a run would use; create nothing."""
+    identity = identity_of(settings)
+    run = RunLayout(settings.artifact_root, identity.run_name)
+    attempts = run.existing_attempts()
+    next_attempt = run.attempt(max(attempts, default=0) + 1)
+    facts = {
+        "run_name": identity.run_name,
+        "source": identity.source.value,
+        "key_kind": identity.key_kind.value,
+        "original": identity.original,
+        "is_kargo_execution": identity.is_kargo_execution,
+        "artifact_root": str(settings.artifact_root),
+        "run_dir": str(run.dir),
+        "existing_attempts": attempts,
+        "next_attempt_dir": str(next_attempt.dir),
+    }
+    if as_json:
+        echo(json.dumps(facts, indent=2))
+    else:
+        width = max(len(key) for key in facts)
+        for key, value in facts.items():
+            echo(f"{key:<{width}}  {value}")
+    return ExitCode.PASSED

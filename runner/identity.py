@@ -1,0 +1,102 @@
+"""Which verification run is this? Turn Kargo/Argo identity inputs into one run name.
+
+Every retry of one run must land in the same run directory, and any input, however hostile,
+must yield a single safe path component. Sources, most specific first (domain-facts.md):
+
+1. an explicit promotion id (`KARGO_PROMOTION_ID` or `--promotion`); Kargo names promotions
+   and AnalysisRuns `<stage>.<ULID>.<short freight hash>`;
+2. the AnalysisRun UID, the pod label `analysisrun.argoproj.io/uid` (downward API); a Job
+   restarted by its controller and a new measurement of the same AnalysisRun share it;
+3. the Job name `<AnalysisRun UID>.<metric>.<n>` that Argo Rollouts gives every measurement;
+4. otherwise a local run with a unique, sortable name.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+# Crockford base32, 26 characters, first one 0-7 (48-bit millisecond timestamp + 80 bits).
+_ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+KEY_LENGTH = 12
+LOCAL_PREFIX = "local-"
+HASH_PREFIX = "h-"
+# A run name is lower-case letters, digits and dashes, starts with a letter or digit, and is
+# short: safe on every filesystem, in a URL and in a Kubernetes label value.
+SAFE_RUN_NAME = re.compile(r"[0-9a-z][0-9a-z-]{0,62}")
+
+
+class IdentitySource(enum.StrEnum):
+    PROMOTION = "promotion"
+    ANALYSIS_RUN = "analysisrun"
+    JOB = "job"
+    LOCAL = "local"
+
+
+class KeyKind(enum.StrEnum):
+    ULID = "ulid"
+    UUID = "uuid"
+    HASH = "hash"
+    LOCAL = "local"
+
+
+@dataclass(frozen=True)
+class RunIdentity:
+    run_name: str
+    source: IdentitySource
+    key_kind: KeyKind
+    original: str  # the full input the name came from, kept for the metadata
+
+    @property
+    def is_kargo_execution(self) -> bool:
+        return self.source is not IdentitySource.LOCAL
+
+
+def run_key(value: str) -> tuple[str, KeyKind]:
+    """The run name for one identity input: its UUID/ULID part, else a stable hash of it.
+
+    Dot-separated parts are tried whole first so that a stage name that merely contains a
+    26-character run of letters does not win over the real ULID.
+    """
+    for part in value.split("."):
+        if _UUID.fullmatch(part):
+            return part.replace("-", "").lower()[:KEY_LENGTH], KeyKind.UUID
+        if _ULID.fullmatch(part):
+            return part.lower()[:KEY_LENGTH], KeyKind.ULID
+    if match := _UUID.search(value):
+        return match.group().replace("-", "").lower()[:KEY_LENGTH], KeyKind.UUID
+    # A bare search for a ULID would match inside any long word; only whole parts count.
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return HASH_PREFIX + digest[:KEY_LENGTH], KeyKind.HASH
+
+
+def local_run_name(now: datetime, suffix: str | None = None) -> str:
+    """`local-<UTC timestamp>-<6 hex>`: unique per call, and sorts by start time."""
+    stamp = now.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")
+    return f"{LOCAL_PREFIX}{stamp}-{suffix or secrets.token_hex(3)}"
+
+
+def resolve_identity(
+    *,
+    promotion: str | None,
+    analysis_run_uid: str | None,
+    job_name: str | None,
+    now: datetime | None = None,
+) -> RunIdentity:
+    for source, value in (
+        (IdentitySource.PROMOTION, promotion),
+        (IdentitySource.ANALYSIS_RUN, analysis_run_uid),
+        (IdentitySource.JOB, job_name),
+    ):
+        if value is not None and value.strip():
+            name, kind = run_key(value.strip())
+            return RunIdentity(run_name=name, source=source, key_kind=kind, original=value)
+    name = local_run_name(now or datetime.now(UTC))
+    return RunIdentity(
+        run_name=name, source=IdentitySource.LOCAL, key_kind=KeyKind.LOCAL, original=""
+    )

@@ -1,0 +1,94 @@
+"""`attempt-N/execution-metadata.json`: who ran what, for which promotion, with what result.
+
+Written when the attempt starts and rewritten when it ends; always through a rename, so the
+file is valid JSON at every moment a reader may look.
+"""
+
+from __future__ import annotations
+
+import platform
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from runner import __version__
+from runner.artifacts import atomic_write_text
+from runner.attempts import Attempt
+from runner.settings import Settings
+
+
+class Versions(BaseModel):
+    runner: str = __version__
+    python: str = platform.python_version()
+    node: str | None = None
+    playwright: str | None = None
+
+
+class ResourceUsage(BaseModel):
+    """Peak memory and CPU time of the test process tree, to size the Job's resources."""
+
+    peak_rss_bytes: int = 0
+    cpu_seconds: float = 0.0
+    samples: int = 0
+
+
+class ExecutionMetadata(BaseModel):
+    schema_version: int = 1
+    run_name: str
+    identity_source: str
+    identity_original: str
+    promotion: str | None
+    analysis_run_uid: str | None
+    freight_image: str | None
+    freight_commit: str | None
+    stage: str | None
+    project: str | None
+    kubernetes_pod_name: str | None
+    kubernetes_job_name: str | None
+    kubernetes_namespace: str | None
+    kubernetes_node_name: str | None
+    is_kargo_execution: bool
+    attempt: int
+    retry_attempt: bool
+    previous_attempts: list[str]
+    pid: int
+    started_at: datetime
+    ended_at: datetime | None = None
+    exit_code: int | None = None
+    outcome: str = "running"
+    reason: str | None = None
+    base_url: str | None = None
+    versions: Versions = Versions()
+    resources: ResourceUsage | None = None
+    readiness: dict[str, object] | None = None
+
+
+def initial_metadata(settings: Settings, attempt: Attempt) -> ExecutionMetadata:
+    identity = attempt.identity
+    return ExecutionMetadata(
+        run_name=identity.run_name,
+        identity_source=identity.source.value,
+        identity_original=identity.original,
+        promotion=settings.kargo_promotion_id,
+        analysis_run_uid=settings.analysis_run_uid,
+        freight_image=settings.freight_image,
+        freight_commit=settings.freight_commit,
+        stage=settings.kargo_stage,
+        project=settings.kargo_project,
+        kubernetes_pod_name=settings.pod_name,
+        kubernetes_job_name=settings.job_name,
+        kubernetes_namespace=settings.pod_namespace,
+        kubernetes_node_name=settings.node_name,
+        is_kargo_execution=identity.is_kargo_execution,
+        attempt=attempt.number,
+        retry_attempt=attempt.is_retry,
+        previous_attempts=[record.describe() for record in attempt.previous],
+        pid=attempt.host.pid,
+        started_at=attempt.start,
+        base_url=settings.base_url,
+    )
+
+
+def write_metadata(path: Path, metadata: ExecutionMetadata) -> None:
+    atomic_write_text(path, metadata.model_dump_json(indent=2) + "\n")

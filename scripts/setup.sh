@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Set up everything the runner and its tests need on a fresh Debian machine, idempotently.
+#   scripts/setup.sh          the runner, the Node side and a browser (enough for `make example`)
+#   scripts/setup.sh test     also what the test suite needs (nginx, podman and the offline base)
+# Each part lives in its own scripts/setup-*.sh and is fast when already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+want=${1:-run}
+
+python=${PYTHON:-python3}
+stamp=.venv/.setup-stamp
+digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+  echo "setup: creating .venv and installing the runner with its test tools"
+  "$python" -m venv .venv
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e '.[test]'
+  echo "$digest" > "$stamp"
+fi
+
+for part in node nginx podman; do
+  case "$part:$want" in
+    nginx:run|podman:run) continue ;;
+  esac
+  if [ -f "scripts/setup-$part.sh" ]; then
+    bash "scripts/setup-$part.sh"
+  fi
+done

@@ -1,0 +1,45 @@
+"""Take an attempt of one run in a real process, hold it, finish it: a stand-in runner.
+
+usage: hold_attempt.py ROOT RUN_NAME MODE HOLD_SECONDS GO_FILE
+Waits for GO_FILE to exist (so that many processes start together), then begins an attempt.
+Exits 7 when refused as a duplicate, 5 when waiting ran out, 0 after holding and finishing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from runner.artifacts import RunLayout
+from runner.attempts import Host, begin_attempt
+from runner.errors import RunnerError
+from runner.exitcodes import ExitCode
+from runner.identity import IdentitySource, KeyKind, RunIdentity
+
+
+def main() -> int:
+    root, run_name, mode, hold, go = sys.argv[1:6]
+    while not Path(go).exists():
+        time.sleep(0.005)
+    identity = RunIdentity(run_name, IdentitySource.ANALYSIS_RUN, KeyKind.UUID, run_name)
+    try:
+        attempt = begin_attempt(
+            RunLayout(Path(root), run_name),
+            identity=identity,
+            host=Host(pod="p"),
+            on_duplicate=mode,
+            wait_seconds=60,
+            say=lambda m: print(m, flush=True),  # type: ignore[arg-type]
+        )
+    except RunnerError as exc:
+        print(exc, flush=True)
+        return int(exc.exit_code)
+    print(f"ATTEMPT {attempt.number}", flush=True)
+    time.sleep(float(hold))
+    attempt.finish(ExitCode.PASSED)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

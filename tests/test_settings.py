@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from runner.artifacts import RunLayout
+from runner.cli import main
+from runner.commands import identity_of
+from runner.errors import ConfigError
+from runner.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
+from tests import strategies as s
+
+
+def test_artifact_root_defaults_by_environment() -> None:
+    assert load_settings({"KUBERNETES_SERVICE_HOST": "10.0.0.1"}).artifact_root == (
+        KUBERNETES_ARTIFACT_ROOT
+    )
+    assert load_settings({}).artifact_root == Path.cwd() / ".verification-artifacts"
+    assert load_settings({"ARTIFACT_ROOT": "/x"}).artifact_root == Path("/x")
+
+
+def test_empty_values_count_as_unset() -> None:
+    # Kargo passes an empty string for an arg whose expression yields nothing.
+    settings = load_settings({"BASE_URL": "", "KARGO_STAGE": "", "FLAKY_POLICY": ""})
+    assert settings.base_url is None and settings.kargo_stage is None
+    assert settings.flaky_policy == "warn"
+
+
+def test_process_environment_is_not_read_when_a_mapping_is_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KARGO_STAGE", "from-os")
+    assert load_settings({}).kargo_stage is None
+    assert load_settings().kargo_stage == "from-os"
+
+
+def test_every_bad_value_is_one_line_naming_variable_value_and_rule() -> None:
+    with pytest.raises(ConfigError) as bad:
+        load_settings(
+            {
+                "ON_DUPLICATE": "maybe",
+                "RUN_DEADLINE_SECONDS": "-1",
+                "BASE_URL": "example.org",
+                "PLAYWRIGHT_RETRIES": "many",
+            }
+        )
+    lines = str(bad.value).splitlines()[1:]
+    assert len(lines) == 4
+    assert any(
+        line.strip().startswith("ON_DUPLICATE='maybe'") and "'refuse' or 'wait'" in line
+        for line in lines
+    )
+    assert any("RUN_DEADLINE_SECONDS='-1'" in line and "greater than 0" in line for line in lines)
+    assert any("BASE_URL='example.org'" in line and "http" in line for line in lines)
+
+
+def test_bad_settings_exit_2_before_anything_runs(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main, ["identity"], env={"ARTIFACT_ROOT": str(tmp_path / "a"), "ON_DUPLICATE": "x"}
+    )
+    assert result.exit_code == 2
+    assert "ON_DUPLICATE='x'" in result.output
+    assert not (tmp_path / "a").exists()
+
+
+def test_secret_values_are_masked_in_errors() -> None:
+    # A field whose variable name looks secret never shows its value, even when invalid.
+    class WithToken(Settings):
+        api_token: int = 0
+
+    with pytest.raises(ValidationError) as bad:
+        WithToken(api_token="hunter2-secret")  # noqa: S106  # type: ignore[arg-type]
+    text = _describe(bad.value)
+    assert "hunter2" not in text and "API_TOKEN='****'" in text
+
+
+@given(
+    root=st.from_regex(r"/[a-z]{1,8}(/[a-z0-9._-]{1,8}){0,3}", fullmatch=True),
+    value=st.one_of(s.kargo_names, s.job_names, s.hostile_strings),
+    attempt=st.integers(1, 500),
+)
+def test_every_artifact_path_derives_from_settings(root: str, value: str, attempt: int) -> None:
+    settings = load_settings({"ARTIFACT_ROOT": root, "KARGO_PROMOTION_ID": value})
+    run = RunLayout(settings.artifact_root, identity_of(settings).run_name)
+    layout = run.attempt(attempt)
+    paths = [
+        run.dir,
+        run.marker,
+        run.ledger,
+        run.active_lock,
+        run.active_holder,
+        run.ledger_lock,
+        layout.dir,
+        layout.log,
+        layout.metadata,
+        layout.summary,
+        layout.junit,
+        layout.json_results,
+        layout.html_report,
+        layout.test_results,
+    ]
+    paths += [Path(v) for k, v in layout.playwright_env().items() if k != "PLAYWRIGHT_HTML_OPEN"]
+    for path in paths:
+        relative = path.relative_to(settings.artifact_root)
+        assert relative.parts[0] == run.run_name and ".." not in relative.parts
+        assert os.path.normpath(path) == str(path)
