@@ -183,6 +183,10 @@ function suiteGrepInvert(): RegExp | undefined {
 
 function reporters(): NonNullable<PlaywrightTestConfig['reporter']> {
   const list: NonNullable<PlaywrightTestConfig['reporter']> = [['list']];
+  if (env.VR_DISCOVERY_FILE) {
+    // The runner's discovery: the tests per project, listed at the start of the real run.
+    list.unshift([path.join(__dirname, 'reporters', 'discovery-reporter.cjs'), { outputFile: path.resolve(env.VR_DISCOVERY_FILE) }]);
+  }
   if (env.PLAYWRIGHT_JUNIT_OUTPUT_NAME) {
     // includeRetries (1.59+): a flaky test gets <flakyFailure> children instead of passing silently.
     list.push(['junit', { outputFile: path.resolve(env.PLAYWRIGHT_JUNIT_OUTPUT_NAME), includeRetries: true }]);

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 
-from runner import __version__, commands
+from runner import __version__, commands, execution
 from runner.errors import RunnerError
 from runner.exitcodes import ExitCode
-from runner.settings import Settings, load_settings
+from runner.settings import Settings, child_environment, load_settings
 
 PROMOTION_HELP = "Promotion id; overrides KARGO_PROMOTION_ID."
 
@@ -50,6 +51,45 @@ def main() -> None:
 def identity(as_json: bool, promotion: str | None) -> None:
     """Print the resolved run identity and its directories, creating nothing."""
     _run(lambda: commands.show_identity(_settings(promotion), as_json=as_json, echo=click.echo))
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.option("--promotion", default=None, help=PROMOTION_HELP)
+@click.argument("playwright_args", nargs=-1, type=click.UNPROCESSED)
+def run(promotion: str | None, playwright_args: tuple[str, ...]) -> None:
+    """Verify: run the acceptance suite for this run's identity and judge the results.
+
+    Extra arguments go to `playwright test`, e.g. `run --grep "should have Events link"`.
+    """
+    _run(
+        lambda: execution.run_verification(
+            _settings(promotion), playwright_args=playwright_args, base_env=child_environment()
+        )
+    )
+
+
+@main.command()
+@click.argument("junit", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--summary-json",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the summary as JSON to this file.",
+)
+def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
+    """Judge existing JUnit files (from Playwright or any producer) without running anything."""
+
+    def action() -> ExitCode:
+        settings = load_settings()
+        return commands.report_junit(
+            junit,
+            flaky_policy=settings.flaky_policy,
+            allow_no_tests=settings.allow_no_tests,
+            summary_json=summary_json,
+            echo=click.echo,
+        )
+
+    _run(action)
 
 
 __all__ = ["ExitCode", "main"]

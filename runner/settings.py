@@ -30,6 +30,16 @@ _ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.Context
 )
 
 
+def _default_playwright_home() -> Path:
+    """The checkout this package runs from when it holds the Playwright side, else the cwd.
+
+    In the image the runner is installed into a virtual environment and PLAYWRIGHT_HOME is set
+    to where `npm ci` ran.
+    """
+    checkout = Path(__file__).resolve().parents[1]
+    return checkout if (checkout / "playwright.config.ts").exists() else Path.cwd()
+
+
 class _EnvSource(EnvSettingsSource):
     def _load_env_vars(self) -> Mapping[str, str | None]:
         environ = _ENVIRON.get()
@@ -65,6 +75,7 @@ class Settings(BaseSettings):
     freight_commit: str | None = None
 
     # The tests and their target.
+    playwright_home: Path = Field(default_factory=_default_playwright_home)
     base_url: str | None = None
     tests_workspace: Path = Field(default_factory=Path.cwd)
     central_tests_dir: str = "apps/backstage/tests/acceptance"
@@ -116,6 +127,11 @@ class Settings(BaseSettings):
     @property
     def in_kubernetes(self) -> bool:
         return bool(self.kubernetes_service_host)
+
+
+def child_environment() -> dict[str, str]:
+    """The environment handed on to child processes (Node, Playwright, the browser)."""
+    return dict(os.environ)
 
 
 def env_name(field: str) -> str:

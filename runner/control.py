@@ -1,0 +1,67 @@
+"""Deadline and stop request: the two things that end an attempt early.
+
+The deadline is monotonic, so a wall clock that jumps (NTP, a suspended laptop) neither
+shortens nor stretches a run. The stop request is set by the SIGTERM/SIGINT handlers, which
+only record the signal; the code that owns a child decides how to stop it.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from runner.errors import DeadlineExceeded, Interrupted
+from runner.exitcodes import ExitCode
+
+
+class Deadline:
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        return max(0.0, self._end - time.monotonic())
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self._end
+
+    def check(self, phase: str) -> None:
+        if self.expired():
+            raise DeadlineExceeded(f"the run deadline ({self.seconds:.0f}s) ran out during {phase}")
+
+
+class StopRequest:
+    def __init__(self) -> None:
+        self.signal: int = 0
+
+    @property
+    def requested(self) -> bool:
+        return self.signal != 0
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.INTERRUPTED if self.signal == signal.SIGINT else ExitCode.TERMINATED
+
+    def check(self, phase: str) -> None:
+        if self.requested:
+            name = signal.Signals(self.signal).name
+            raise Interrupted(f"{name} received during {phase}", self.exit_code)
+
+    def _handle(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.signal:
+            self.signal = signum
+
+    @contextmanager
+    def installed(self) -> Iterator[StopRequest]:
+        """Route SIGTERM and SIGINT to this request while the block runs."""
+        previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGTERM, signal.SIGINT)
+        }
+        try:
+            yield self
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

@@ -1,0 +1,252 @@
+"""`verification-runner run`: one attempt of a verification, from identity to verdict.
+
+identity -> attempt (lock, ledger) -> log file -> Playwright (discovery is its first
+reporter event, so it costs no second start) -> JUnit verdict -> summary, metadata,
+termination message -> exit code. Whatever happens, the log is flushed, the metadata is
+rewritten with the outcome, the ledger gets its end line and no child process survives.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from runner import __version__, playwright
+from runner.artifacts import RunLayout, publish_job_log
+from runner.attempts import Attempt, Host, begin_attempt
+from runner.commands import identity_of
+from runner.control import Deadline, StopRequest
+from runner.errors import ConfigError, RunnerError
+from runner.exitcodes import ExitCode
+from runner.metadata import ExecutionMetadata, ResourceUsage, initial_metadata, write_metadata
+from runner.process import ProcessOutcome, become_subreaper, kill_descendants, run_streaming
+from runner.report import (
+    Summary,
+    build_summary,
+    summary_line,
+    write_summary,
+    write_termination_message,
+)
+from runner.results import Results, ResultsBroken, read_flaky_from_json, read_junit, with_flaky
+from runner.secrets import Redactor
+from runner.settings import Settings
+from runner.tee import LogSink
+from runner.verdict import RunFacts, Verdict, decide
+
+
+@dataclass
+class _Context:
+    settings: Settings
+    attempt: Attempt
+    sink: LogSink
+    deadline: Deadline
+    stop: StopRequest
+    metadata: ExecutionMetadata
+    base_env: Mapping[str, str]
+
+
+def run_verification(
+    settings: Settings,
+    *,
+    playwright_args: Sequence[str],
+    base_env: Mapping[str, str],
+    sink: LogSink | None = None,
+) -> ExitCode:
+    sink = sink or LogSink(redactor=Redactor.from_environment(base_env))
+    stop, deadline = StopRequest(), Deadline(settings.run_deadline_seconds)
+    become_subreaper()
+    with stop.installed():
+        identity = identity_of(settings)
+        sink.say(
+            f"verification-runner {__version__}: run {identity.run_name} "
+            f"(identity from {identity.source.value}"
+            + (f": {identity.original!r})" if identity.original else ")")
+        )
+        try:
+            attempt = begin_attempt(
+                RunLayout(settings.artifact_root, identity.run_name),
+                identity=identity,
+                host=Host(
+                    pod=settings.pod_name,
+                    job=settings.job_name,
+                    node=settings.node_name,
+                    namespace=settings.pod_namespace,
+                ),
+                on_duplicate=settings.on_duplicate,
+                wait_seconds=deadline.remaining(),
+                say=sink.say,
+            )
+        except RunnerError as exc:
+            sink.say(f"VERIFICATION NOT RUN (exit {int(exc.exit_code)}): {exc}")
+            sink.close()
+            return exc.exit_code
+        ctx = _Context(
+            settings, attempt, sink, deadline, stop, initial_metadata(settings, attempt), base_env
+        )
+        return _run_attempt(ctx, playwright_args)
+
+
+def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
+    attempt, sink = ctx.attempt, ctx.sink
+    verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "the runner stopped unexpectedly")
+    results: Results | None = None
+    try:
+        sink.open_file(attempt.layout.log)
+        _publish_log(ctx)
+        _announce(ctx)
+        write_metadata(attempt.layout.metadata, ctx.metadata)
+        verdict, results = _verify(ctx, playwright_args)
+    except RunnerError as exc:
+        verdict = Verdict(exc.exit_code, str(exc))
+    except Exception:  # a bug of ours: keep the evidence, report exit 3, never a pass
+        sink.say("internal error:\n" + traceback.format_exc())
+        verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "internal error in the runner (see log)")
+    finally:
+        kill_descendants(grace=ctx.settings.kill_grace_seconds)
+        if ctx.stop.requested and verdict.code not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
+            verdict = Verdict(
+                ctx.stop.exit_code,
+                f"interrupted ({ctx.stop.exit_code.outcome}) after: {verdict.reason}",
+            )
+        _finish(ctx, verdict, results)
+    return verdict.code
+
+
+def _announce(ctx: _Context) -> None:
+    attempt, sink = ctx.attempt, ctx.sink
+    sink.say(f"attempt {attempt.number} in {attempt.layout.dir}")
+    if attempt.previous:
+        sink.say(
+            "WARNING: this is a RETRY of a run that was started before:\n"
+            + "\n".join(f"  - {record.describe()}" for record in attempt.previous)
+        )
+
+
+def _publish_log(ctx: _Context) -> None:
+    settings = ctx.settings
+    if settings.pod_namespace and settings.job_name:
+        link = publish_job_log(
+            settings.artifact_root,
+            settings.pod_namespace,
+            settings.job_name,
+            ctx.attempt.layout.log,
+        )
+        if link is None:
+            ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: not a valid name")
+
+
+def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Results | None]:
+    settings, layout = ctx.settings, ctx.attempt.layout
+    if not settings.tests_workspace.is_dir():
+        raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")
+    if not (settings.playwright_home / playwright.CONFIG_FILE).is_file():
+        raise ConfigError(
+            f"PLAYWRIGHT_HOME={settings.playwright_home} holds no "
+            f"{playwright.CONFIG_FILE}; point it at the runner's Node side"
+        )
+    suite = settings.suite or ("kargo" if ctx.attempt.identity.is_kargo_execution else "local")
+    env = playwright.environment(settings, layout, base=ctx.base_env, suite=suite)
+    node, pw = playwright.versions(settings.playwright_home, env)
+    ctx.metadata.versions.node, ctx.metadata.versions.playwright = node, pw
+    ctx.sink.say(
+        f"suite {suite}; workspace {settings.tests_workspace}; target "
+        f"{settings.base_url or 'local webServer on ' + env['LOCAL_SITE_DIR']}"
+    )
+    ctx.stop.check("start-up")
+    ctx.deadline.check("start-up")
+    outcome = run_streaming(
+        playwright.command(settings.playwright_home, playwright_args),
+        env=env,
+        cwd=settings.playwright_home,
+        sink=ctx.sink,
+        deadline=ctx.deadline,
+        stop=ctx.stop,
+        grace=settings.kill_grace_seconds,
+    )
+    ctx.metadata.resources = ResourceUsage(
+        peak_rss_bytes=outcome.peak_rss_bytes,
+        cpu_seconds=outcome.cpu_seconds,
+        samples=outcome.samples,
+    )
+    return _judge(ctx, outcome)
+
+
+def _judge(ctx: _Context, outcome: ProcessOutcome) -> tuple[Verdict, Results | None]:
+    layout = ctx.attempt.layout
+    discovery = playwright.read_discovery(playwright.discovery_file(layout))
+    results: Results | None = None
+    results_error = None
+    try:
+        results = with_flaky(read_junit([layout.junit]), read_flaky_from_json(layout.json_results))
+    except ResultsBroken as exc:
+        results_error = str(exc)
+    facts = RunFacts(
+        results=results,
+        results_error=results_error,
+        returncode=outcome.returncode,
+        stopped_for=outcome.stopped_for,
+        stop_code=ctx.stop.exit_code,
+        discovered=0
+        if discovery is not None and discovery.no_tests
+        else (discovery.total if discovery else None),
+        playwright_error=discovery.first_error if discovery else None,
+    )
+    if facts.discovered == 0:
+        ctx.sink.say(
+            f"no tests found in {ctx.settings.tests_workspace} under "
+            f"{ctx.settings.central_tests_dir} and {ctx.settings.plugin_tests_glob} "
+            "(*.spec.ts, *.spec.js, *.spec.mjs)"
+        )
+    return decide(
+        facts, flaky_policy=ctx.settings.flaky_policy, allow_no_tests=ctx.settings.allow_no_tests
+    ), results
+
+
+def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
+    """Write everything people read, then record the outcome. Each step survives the others."""
+    layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
+    html = layout.html_report if (layout.html_report / "index.html").exists() else None
+    summary = build_summary(
+        verdict=verdict,
+        results=results,
+        run_name=ctx.attempt.run.run_name,
+        attempt=ctx.attempt.number,
+        html_report=html,
+        log=layout.log,
+        finished_at=now,
+    )
+    try:
+        write_summary(layout.summary, summary)
+    except OSError as exc:
+        sink.say(f"could not write summary.json: {exc}")
+    try:
+        _termination(ctx, summary)
+    except OSError as exc:
+        sink.say(f"could not write the termination message: {exc}")
+    ctx.metadata = ctx.metadata.model_copy(
+        update={
+            "ended_at": now,
+            "exit_code": int(verdict.code),
+            "outcome": verdict.code.outcome,
+            "reason": verdict.reason,
+        }
+    )
+    try:
+        write_metadata(layout.metadata, ctx.metadata)
+    except OSError as exc:
+        sink.say(f"could not write the metadata: {exc}")
+    for warning in verdict.warnings:
+        sink.say(warning)
+    sink.say(summary_line(summary))
+    sink.close()
+    ctx.attempt.finish(verdict.code)
+
+
+def _termination(ctx: _Context, summary: Summary) -> None:
+    # Kubernetes creates the file in a pod; elsewhere /dev/termination-log must not be made.
+    path = ctx.settings.termination_message_path
+    explicit = "termination_message_path" in ctx.settings.model_fields_set
+    if explicit or path.exists():
+        write_termination_message(path, summary)

@@ -1,0 +1,132 @@
+"""Everything the runner knows about Playwright: where it lives, how it is started, which
+environment it gets, and how its discovery and versions are read back.
+
+The Playwright side (`playwright.config.ts`, `reporters/discovery-reporter.cjs`) reads the
+variables built here; their names are fixed in docs/contract.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.artifacts import AttemptLayout
+from runner.settings import Settings
+
+CONFIG_FILE = "playwright.config.ts"
+NO_TESTS_ERROR = "Error: No tests found"
+
+
+def command(home: Path, extra_args: Sequence[str]) -> list[str]:
+    # --no-install: never let npx fetch a package at run time; a missing Playwright is an
+    # installation error to report, not something to download inside a verification Job.
+    return [
+        "npx",
+        "--no-install",
+        "playwright",
+        "test",
+        "--config",
+        str(home / CONFIG_FILE),
+        *extra_args,
+    ]
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that was free a moment ago, for the local webServer."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def discovery_file(layout: AttemptLayout) -> Path:
+    return layout.dir / "discovery.json"
+
+
+def environment(
+    settings: Settings, layout: AttemptLayout, *, base: Mapping[str, str], suite: str
+) -> dict[str, str]:
+    """The child's environment: the runner's own, plus every location and choice Playwright
+    needs, derived from the settings and the attempt directory (never set twice by hand)."""
+    home = settings.playwright_home
+    env = dict(base)
+    env.update(layout.playwright_env())
+    node_path = [p for p in env.get("NODE_PATH", "").split(":") if p]
+    env.update(
+        {
+            "TESTS_WORKSPACE": str(settings.tests_workspace),
+            "CENTRAL_TESTS_DIR": settings.central_tests_dir,
+            "PLUGIN_TESTS_GLOB": settings.plugin_tests_glob,
+            "VR_SUITE": suite,
+            "VR_RETRIES": str(settings.playwright_retries),
+            "VR_DISCOVERY_FILE": str(discovery_file(layout)),
+            # Specs in a workspace outside `home` resolve @playwright/test through NODE_PATH
+            # (domain-facts.md); the runner's pinned copy is the one that runs.
+            "NODE_PATH": ":".join(dict.fromkeys([*node_path, str(home / "node_modules")])),
+            "FORCE_COLOR": env.get("FORCE_COLOR", "0"),
+        }
+    )
+    if settings.base_url:
+        env["BASE_URL"] = settings.base_url
+    else:
+        env.pop("BASE_URL", None)
+        site = settings.local_site_dir or settings.tests_workspace / "site"
+        env["LOCAL_SITE_DIR"] = str(site)
+        env["LOCAL_SITE_PORT"] = str(free_port())
+    if settings.browser_executable:
+        env["BROWSER_EXECUTABLE"] = str(settings.browser_executable)
+    return env
+
+
+@dataclass(frozen=True)
+class Discovery:
+    total: int
+    projects: dict[str, int]
+    errors: tuple[str, ...]
+
+    @property
+    def no_tests(self) -> bool:
+        """Playwright found nothing to run, and nothing else went wrong."""
+        return self.total == 0 and all(e.startswith(NO_TESTS_ERROR) for e in self.errors)
+
+    @property
+    def first_error(self) -> str | None:
+        return next((e for e in self.errors if not e.startswith(NO_TESTS_ERROR)), None)
+
+
+def read_discovery(path: Path) -> Discovery | None:
+    """What the discovery reporter wrote; None when Playwright never got that far."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Discovery(
+            total=int(data["total"]),
+            projects={str(k): int(v) for k, v in dict(data.get("projects") or {}).items()},
+            errors=tuple(str(e) for e in data.get("errors") or ()),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def versions(home: Path, env: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """Node's and @playwright/test's versions, without starting Playwright."""
+    playwright = None
+    package = home / "node_modules" / "@playwright" / "test" / "package.json"
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        playwright = str(json.loads(package.read_text(encoding="utf-8"))["version"])
+    try:
+        done = subprocess.run(
+            ["node", "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            env=dict(env),
+            check=False,
+        )
+        node = done.stdout.strip().lstrip("v") or None
+    except (OSError, subprocess.TimeoutExpired):
+        node = None
+    return node, playwright

@@ -1,0 +1,149 @@
+"""What people read: the summary line, `summary.json` and the Kubernetes termination message.
+
+Every failed test is named in all three. Names are made single-line and printable; the
+termination message is cut to fit Kubernetes' 4 KiB limit, saying how many names it left out.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from runner.artifacts import atomic_write_text
+from runner.results import Results
+from runner.verdict import Verdict
+
+TERMINATION_LIMIT = 4096  # bytes; Kubernetes truncates a longer message
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Printable, single-line, at most `limit` characters."""
+    flat = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+class FailedTestModel(BaseModel):
+    name: str
+    file: str
+    project: str
+    message: str
+
+
+class Summary(BaseModel):
+    schema_version: int = 1
+    verdict: str  # "passed" or the outcome word of the exit code
+    exit_code: int
+    reason: str
+    warnings: list[str] = []
+    run_name: str
+    attempt: int
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    flaky: list[str] = []
+    failures: list[FailedTestModel] = []
+    html_report: str | None = None
+    log: str
+    finished_at: datetime
+
+
+def build_summary(
+    *,
+    verdict: Verdict,
+    results: Results | None,
+    run_name: str,
+    attempt: int,
+    html_report: Path | None,
+    log: Path,
+    finished_at: datetime,
+) -> Summary:
+    counts = {}
+    if results is not None:
+        counts = {
+            "total": results.total,
+            "passed": results.passed,
+            "failed": results.failed,
+            "skipped": results.skipped,
+            "flaky": list(results.flaky),
+            "failures": [
+                FailedTestModel(name=f.name, file=f.file, project=f.project, message=f.message)
+                for f in results.failures
+            ],
+        }
+    return Summary(
+        verdict=verdict.code.outcome,
+        exit_code=int(verdict.code),
+        reason=verdict.reason,
+        warnings=list(verdict.warnings),
+        run_name=run_name,
+        attempt=attempt,
+        html_report=str(html_report / "index.html") if html_report else None,
+        log=str(log),
+        finished_at=finished_at,
+        **counts,
+    )
+
+
+def _failure_names(summary: Summary) -> list[str]:
+    return [
+        one_line((f"[{f.project}] " if f.project else "") + f"{f.file} \u203a {f.name}")
+        for f in summary.failures
+    ]
+
+
+def summary_line(summary: Summary) -> str:
+    """The last line of the pod log: verdict, counts, every failed test, where the report is."""
+    head = (
+        f"VERIFICATION {summary.verdict.upper()} (exit {summary.exit_code}) "
+        f"run={summary.run_name} attempt={summary.attempt}: {one_line(summary.reason)}"
+    )
+    counts = (
+        f"{summary.passed} passed, {summary.failed} failed, {summary.skipped} skipped, "
+        f"{len(summary.flaky)} flaky of {summary.total}"
+    )
+    parts = [head, counts]
+    if summary.failures:
+        parts.append("failed: " + "; ".join(_failure_names(summary)))
+    parts.append(f"report: {summary.html_report or 'none'}")
+    return " | ".join(parts)
+
+
+def termination_message(summary: Summary) -> str:
+    """The summary, cut at a name boundary to fit in TERMINATION_LIMIT bytes of UTF-8."""
+    head = (
+        f"{summary.verdict}: {one_line(summary.reason, 400)} "
+        f"(run {summary.run_name}, attempt {summary.attempt})"
+    )
+    names = _failure_names(summary)
+    text = head
+    for shown, name in enumerate(names):
+        rest = len(names) - shown - 1
+        tail = f"\n... and {rest} more failed test(s), see summary.json" if rest else ""
+        candidate = f"{text}\n- {name}"
+        if len((candidate + tail).encode()) > TERMINATION_LIMIT:
+            more = len(names) - shown
+            text += f"\n... and {more} more failed test(s), see summary.json"
+            break
+        text = candidate
+    encoded = text.encode()
+    if len(encoded) > TERMINATION_LIMIT:  # only a huge head can get here
+        text = encoded[: TERMINATION_LIMIT - 3].decode("utf-8", "ignore") + "..."
+    return text
+
+
+def write_summary(path: Path, summary: Summary) -> None:
+    atomic_write_text(path, summary.model_dump_json(indent=2) + "\n")
+
+
+def write_termination_message(path: Path, summary: Summary) -> bool:
+    """Write where Kubernetes reads it; False when the path is not writable (not in a pod)."""
+    try:
+        path.write_text(termination_message(summary), encoding="utf-8")
+    except OSError:
+        return False
+    return True

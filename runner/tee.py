@@ -1,0 +1,116 @@
+"""The tee: every byte the runner and its children print goes to the pod log and to
+`attempt-N/verification.log`, line by line, flushed as it goes.
+
+Bytes are written as they came (invalid UTF-8, NUL and ANSI escapes included) so nothing is
+lost or altered; only known secret values are masked. Lines are cut at newlines so that the
+runner's own messages never land inside a child's line and a secret never straddles a write;
+a line longer than `MAX_PENDING` is written in pieces rather than held in memory.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+import threading
+from pathlib import Path
+
+from runner.secrets import Redactor
+
+PREFIX = b"[verification-runner] "
+MAX_PENDING = 1 << 20  # hold at most 1 MiB of an unfinished line
+
+
+class LogSink:
+    def __init__(self, *, console_fd: int | None = None, redactor: Redactor | None = None) -> None:
+        self._console_fd = sys.stdout.fileno() if console_fd is None else console_fd
+        self._console_ok = True
+        self._file_fd: int | None = None
+        self._early: list[bytes] = []  # what was said before the log file existed
+        self._pending = b""  # the unfinished tail of a child's output
+        self._redactor = redactor or Redactor()
+        self._lock = threading.Lock()
+        self.write_errors = 0
+
+    # -- where it goes -------------------------------------------------------------------
+    def open_file(self, path: Path) -> None:
+        """Start writing to `path` too; what was said before is written first."""
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        with self._lock:
+            self._file_fd = fd
+            early, self._early = self._early, []
+            for chunk in early:
+                self._write_fd(fd, chunk, console=False)
+
+    def close(self) -> None:
+        with self._lock:
+            self._flush_pending()
+            if self._file_fd is not None:
+                try:
+                    os.fsync(self._file_fd)
+                except OSError:
+                    self.write_errors += 1
+                os.close(self._file_fd)
+                self._file_fd = None
+
+    # -- what goes in --------------------------------------------------------------------
+    def say(self, message: str) -> None:
+        """A line of the runner's own, prefixed so it stands out from Playwright's output."""
+        data = b"".join(
+            PREFIX + line.encode("utf-8", "replace") + b"\n"
+            for line in (message.splitlines() or [""])
+        )
+        with self._lock:
+            self._flush_pending()  # a child's unfinished line ends before ours starts
+            self._emit(self._redactor.bytes(data))
+
+    def feed(self, chunk: bytes) -> None:
+        """Bytes from a child: complete lines go out now, the unfinished tail waits."""
+        with self._lock:
+            data = self._pending + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 and len(data) < MAX_PENDING:
+                self._pending = data
+                return
+            if cut == 0:
+                cut = len(data)
+            self._pending = data[cut:]
+            self._emit(self._redactor.bytes(data[:cut]))
+
+    def flush(self) -> None:
+        with self._lock:
+            self._flush_pending()
+
+    # -- internals (called with the lock held) -------------------------------------------
+    def _flush_pending(self) -> None:
+        if self._pending:
+            data, self._pending = self._pending, b""
+            if not data.endswith(b"\n"):
+                data += b"\n"
+            self._emit(self._redactor.bytes(data))
+
+    def _emit(self, data: bytes) -> None:
+        if self._file_fd is None:
+            self._early.append(data)
+        else:
+            self._write_fd(self._file_fd, data, console=False)
+        if self._console_ok:
+            self._write_fd(self._console_fd, data, console=True)
+
+    def _write_fd(self, fd: int, data: bytes, *, console: bool) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                written = os.write(fd, view)
+            except InterruptedError:
+                continue
+            except BlockingIOError:
+                continue  # a non-blocking console that is momentarily full
+            except OSError as exc:
+                self.write_errors += 1
+                if console and exc.errno in (errno.EPIPE, errno.EBADF):
+                    self._console_ok = False  # the pod log is gone; the file still gets it
+                if not console and exc.errno == errno.ENOSPC:
+                    pass  # counted; the console still gets every line
+                return
+            view = view[written:]

@@ -1,0 +1,102 @@
+"""The verdict: a pure function of what happened and the policy, so it can be proved.
+
+Whatever Playwright's exit code says, a failed test fails the run; results that cannot be read
+never pass; and when Playwright and the JUnit file disagree, the failing signal wins.
+"""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import dataclass
+from typing import Literal
+
+from runner.exitcodes import ExitCode
+from runner.results import Results
+
+FlakyPolicy = Literal["pass", "warn", "fail"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    code: ExitCode
+    reason: str
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.code is ExitCode.PASSED
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What the run produced. `results` is None when they could not be read (`results_error`)."""
+
+    results: Results | None
+    results_error: str | None = None
+    returncode: int | None = None  # Playwright's; negative = killed by that signal
+    stopped_for: str | None = None  # "deadline" or "signal"
+    stop_code: ExitCode = ExitCode.TERMINATED
+    discovered: int | None = None  # tests Playwright found; 0 = "No tests found"; None = unknown
+    playwright_error: str | None = None  # first error line Playwright printed, if any
+
+
+def decide(  # noqa: PLR0911 - a decision table reads best as one return per row
+    facts: RunFacts, *, flaky_policy: FlakyPolicy, allow_no_tests: bool
+) -> Verdict:
+    results = facts.results
+    if facts.stopped_for == "signal":
+        return Verdict(
+            facts.stop_code, f"interrupted ({facts.stop_code.outcome}); {_partial(results)}"
+        )
+    if facts.stopped_for == "deadline":
+        return Verdict(
+            ExitCode.DEADLINE_EXCEEDED, f"the run deadline was exceeded; {_partial(results)}"
+        )
+    if facts.discovered == 0:
+        if allow_no_tests:
+            return Verdict(ExitCode.PASSED, "no tests discovered (allowed by ALLOW_NO_TESTS)")
+        return Verdict(ExitCode.NO_TESTS, "no tests discovered")
+    if results is None:
+        detail = facts.playwright_error or facts.results_error or "no results"
+        return Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"no usable test results: {detail}")
+    if results.failed:
+        return Verdict(ExitCode.TESTS_FAILED, f"{results.failed} of {results.total} tests failed")
+    if facts.returncode is not None and facts.returncode < 0:
+        name = _signal_name(-facts.returncode)
+        return Verdict(
+            ExitCode.INFRASTRUCTURE_ERROR,
+            f"the test process was killed by {name}; the results are incomplete",
+        )
+    if facts.returncode not in (None, 0):
+        why = facts.playwright_error or "an error outside any test (setup, teardown, webServer)"
+        return Verdict(
+            ExitCode.TESTS_FAILED,
+            f"Playwright exited {facts.returncode} although the JUnit results show no "
+            f"failure; the failing signal wins: {why}",
+        )
+    if results.executed == 0:
+        if allow_no_tests:
+            return Verdict(ExitCode.PASSED, "every test was skipped (allowed by ALLOW_NO_TESTS)")
+        return Verdict(ExitCode.NO_TESTS, f"all {results.total} tests were skipped; nothing ran")
+    if results.flaky:
+        flaky = f"{len(results.flaky)} flaky test(s) passed only on a retry"
+        if flaky_policy == "fail":
+            return Verdict(ExitCode.TESTS_FAILED, f"{flaky} (FLAKY_POLICY=fail)")
+        warnings = (
+            (f"WARNING: {flaky}: " + "; ".join(results.flaky),) if flaky_policy == "warn" else ()
+        )
+        return Verdict(ExitCode.PASSED, f"all {results.executed} tests passed, {flaky}", warnings)
+    return Verdict(ExitCode.PASSED, f"all {results.executed} tests passed")
+
+
+def _partial(results: Results | None) -> str:
+    if results is None:
+        return "no results were written"
+    return f"results so far: {results.passed} passed, {results.failed} failed"
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
