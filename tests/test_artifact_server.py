@@ -1,0 +1,292 @@
+"""The artifact server's nginx config, served by a real nginx over a real artifact tree.
+
+kustomize/components/artifact-server/artifact-server.conf is included unchanged except for two
+lines: `listen` moves to a free port on 127.0.0.1 and the `/artifacts` path points at a
+temporary tree laid out as docs/contract.md says. Install nginx with scripts/setup-nginx.sh.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SERVER_CONF = REPO / "kustomize" / "components" / "artifact-server" / "artifact-server.conf"
+
+RUN = "01j9zk3m8q2w"
+NAMESPACE = "backstage"
+JOB = "8cb745cb-554b-4141-80ee-e0df181cd56e.acceptance.1"
+LOG_TEXT = "verification-runner: 3 passed, 0 failed\n<script>alert(1)</script>\n"
+REPORT_MARK = "<title>Playwright Test Report</title>"
+OUTSIDE_TEXT = "FILE-OUTSIDE-THE-ARTIFACT-ROOT"
+STATE = {".active.lock": "", ".active.json": '{"pod": "p"}', ".ledger.lock": ""}
+
+pytestmark = pytest.mark.nginx
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    content_type: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Server:
+    port: int
+    root: Path
+
+    def request(self, path: str, method: str = "GET", body: str | None = None) -> Response:
+        # http.client sends the path exactly as given: no client-side "../" clean-up.
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        try:
+            connection.request(method, path, body=body)
+            response = connection.getresponse()
+            return Response(
+                response.status,
+                response.getheader("Content-Type", ""),
+                response.read().decode("utf-8", "replace"),
+            )
+        finally:
+            connection.close()
+
+
+def _nginx() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else "")
+    if not found:
+        pytest.fail("nginx is not installed: run scripts/setup-nginx.sh")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _artifact_tree(base: Path) -> Path:
+    """$ARTIFACT_ROOT per docs/contract.md, plus a file outside it and links that point there."""
+    outside = base / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_text(OUTSIDE_TEXT)
+
+    root = base / "artifacts"
+    attempt = root / RUN / "attempt-1"
+    (attempt / "html-report").mkdir(parents=True)
+    (attempt / "html-report" / "index.html").write_text(f"<html>{REPORT_MARK}</html>")
+    (attempt / "verification.log").write_text(LOG_TEXT)
+    (attempt / "summary.json").write_text('{"verdict": "passed"}')
+    (root / RUN / "run.json").write_text(json.dumps({"run": RUN}))
+    (root / RUN / "ledger.jsonl").write_text('{"event": "start"}\n')
+    for name, text in STATE.items():
+        (root / RUN / name).write_text(text + "STATE")
+    jobs = root / "_jobs" / NAMESPACE
+    jobs.mkdir(parents=True)
+    os.link(attempt / "verification.log", jobs / f"{JOB}.log")
+    # Written onto the volume by someone: must not expose what they point at.
+    (root / "link-file").symlink_to(outside / "secret.txt")
+    (root / "link-dir").symlink_to(outside, target_is_directory=True)
+    (jobs / "linked-job.log").symlink_to(outside / "secret.txt")
+    return root
+
+
+def _config(base: Path, root: Path, port: int) -> Path:
+    server = SERVER_CONF.read_text(encoding="utf-8")
+    rewrites = {
+        "listen 8080;": f"listen 127.0.0.1:{port};",
+        "root /artifacts;": f"root {root};",
+        "alias /artifacts/;": f"alias {root}/;",
+    }
+    for old, new in rewrites.items():
+        assert server.count(old) == 1, f"expected exactly one `{old}` in {SERVER_CONF.name}"
+        server = server.replace(old, new)
+    (base / "artifact-server.conf").write_text(server)
+    for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        (base / temp).mkdir()
+    # Root runs workers as `nobody`, who cannot enter pytest's 0700 temp dirs.
+    user = "user root;" if os.geteuid() == 0 else ""
+    main = f"""
+        {user}
+        daemon off;
+        worker_processes 1;
+        pid {base}/nginx.pid;
+        error_log {base}/error.log info;
+        events {{ worker_connections 64; }}
+        http {{
+            include /etc/nginx/mime.types;
+            default_type application/octet-stream;
+            access_log {base}/access.log;
+            client_body_temp_path {base}/client_body;
+            proxy_temp_path {base}/proxy;
+            fastcgi_temp_path {base}/fastcgi;
+            uwsgi_temp_path {base}/uwsgi;
+            scgi_temp_path {base}/scgi;
+            include {base}/artifact-server.conf;
+        }}
+    """
+    conf = base / "nginx.conf"
+    conf.write_text(main)
+    return conf
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("artifact-server")
+    root = _artifact_tree(base)
+    port = _free_port()
+    conf = _config(base, root, port)
+    nginx = _nginx()
+    check = subprocess.run(
+        [nginx, "-t", "-p", f"{base}/", "-e", f"{base}/error.log", "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, f"nginx rejects the config:\n{check.stderr}"
+    process = subprocess.Popen(
+        [nginx, "-p", f"{base}/", "-e", f"{base}/error.log", "-c", str(conf)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    live = Server(port, root)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            if process.poll() is not None:
+                log = (base / "error.log").read_text(errors="replace")
+                pytest.fail(f"nginx exited with {process.returncode}:\n{log}")
+            try:
+                if live.request("/healthz").status == 200:
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+        yield live
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+def test_job_log_by_name(server: Server) -> None:
+    response = server.request(f"/logs/{NAMESPACE}/{JOB}")
+    assert response.status == 200
+    assert response.content_type.startswith("text/plain")
+    assert response.body == LOG_TEXT
+
+
+def test_head_of_a_log(server: Server) -> None:
+    assert server.request(f"/logs/{NAMESPACE}/{JOB}", method="HEAD").status == 200
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/logs/{NAMESPACE}/no-such-job.acceptance.1",
+        f"/logs/other-namespace/{JOB}",
+        f"/logs/{NAMESPACE}",
+        f"/logs/{NAMESPACE}/",
+        f"/logs/{NAMESPACE}/{JOB}.log",
+    ],
+)
+def test_missing_job_is_404(server: Server, path: str) -> None:
+    assert server.request(path).status == 404
+
+
+def test_report_page(server: Server) -> None:
+    for path in (
+        f"/runs/{RUN}/attempt-1/html-report/",
+        f"/runs/{RUN}/attempt-1/html-report/index.html",
+    ):
+        response = server.request(path)
+        assert response.status == 200, path
+        assert response.content_type.startswith("text/html")
+        assert REPORT_MARK in response.body
+
+
+def test_runs_and_attempts_are_browsable_without_state_files(server: Server) -> None:
+    runs = server.request("/runs/")
+    assert runs.status == 200
+    assert f'href="{RUN}/"' in runs.body
+    run = server.request(f"/runs/{RUN}/")
+    assert run.status == 200
+    assert 'href="attempt-1/"' in run.body
+    for name in STATE:
+        assert name not in run.body
+
+
+@pytest.mark.parametrize("name", sorted(STATE))
+def test_hidden_state_files_are_denied(server: Server, name: str) -> None:
+    for path in (f"/runs/{RUN}/{name}", f"/{RUN}/{name}", f"/runs/{RUN}/attempt-1/../{name}"):
+        response = server.request(path)
+        assert response.status in {403, 404}, path
+        assert "STATE" not in response.body
+
+
+def test_jobs_index_is_only_reachable_through_logs(server: Server) -> None:
+    assert server.request("/runs/_jobs/").status == 404
+    assert server.request(f"/runs/_jobs/{NAMESPACE}/{JOB}.log").status == 404
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/runs/../outside/secret.txt",
+        "/runs/../../outside/secret.txt",
+        "/runs/..%2foutside/secret.txt",
+        "/runs/%2e%2e/outside/secret.txt",
+        "/runs/%2e%2e%2f%2e%2e%2foutside%2fsecret.txt",
+        "/runs../outside/secret.txt",
+        "/runs/..;/outside/secret.txt",
+        "/logs/../outside/secret.txt",
+        f"/logs/{NAMESPACE}/..%2f..%2f..%2foutside%2fsecret",
+        f"/logs/{NAMESPACE}/../../outside/secret",
+        "/logs/..%2f..%2foutside/secret",
+        "/outside/secret.txt",
+        "/../outside/secret.txt",
+        "/runs/link-file",
+        "/runs/link-dir/secret.txt",
+        "/runs/link-dir/",
+        f"/logs/{NAMESPACE}/linked-job",
+    ],
+)
+def test_paths_outside_the_root_are_refused(server: Server, path: str) -> None:
+    response = server.request(path)
+    assert response.status in {400, 403, 404}, (path, response.status)
+    assert OUTSIDE_TEXT not in response.body
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST", "DELETE"])
+def test_nothing_is_written(server: Server, method: str) -> None:
+    response = server.request(f"/runs/{RUN}/attempt-1/new.txt", method=method, body="x")
+    assert response.status in {403, 405}
+    log = server.request(f"/logs/{NAMESPACE}/{JOB}", method=method, body="x")
+    assert log.status in {403, 405}
+    assert not (server.root / RUN / "attempt-1" / "new.txt").exists()
+    assert server.request(f"/logs/{NAMESPACE}/{JOB}").body == LOG_TEXT
+
+
+def test_root_redirects_to_runs(server: Server) -> None:
+    response = server.request("/")
+    assert response.status == 302
+
+
+def test_unknown_paths_are_404(server: Server) -> None:
+    for path in ("/index.html", f"/{RUN}/run.json", "/_jobs/"):
+        assert server.request(path).status == 404, path
