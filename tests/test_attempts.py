@@ -38,7 +38,7 @@ def _begin(root: Path, **kwargs: object):  # type: ignore[no-untyped-def]
     )
 
 
-def _spawn(root: Path, mode: str, hold: float, go: Path) -> subprocess.Popen[str]:
+def _spawn(root: Path, mode: str, hold: float | str, go: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*HELPER, str(root), IDENTITY.run_name, mode, str(hold), str(go)],
         cwd=REPO,
@@ -136,10 +136,17 @@ def test_single_execution_per_run(
     tmp_path_factory: pytest.TempPathFactory, n: int, mode: str
 ) -> None:
     root = tmp_path_factory.mktemp("race")
-    go = root.parent / f"{root.name}.go"
-    procs = [_spawn(root, mode, 0.4, go) for _ in range(n)]
-    time.sleep(0.3)  # let every interpreter start before the starting gun
+    go, release = root.parent / f"{root.name}.go", root.parent / f"{root.name}.release"
+    # refuse: the winner holds until every other process has been turned away, so the test
+    # does not depend on how fast interpreters start; wait: each holds briefly in turn.
+    hold = str(release) if mode == "refuse" else "0.2"
+    procs = [_spawn(root, mode, hold, go) for _ in range(n)]
     go.touch()
+    if mode == "refuse":
+        deadline = time.monotonic() + 60
+        while sum(p.poll() is not None for p in procs) < n - 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        release.touch()
     for proc in procs:
         proc.communicate(timeout=120)
     codes = [p.returncode for p in procs]

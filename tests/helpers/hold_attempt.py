@@ -1,6 +1,7 @@
 """Take an attempt of one run in a real process, hold it, finish it: a stand-in runner.
 
-usage: hold_attempt.py ROOT RUN_NAME MODE HOLD_SECONDS GO_FILE
+usage: hold_attempt.py ROOT RUN_NAME MODE HOLD GO_FILE
+HOLD is a number of seconds, or a file whose appearance ends the hold.
 Waits for GO_FILE to exist (so that many processes start together), then begins an attempt.
 Exits 7 when refused as a duplicate, 5 when waiting ran out, 0 after holding and finishing.
 """
@@ -36,7 +37,11 @@ def main() -> int:
         print(exc, flush=True)
         return int(exc.exit_code)
     print(f"ATTEMPT {attempt.number}", flush=True)
-    time.sleep(float(hold))
+    if hold.replace(".", "", 1).isdigit():
+        time.sleep(float(hold))
+    else:  # a path: hold until the test says so
+        while not Path(hold).exists():
+            time.sleep(0.01)
     attempt.finish(ExitCode.PASSED)
     return 0
 
