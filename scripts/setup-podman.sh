@@ -22,7 +22,8 @@ CONF_FILE=$CONF_DIR/verification-runner.conf
 WANT_NOFILE=20000
 WANT_NPROC=32768
 
-packages=(podman runc debootstrap fuse-overlayfs uidmap slirp4netns)
+# catatonit: what `podman run --init` starts as PID 1 (the README's Kargo-like line uses --init).
+packages=(podman runc catatonit debootstrap fuse-overlayfs uidmap slirp4netns)
 # npm (host side) fetches the Node.js runtime for the base image from the npm registry.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 
@@ -79,4 +80,4 @@ CONF
   podman system reset --force >/dev/null 2>&1 || true
 fi
 
-podman info --format 'podman {{.Version.Version}}: runtime={{.Host.OCIRuntime.Name}} storage={{.Store.GraphDriverName}} cgroups={{.Host.CgroupsVersion}}'
+echo "$(podman info --format 'podman {{.Version.Version}}: runtime={{.Host.OCIRuntime.Name}} storage={{.Store.GraphDriverName}} cgroups={{.Host.CgroupsVersion}}')"
