@@ -3,8 +3,10 @@ the deadline, forward SIGTERM/SIGINT, sample its resources, and leave no process
 
 * The runner makes itself a child subreaper (Linux prctl), so a grandchild that loses its
   parent or starts its own session is still ours to find and kill.
-* Stopping sends SIGTERM to the whole tree (Playwright writes its reports on SIGTERM), keeps
-  draining output during the grace period, then SIGKILLs whatever is left.
+* Stopping sends SIGINT to the whole tree, whatever asked us to stop: Playwright 1.65 writes
+  its reports and stops its webServer on SIGINT (the Ctrl-C path), but exits at once on SIGTERM
+  with no JUnit or JSON and leaves the webServer running (checked here with 1.65.1). The output
+  is drained during the grace period, then whatever is left gets SIGKILL.
 """
 
 from __future__ import annotations

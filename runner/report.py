@@ -89,9 +89,16 @@ def build_summary(
     )
 
 
+NAME_LIMIT = 200
+
+
 def _failure_names(summary: Summary) -> list[str]:
+    """`[project] file > name` (with Playwright's separator), single-line, name cut at NAME_LIMIT."""
     return [
-        one_line((f"[{f.project}] " if f.project else "") + f"{f.file} \u203a {f.name}")
+        one_line(f"[{f.project}] " if f.project else "", 100)
+        + one_line(f.file, 200)
+        + " \u203a "
+        + one_line(f.name, NAME_LIMIT)
         for f in summary.failures
     ]
 

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from junitparser import Error, Failure, JUnitXml, Skipped, TestSuite
+from junitparser import Error, Failure, JUnitXml, JUnitXmlError, Skipped, TestSuite
 
 from runner.errors import InfrastructureError
 
@@ -105,6 +105,8 @@ def _suites(path: Path) -> Iterable[TestSuite]:
     except ET.ParseError as exc:
         line, column = exc.position
         raise ResultsBroken(f"{path}:{line}:{column}: not valid XML ({exc})") from exc
+    except JUnitXmlError as exc:
+        raise ResultsBroken(f"{path}: root element is not JUnit (<testsuites>): {exc}") from exc
     except OSError as exc:
         raise ResultsBroken(f"cannot read {path}: {exc.strerror or exc}") from exc
     root = xml._elem.tag

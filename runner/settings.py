@@ -8,18 +8,30 @@ computed in `artifacts.py` from these values, never read from the environment a 
 from __future__ import annotations
 
 import contextvars
+import json
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import EnvSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
 from runner.errors import ConfigError
-from runner.secrets import mask_value
+from runner.secrets import is_secret_name, mask_value
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
 LOCAL_ARTIFACT_ROOT = Path(".verification-artifacts")
@@ -49,6 +61,95 @@ class _EnvSource(EnvSettingsSource):
             self.env_ignore_empty,
             self.env_parse_none_str,
         )
+
+
+def _environ() -> Mapping[str, str]:
+    environ = _ENVIRON.get()
+    return os.environ if environ is None else environ
+
+
+# -- The readiness gate's checks (READY_CHECKS, a JSON list; see runner/readiness.py) --------
+_STATUS_CLASS = re.compile(r"^[1-5]xx$")
+
+
+class ReadyHeader(BaseModel):
+    """An extra request header. A secret comes from a variable or a file and is never shown."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    header: str = Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+    value: SecretStr | None = None
+    value_from_env: str | None = None
+    value_from_file: Path | None = None
+    prefix: str = ""  # e.g. "Bearer " in front of a token file's content
+    _secret: SecretStr | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ReadyHeader:
+        given = [v for v in (self.value, self.value_from_env, self.value_from_file) if v]
+        if len(given) != 1:
+            raise ValueError(f"{self.header}: give one of value, value_from_env, value_from_file")
+        if self.value is not None and is_secret_name(self.header):
+            raise ValueError(
+                f"{self.header} looks secret: use value_from_env or value_from_file, not value"
+            )
+        if self.value_from_env:
+            found = _environ().get(self.value_from_env)
+            if not found:  # empty counts as unset, as everywhere
+                raise ValueError(f"{self.header}: variable {self.value_from_env} is unset")
+            self._secret = SecretStr(found)
+        if self.value_from_file:
+            try:  # read again at every probe (a rotated token); here only to fail early
+                self.value_from_file.read_bytes()
+            except OSError as exc:
+                raise ValueError(f"{self.header}: cannot read {self.value_from_file}: {exc}") from exc
+        return self
+
+    @property
+    def secret(self) -> SecretStr | None:
+        """The literal value or the variable's; None when it is read from a file."""
+        return self.value or self._secret
+
+
+class ReadyCheck(BaseModel):
+    """One readiness check: an HTTP(S) GET that must answer as told."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: str  # absolute, or a path ("/healthcheck") under BASE_URL
+    status: list[int | str] = Field(default_factory=lambda: ["2xx"], min_length=1)
+    body_contains: str | None = None
+    body_regex: str | None = None
+    timeout_seconds: float = Field(default=10.0, gt=0)
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    insecure: bool = False  # accept any TLS certificate (a test server's self-signed one)
+    headers: list[ReadyHeader] = []
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://", "/")):
+            raise ValueError("expected an http:// or https:// URL, or a path under BASE_URL")
+        return value
+
+    @field_validator("status")
+    @classmethod
+    def _statuses(cls, value: list[int | str]) -> list[int | str]:
+        for item in value:
+            ok = 100 <= item <= 599 if isinstance(item, int) else _STATUS_CLASS.match(item)
+            if not ok:
+                raise ValueError(f"{item!r}: expected a status code (100-599) or 1xx..5xx")
+        return value
+
+    @field_validator("body_regex")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from exc
+        return value
 
 
 class Settings(BaseSettings):
@@ -95,6 +196,15 @@ class Settings(BaseSettings):
     # Reporting to Kubernetes.
     termination_message_path: Path = Path("/dev/termination-log")
 
+    # The readiness gate (runner/readiness.py): what must answer before the tests run.
+    ready_skip: bool = False
+    ready_checks: Annotated[list[ReadyCheck] | None, NoDecode] = None  # None: BASE_URL
+    ready_deadline_seconds: float = Field(default=300.0, gt=0)
+    ready_backoff_initial_seconds: float = Field(default=0.5, gt=0)
+    ready_backoff_max_seconds: float = Field(default=10.0, gt=0)
+    ready_insecure_tls: bool = False
+    ready_ca_file: Path | None = None
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -113,6 +223,44 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("ready_checks", mode="before")
+    @classmethod
+    def _json_checks(cls, value: object) -> object:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValueError(f"not valid JSON: {exc}") from exc
+            if not isinstance(value, list) or not value:
+                raise ValueError("expected a non-empty JSON list of checks")
+        return value
+
+    @field_validator("ready_checks")
+    @classmethod
+    def _paths_need_base_url(
+        cls, value: list[ReadyCheck] | None, info: ValidationInfo
+    ) -> list[ReadyCheck] | None:
+        if value and not info.data.get("base_url"):
+            paths = [check.url for check in value if check.url.startswith("/")]
+            if paths:
+                raise ValueError(f"{', '.join(paths)}: a path needs BASE_URL, which is unset")
+        return value
+
+    @field_validator("ready_backoff_max_seconds")
+    @classmethod
+    def _cap_above_initial(cls, value: float, info: ValidationInfo) -> float:
+        initial = info.data.get("ready_backoff_initial_seconds")
+        if initial is not None and value < initial:
+            raise ValueError(f"must be at least READY_BACKOFF_INITIAL_SECONDS ({initial:g})")
+        return value
+
+    @field_validator("ready_ca_file")
+    @classmethod
+    def _readable_ca(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError("expected a PEM file of CA certificates")
+        return value
 
     @model_validator(mode="after")
     def _default_artifact_root(self) -> Settings:

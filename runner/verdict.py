@@ -40,7 +40,7 @@ class RunFacts:
     playwright_error: str | None = None  # first error line Playwright printed, if any
 
 
-def decide(  # noqa: PLR0911 - a decision table reads best as one return per row
+def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one return per row
     facts: RunFacts, *, flaky_policy: FlakyPolicy, allow_no_tests: bool
 ) -> Verdict:
     results = facts.results
@@ -59,6 +59,11 @@ def decide(  # noqa: PLR0911 - a decision table reads best as one return per row
     if results is None:
         detail = facts.playwright_error or facts.results_error or "no results"
         return Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"no usable test results: {detail}")
+    if results.total == 0 and facts.discovered:
+        return Verdict(
+            ExitCode.INFRASTRUCTURE_ERROR,
+            f"{facts.discovered} tests were discovered but the JUnit results hold no testcase",
+        )
     if results.failed:
         return Verdict(ExitCode.TESTS_FAILED, f"{results.failed} of {results.total} tests failed")
     if facts.returncode is not None and facts.returncode < 0:

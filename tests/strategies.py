@@ -52,3 +52,39 @@ hostile_strings = st.one_of(
 
 def fixed_uuid(n: int) -> str:
     return str(uuid.UUID(int=n))
+
+
+# --- results and verdicts -------------------------------------------------------------------
+def _results(draw: st.DrawFn) -> object:
+    from runner.results import FailedTest, Results  # noqa: PLC0415 - keep strategies light
+
+    passed = draw(st.integers(0, 50))
+    failed = draw(st.integers(0, 5))
+    skipped = draw(st.integers(0, 5))
+    failures = tuple(
+        FailedTest(
+            name=draw(test_names),
+            file=draw(st.sampled_from(["a.spec.ts", "b.spec.ts"])),
+            project=draw(st.sampled_from(["central", "plugin:catalog", ""])),
+            message=draw(st.text(max_size=80)),
+        )
+        for _ in range(failed)
+    )
+    flaky = tuple(f"central › x › {i}" for i in range(draw(st.integers(0, min(passed, 3)))))
+    return Results(
+        total=passed + failed + skipped,
+        passed=passed,
+        failed=failed,
+        skipped=skipped,
+        failures=failures,
+        flaky=flaky,
+        sources=("junit.xml",),
+    )
+
+
+test_names = st.one_of(
+    st.text(min_size=1, max_size=120),
+    st.sampled_from(["should have Events link", "a\nb", "ü" * 300, "x" * 5000, "\x00\x1b[31m"]),
+)
+results = st.composite(_results)()
+flaky_policies = st.sampled_from(["pass", "warn", "fail"])

@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FAKE_PLAYWRIGHT = REPO / "tests" / "helpers" / "fake_playwright.py"
+
+
+@pytest.fixture(autouse=True)
+def no_orphan_processes() -> Iterator[None]:
+    """Every test must leave no process behind; the ones it leaves are killed and reported."""
+    before = {p.pid for p in psutil.Process().children(recursive=True)}
+    yield
+    leftovers = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
+    alive = []
+    for proc in leftovers:
+        try:
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                alive.append(proc.cmdline())
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(leftovers, timeout=5)
+    assert not alive, f"processes left behind: {alive}"
+
+
+@dataclass(frozen=True)
+class FakeNpx:
+    bin_dir: Path
+    record: Path
+
+    def env(self, root: Path, script: str, **extra: str) -> dict[str, str]:
+        """A runner environment whose `npx` is the stand-in, running `script` (see FAKE_PW)."""
+        env = {
+            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "HOME": os.environ.get("HOME", "/root"),
+            "ARTIFACT_ROOT": str(root),
+            "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
+            "PLAYWRIGHT_HOME": str(REPO),
+            "FAKE_PW": script,
+            "FAKE_PW_RECORD": str(self.record),
+            "KILL_GRACE_SECONDS": "2",
+        }
+        env.update(extra)
+        return env
+
+
+@pytest.fixture
+def fake_npx(tmp_path: Path) -> FakeNpx:
+    bin_dir = tmp_path / "fake-bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "npx"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_PLAYWRIGHT}" "$@"\n')
+    shim.chmod(0o755)
+    return FakeNpx(bin_dir=bin_dir, record=tmp_path / "fake-record.json")
+
+
+def runner_command() -> list[str]:
+    return [sys.executable, "-m", "runner"]

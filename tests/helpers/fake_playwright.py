@@ -1,0 +1,120 @@
+"""A stand-in for `npx playwright test`, driven by FAKE_PW, for tests where the browser is
+not the point. FAKE_PW is a comma-separated script of actions run in order:
+
+  print:N            print N numbered lines             bytes:N  N bytes of hostile output
+  longline:N         one line of N bytes                discovery:N  discovery file, N tests
+  notests            discovery file saying "No tests found"
+  junit:KIND[:N]     write $PLAYWRIGHT_JUNIT_OUTPUT_NAME; KIND = pass, fail, flaky, empty,
+                     truncated, notxml, zero
+  sleep:S            sleep S seconds                    hang     sleep forever
+  stubborn           start a grandchild that ignores SIGTERM and SIGINT, in its own session
+  ignoreterm         ignore SIGTERM and SIGINT here     segv     die of SIGSEGV
+  exit:N             exit with N
+It also records its argv and environment keys in $FAKE_PW_RECORD when that is set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+CASE = '<testcase name="{name}" classname="{file}" time="0.1">{body}</testcase>'
+
+
+def junit(kind: str, n: int) -> str:
+    cases = []
+    for i in range(n):
+        body = ""
+        name = f"test {i}"
+        if kind == "fail" and i == 0:
+            name = "fails on purpose"
+            body = (
+                '<failure message="expected 1 to be 2&#10;second line" type="Error">trace</failure>'
+            )
+        if kind == "flaky" and i == 0:
+            name = "flaky one"
+            body = '<flakyFailure message="timing" type="Error"></flakyFailure>'
+        cases.append(CASE.format(name=name, file="home.spec.ts", body=body))
+    failures = 1 if kind == "fail" else 0
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="{n}" failures="{failures}">'
+        f'<testsuite name="home.spec.ts" hostname="central" tests="{n}">{"".join(cases)}'
+        "</testsuite></testsuites>\n"
+    )
+
+
+def write_junit(kind: str, n: int) -> None:
+    path = Path(os.environ["PLAYWRIGHT_JUNIT_OUTPUT_NAME"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = {"empty": "", "notxml": "this is not XML\n", "zero": junit("pass", 0)}.get(kind)
+    if text is None:
+        text = junit(kind, n)
+    if kind == "truncated":
+        text = junit("pass", n)[: len(junit("pass", n)) // 2]
+    path.write_text(text)
+
+
+def write_discovery(total: int, errors: list[str]) -> None:
+    target = os.environ.get("VR_DISCOVERY_FILE")
+    if target:
+        Path(target).write_text(
+            json.dumps(
+                {"total": total, "projects": {"central": total}, "tests": [], "errors": errors}
+            )
+        )
+
+
+def main() -> int:  # noqa: PLR0912 - one branch per scripted action
+    if record := os.environ.get("FAKE_PW_RECORD"):
+        Path(record).write_text(json.dumps({"argv": sys.argv[1:], "env": sorted(os.environ)}))
+    out = sys.stdout.buffer
+    for action in filter(None, os.environ.get("FAKE_PW", "").split(",")):
+        verb, _, arg = action.partition(":")
+        if verb == "print":
+            for i in range(int(arg)):
+                out.write(f"line {i}\n".encode())
+                out.flush()
+        elif verb == "bytes":
+            chunk = b"ok \xff\xfe invalid \x00 nul \x1b[31mred\x1b[0m \xe2\x82 cut\n"
+            out.write((chunk * (int(arg) // len(chunk) + 1))[: int(arg)])
+            out.flush()
+        elif verb == "longline":
+            out.write(b"x" * int(arg) + b"\n")
+            out.flush()
+        elif verb == "discovery":
+            write_discovery(int(arg), [])
+        elif verb == "notests":
+            write_discovery(0, ["Error: No tests found"])
+        elif verb == "junit":
+            kind, _, n = arg.partition(":")
+            write_junit(kind, int(n or 3))
+        elif verb == "sleep":
+            time.sleep(float(arg))
+        elif verb == "hang":
+            while True:
+                time.sleep(1)
+        elif verb == "stubborn":
+            code = (
+                "import signal,time,sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "signal.signal(signal.SIGINT, signal.SIG_IGN); print('stubborn grandchild up', flush=True); time.sleep(600)"
+            )
+            subprocess.Popen([sys.executable, "-c", code], start_new_session=True)
+            time.sleep(0.5)
+        elif verb == "ignoreterm":
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        elif verb == "segv":
+            out.flush()
+            os.kill(os.getpid(), signal.SIGSEGV)
+        elif verb == "exit":
+            return int(arg)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

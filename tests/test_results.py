@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from runner.cli import main
+from runner.results import ResultsBroken, read_flaky_from_json, read_junit, with_flaky
+
+PLAYWRIGHT_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
+<testsuites id="" name="" tests="4" failures="1" skipped="1" errors="0" time="3.2">
+<testsuite name="apps/backstage/tests/acceptance/home.spec.ts" timestamp="2026-11-26T10:00:00"
+  hostname="central" tests="3" failures="1" skipped="1" time="2.0" errors="0">
+<testcase name="home page › should have Events link" classname="apps/backstage/tests/acceptance/home.spec.ts" time="1.1">
+</testcase>
+<testcase name="home page › fails" classname="apps/backstage/tests/acceptance/home.spec.ts" time="0.5">
+<failure message="home.spec.ts:12:5 fails" type="FAILURE">
+<![CDATA[  Error: expect(locator).toHaveText(expected) failed
+    at home.spec.ts:12:5]]>
+</failure>
+</testcase>
+<testcase name="skipped one" classname="apps/backstage/tests/acceptance/home.spec.ts" time="0">
+<skipped/>
+</testcase>
+</testsuite>
+<testsuite name="catalog.spec.ts" hostname="plugin:catalog" tests="1" failures="0" skipped="0" time="1.2" errors="0">
+<testcase name="lists components" classname="catalog.spec.ts" time="1.2">
+<flakyFailure message="timeout" type="FAILURE"></flakyFailure>
+</testcase>
+</testsuite>
+</testsuites>
+"""
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_playwright_junit_counts_projects_failures_and_flaky(tmp_path: Path) -> None:
+    results = read_junit([_write(tmp_path, "j.xml", PLAYWRIGHT_JUNIT)])
+    assert (results.total, results.passed, results.failed, results.skipped) == (4, 2, 1, 1)
+    (failure,) = results.failures
+    assert failure.project == "central" and failure.name == "home page › fails"
+    assert failure.message == "home.spec.ts:12:5 fails"
+    assert results.flaky == ("[plugin:catalog] catalog.spec.ts › lists components",)
+
+
+def test_several_files_are_merged(tmp_path: Path) -> None:
+    a = _write(tmp_path, "a.xml", PLAYWRIGHT_JUNIT)
+    b = _write(
+        tmp_path, "b.xml", '<testsuite name="s"><testcase name="t" classname="c"/></testsuite>'
+    )
+    results = read_junit([a, b])
+    assert results.total == 5 and results.passed == 3
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "is empty"),
+        ("<testsuites><testsuite>", "not valid XML"),
+        ("not xml", "1:0"),
+        ("<html/>", "not JUnit"),
+    ],
+)
+def test_broken_files_are_named_with_position(tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path, "bad.xml", text)
+    with pytest.raises(ResultsBroken) as broken:
+        read_junit([path])
+    assert str(path) in str(broken.value) and message in str(broken.value)
+
+
+def test_json_report_supplies_flaky_when_junit_cannot(tmp_path: Path) -> None:
+    report = {
+        "suites": [
+            {
+                "file": "a.spec.ts",
+                "specs": [],
+                "suites": [
+                    {
+                        "specs": [
+                            {
+                                "title": "t1",
+                                "tests": [{"projectName": "central", "status": "flaky"}],
+                            },
+                            {
+                                "title": "t2",
+                                "tests": [{"projectName": "central", "status": "expected"}],
+                            },
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    path = _write(tmp_path, "r.json", json.dumps(report))
+    flaky = read_flaky_from_json(path)
+    assert flaky == ("[central] a.spec.ts › t1",)
+    plain = read_junit(
+        [
+            _write(
+                tmp_path,
+                "j.xml",
+                '<testsuites><testsuite name="a">'
+                '<testcase name="t1" classname="a"/>'
+                "</testsuite></testsuites>",
+            )
+        ]
+    )
+    assert with_flaky(plain, flaky).flaky == flaky
+    assert read_flaky_from_json(tmp_path / "missing.json") == ()
+
+
+def test_report_command_judges_existing_files(tmp_path: Path) -> None:
+    path = _write(tmp_path, "j.xml", PLAYWRIGHT_JUNIT)
+    out = tmp_path / "summary.json"
+    result = CliRunner().invoke(main, ["report", str(path), "--summary-json", str(out)], env={})
+    assert result.exit_code == 1
+    assert "home page › fails" in result.output.splitlines()[-1]
+    assert json.loads(out.read_text())["failed"] == 1
+
+
+def test_report_command_malformed_is_exit_3_with_position(tmp_path: Path) -> None:
+    path = _write(tmp_path, "j.xml", "<testsuites>\n<testsuite>\n</oops>")
+    result = CliRunner().invoke(main, ["report", str(path)], env={})
+    assert result.exit_code == 3
+    assert f"{path}:3:" in result.output

@@ -1,0 +1,79 @@
+"""The verdict is a pure function of the results and the policy (Kargo test integration)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runner.exitcodes import ExitCode
+from runner.results import Results
+from runner.verdict import RunFacts, decide
+from tests import strategies as s
+
+returncodes = st.one_of(st.none(), st.sampled_from([0, 1, 130, 143, -9, -11]))
+
+
+@given(s.results, s.flaky_policies, st.booleans(), returncodes)
+def test_same_inputs_same_verdict(
+    results: Results, policy: str, allow: bool, rc: int | None
+) -> None:
+    facts = RunFacts(results=results, returncode=rc, discovered=results.total)
+    first = decide(facts, flaky_policy=policy, allow_no_tests=allow)  # type: ignore[arg-type]
+    assert first == decide(facts, flaky_policy=policy, allow_no_tests=allow)  # type: ignore[arg-type]
+
+
+@given(s.results, s.flaky_policies, st.booleans(), returncodes)
+def test_any_failed_test_fails_the_run(
+    results: Results, policy: str, allow: bool, rc: int | None
+) -> None:
+    verdict = decide(
+        RunFacts(results=results, returncode=rc, discovered=results.total or None),
+        flaky_policy=policy,
+        allow_no_tests=allow,
+    )  # type: ignore[arg-type]
+    if results.failed:
+        assert verdict.code == ExitCode.TESTS_FAILED
+    if verdict.passed:
+        assert results.failed == 0 and rc in (None, 0)
+        assert policy != "fail" or not results.flaky
+
+
+@given(s.results, s.flaky_policies)
+def test_flaky_policy(results: Results, policy: str) -> None:
+    verdict = decide(
+        RunFacts(results=results, returncode=0),
+        flaky_policy=policy,  # type: ignore[arg-type]
+        allow_no_tests=False,
+    )
+    if results.flaky and not results.failed and results.executed:
+        assert verdict.passed == (policy != "fail")
+        assert bool(verdict.warnings) == (policy == "warn")
+
+
+@given(
+    st.one_of(st.none(), s.results),
+    st.sampled_from(["deadline", "signal"]),
+    st.sampled_from([ExitCode.TERMINATED, ExitCode.INTERRUPTED]),
+)
+def test_a_stopped_run_never_passes(results: Results | None, why: str, code: ExitCode) -> None:
+    verdict = decide(
+        RunFacts(results=results, returncode=0, stopped_for=why, stop_code=code),
+        flaky_policy="pass",
+        allow_no_tests=True,
+    )
+    assert verdict.code == (ExitCode.DEADLINE_EXCEEDED if why == "deadline" else code)
+
+
+def test_unreadable_results_never_pass() -> None:
+    verdict = decide(
+        RunFacts(results=None, results_error="junit.xml is empty", returncode=0, discovered=5),
+        flaky_policy="pass",
+        allow_no_tests=True,
+    )
+    assert verdict.code == ExitCode.INFRASTRUCTURE_ERROR and "empty" in verdict.reason
+
+
+def test_no_tests_is_exit_6_unless_allowed() -> None:
+    facts = RunFacts(results=None, returncode=1, discovered=0)
+    assert decide(facts, flaky_policy="warn", allow_no_tests=False).code == ExitCode.NO_TESTS
+    assert decide(facts, flaky_policy="warn", allow_no_tests=True).code == ExitCode.PASSED
