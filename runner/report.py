@@ -93,7 +93,7 @@ NAME_LIMIT = 200
 
 
 def _failure_names(summary: Summary) -> list[str]:
-    """`[project] file > name` (with Playwright's separator), single-line, name cut at NAME_LIMIT."""
+    """`[project] file > name` with Playwright's separator; one line; name cut at NAME_LIMIT."""
     return [
         one_line(f"[{f.project}] " if f.project else "", 100)
         + one_line(f.file, 200)
