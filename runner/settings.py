@@ -102,7 +102,9 @@ class ReadyHeader(BaseModel):
             try:  # read again at every probe (a rotated token); here only to fail early
                 self.value_from_file.read_bytes()
             except OSError as exc:
-                raise ValueError(f"{self.header}: cannot read {self.value_from_file}: {exc}") from exc
+                raise ValueError(
+                    f"{self.header}: cannot read {self.value_from_file}: {exc}"
+                ) from exc
         return self
 
     @property
@@ -117,7 +119,7 @@ class ReadyCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     url: str  # absolute, or a path ("/healthcheck") under BASE_URL
-    status: list[int | str] = Field(default_factory=lambda: ["2xx"], min_length=1)
+    status: list[int | str] = Field(default=["2xx"], min_length=1)
     body_contains: str | None = None
     body_regex: str | None = None
     timeout_seconds: float = Field(default=10.0, gt=0)

@@ -1,0 +1,253 @@
+"""One readiness probe: an HTTP(S) GET of a check's URL, judged, and when it fails the reason
+in plain words (connection refused, DNS failure, TLS error, timeout, status, body mismatch).
+
+Plain `http.client` rather than urllib: each failure keeps its own exception type (urllib
+wraps them all in URLError), redirects follow rules we can state here, and proxy variables
+are ignored as Chromium ignores them, so the probe reaches the target the way the tests do.
+"""
+
+from __future__ import annotations
+
+import functools
+import http
+import http.client
+import re
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+from pydantic import SecretStr
+
+from runner import __version__
+
+MAX_BODY = 1 << 20  # bytes read for the body match; a health page is small
+EXCERPT = 80  # characters of a body quoted in a reason
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+SUCCESS = frozenset(range(200, 300))
+
+
+@dataclass(frozen=True)
+class Header:
+    """An extra request header. Its value is sent, never shown."""
+
+    name: str
+    value: SecretStr | None = None  # a literal, or what Settings read from a variable
+    file: Path | None = None  # read at every probe, so a rotated token is picked up
+    prefix: str = ""
+
+    def resolve(self) -> str:
+        """The value to send; OSError when its file cannot be read or the value is unusable."""
+        if self.file is not None:
+            value = self.prefix + self.file.read_text(encoding="utf-8").strip()
+        else:
+            value = self.prefix + (self.value.get_secret_value() if self.value else "")
+        # Checked here so that http.client's own error, which quotes the value, never comes.
+        if any(c in value for c in "\r\n\0"):
+            raise OSError(f"the value of header {self.name} holds a line break or NUL")
+        return value
+
+
+@dataclass(frozen=True)
+class Check:
+    url: str
+    statuses: frozenset[int] = SUCCESS
+    body_contains: str | None = None
+    body_regex: str | None = None
+    timeout: float = 10.0
+    max_redirects: int = 5
+    insecure: bool = False  # accept any certificate
+    ca_file: Path | None = None  # trusted besides the system's CAs
+    headers: tuple[Header, ...] = ()
+
+    @property
+    def display(self) -> str:
+        """The URL without user info, fit for a log line."""
+        return _display(self.url)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    ok: bool
+    reason: str  # "status 200" when ok
+
+
+def probe(check: Check, *, timeout: float) -> ProbeResult:
+    """GET `check.url`, following redirects, within `timeout` seconds in all (per hop, at most
+    one socket timeout more while a response is read)."""
+    try:
+        sent = {h.name: h.resolve() for h in check.headers}
+    except OSError as exc:
+        return ProbeResult(False, f"cannot use a header's value: {exc.strerror or exc}")
+    end = time.monotonic() + timeout
+    chain = [check.url]
+    while True:
+        url = chain[-1]
+        left = end - time.monotonic()
+        if left <= 0:
+            return ProbeResult(False, f"timeout: no complete answer within {timeout:g}s")
+        # Headers (a token) go only to the origin they were configured for.
+        headers = sent if _origin(url) == _origin(check.url) else {}
+        try:
+            status, location, body = _get(url, check, headers, timeout=left)
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            return ProbeResult(False, _error_reason(exc, url, timeout))
+        if status in REDIRECTS and status not in check.statuses and location:
+            hop = _redirect(chain, urljoin(url, location), check.max_redirects)
+            if isinstance(hop, ProbeResult):
+                return hop
+            chain.append(hop)
+            continue
+        return _judge(check, status, body)
+
+
+def _redirect(chain: list[str], target: str, limit: int) -> str | ProbeResult:
+    """The next URL to get, or why the redirect is not followed."""
+    if target in chain:
+        hops = " -> ".join(_display(u) for u in [*chain, target])
+        return ProbeResult(False, f"redirect loop: {hops}")
+    if len(chain) > limit:
+        return ProbeResult(False, f"too many redirects (more than {limit}), last to {target}")
+    if urlsplit(target).scheme not in ("http", "https"):
+        return ProbeResult(False, f"redirect to a non-HTTP URL: {_display(target)}")
+    return target
+
+
+def _get(
+    url: str, check: Check, headers: dict[str, str], *, timeout: float
+) -> tuple[int, str | None, bytes]:
+    parts = urlsplit(url)
+    conn: http.client.HTTPConnection
+    if parts.scheme == "https":
+        context = _tls_context(check.insecure, check.ca_file)
+        conn = http.client.HTTPSConnection(
+            parts.hostname or "", parts.port, timeout=timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    try:
+        conn.request(
+            "GET",
+            target,
+            headers={
+                "User-Agent": f"verification-runner/{__version__} (readiness)",
+                "Accept": "*/*",
+                "Connection": "close",
+                **headers,
+            },
+        )
+        response = conn.getresponse()
+        return response.status, response.getheader("Location"), _read(response, timeout)
+    finally:
+        conn.close()
+
+
+def _read(response: http.client.HTTPResponse, timeout: float) -> bytes:
+    """At most MAX_BODY bytes; a server that trickles bytes cannot hold us past `timeout`."""
+    end = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    size = 0
+    while size < MAX_BODY:
+        if time.monotonic() > end:
+            raise TimeoutError("body")
+        chunk = response.read1(MAX_BODY - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    # read1 does not raise IncompleteRead when the server closes early; see for ourselves.
+    if size < MAX_BODY and response.length:
+        raise http.client.IncompleteRead(b"".join(chunks), response.length)
+    return b"".join(chunks)
+
+
+def _judge(check: Check, status: int, body: bytes) -> ProbeResult:
+    text = body.decode("utf-8", "replace")
+    if status not in check.statuses:
+        return ProbeResult(False, f"status {status}{_phrase(status)}, body {_excerpt(text)}")
+    if check.body_contains is not None and check.body_contains not in text:
+        return ProbeResult(
+            False,
+            f"body mismatch: status {status} but the body does not contain "
+            f"{check.body_contains!r}; it begins {_excerpt(text)}",
+        )
+    if check.body_regex is not None and not re.search(check.body_regex, text):
+        return ProbeResult(
+            False,
+            f"body mismatch: status {status} but the body does not match "
+            f"/{check.body_regex}/; it begins {_excerpt(text)}",
+        )
+    return ProbeResult(True, f"status {status}")
+
+
+def _error_reason(  # noqa: PLR0911 - one plain sentence per kind of failure
+    exc: Exception, url: str, timeout: float
+) -> str:
+    parts = urlsplit(url)
+    where = parts.netloc.rsplit("@", 1)[-1]
+    if isinstance(exc, socket.gaierror):
+        return f"DNS failure: cannot resolve {parts.hostname} ({exc.strerror})"
+    if isinstance(exc, TimeoutError):
+        return f"timeout: no answer from {where} within {timeout:g}s"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return (
+            f"TLS error: certificate of {where} not trusted ({exc.verify_message}); "
+            "trust its CA with READY_CA_FILE, or set insecure for a test server"
+        )
+    if isinstance(exc, ssl.SSLError):
+        hint = " (is it plain http?)" if exc.reason == "WRONG_VERSION_NUMBER" else ""
+        return f"TLS error with {where}: {exc.reason or exc}{hint}"
+    if isinstance(exc, ConnectionRefusedError):
+        return f"connection refused by {where} (nothing listens there)"
+    if isinstance(exc, http.client.RemoteDisconnected):
+        return f"connection closed by {where} before it answered"
+    if isinstance(exc, ConnectionResetError):
+        return f"connection reset by {where}"
+    if isinstance(exc, http.client.IncompleteRead):
+        return (
+            f"connection closed mid-response by {where} after {len(exc.partial)} bytes "
+            f"of the body ({exc.expected} more announced)"
+        )
+    if isinstance(exc, http.client.HTTPException):
+        return f"not a valid HTTP response from {where} ({type(exc).__name__}: {exc})"
+    if isinstance(exc, OSError):
+        return f"network error with {where}: {exc.strerror or exc}"
+    return f"invalid URL {_display(url)}: {exc}"  # ValueError, e.g. a redirect's bad port
+
+
+@functools.cache
+def _tls_context(insecure: bool, ca_file: Path | None) -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=ca_file)  # in addition to the system's CAs
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
+
+
+def _display(url: str) -> str:
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl()
+
+
+def _phrase(status: int) -> str:
+    try:
+        return " " + http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return repr(flat if len(flat) <= EXCERPT else flat[:EXCERPT] + "...") if flat else "empty"

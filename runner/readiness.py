@@ -1,0 +1,235 @@
+"""The readiness gate: wait until the target answers before any test runs.
+
+Each round probes every check (an HTTP(S) GET, see `probe.py`); the target is ready when one
+round passes them all. Between rounds the gate sleeps with exponential backoff and jitter up
+to a cap. Its deadline is min(READY_DEADLINE_SECONDS, what is left of the run deadline): part
+of the run's time, never added to it. A failure reason is logged when it first appears for a
+check; while nothing changes, a progress line at most every PROGRESS_SECONDS.
+
+There is no listing step to overlap with the wait: discovery is the first reporter event of
+the real Playwright run (see execution.py), so a target that is already up costs one probe.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from runner.control import Deadline, StopRequest
+from runner.errors import TargetNotReady
+from runner.exitcodes import ExitCode
+from runner.probe import SUCCESS, Check, Header, ProbeResult, probe
+from runner.settings import ReadyCheck, Settings
+
+JITTER = 0.5  # a pause is between (1 - JITTER) and 1 times the backoff delay
+PROGRESS_SECONDS = 5.0
+STOP_POLL_SECONDS = 0.2  # the longest sleep without looking at the stop request
+
+Say = Callable[[str], None]
+Prober = Callable[[Check, float], ProbeResult]  # (check, timeout)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    initial: float = 0.5
+    cap: float = 10.0
+
+
+def backoff_delays(backoff: Backoff) -> Iterator[float]:
+    """initial, 2*initial, 4*initial, ... capped: the pauses before jitter."""
+    delay = min(backoff.initial, backoff.cap)
+    while True:
+        yield delay
+        delay = min(delay * 2, backoff.cap)
+
+
+def jittered(delay: float, fraction: float) -> float:
+    """`fraction` in [0, 1): the result lies in ((1 - JITTER) * delay, delay].
+
+    Jitter keeps the runners of several stages from probing a shared backend in lockstep.
+    """
+    return delay * (1 - JITTER * fraction)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    url: str
+    ok: bool
+    reason: str
+
+
+@dataclass(frozen=True)
+class ReadinessReport:
+    ready: bool
+    elapsed: float
+    probes: int
+    deadline: float
+    checks: tuple[CheckOutcome, ...] = ()
+    skipped: str | None = None  # why the gate did not run
+
+    def describe(self) -> str:
+        return "; ".join(f"{c.url}: {c.reason}" for c in self.checks)
+
+    def as_metadata(self) -> dict[str, object]:
+        return {
+            "ready": self.ready,
+            "skipped": self.skipped,
+            "elapsed_seconds": round(self.elapsed, 3),
+            "probes": self.probes,
+            "deadline_seconds": round(self.deadline, 3),
+            "checks": [{"url": c.url, "ok": c.ok, "last": c.reason} for c in self.checks],
+        }
+
+
+class NotReady(TargetNotReady):
+    """Exit 4, carrying the report so the metadata can record it."""
+
+    def __init__(self, report: ReadinessReport, *, limited_by_run: bool) -> None:
+        limit = "what was left of the run deadline" if limited_by_run else "READY_DEADLINE_SECONDS"
+        super().__init__(
+            f"target not ready after {report.elapsed:.1f}s ({limit}: {report.deadline:g}s), "
+            f"{report.probes} probes; last: {report.describe()}"
+        )
+        self.report = report
+
+
+def wait_until_ready(
+    checks: Sequence[Check],
+    *,
+    deadline_seconds: float,
+    overall: Deadline,
+    stop: StopRequest,
+    say: Say,
+    backoff: Backoff = Backoff(),
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    rand: Callable[[], float] = random.random,
+    prober: Prober | None = None,
+) -> ReadinessReport:
+    """Probe until a round passes every check; raise NotReady when the deadline passes first.
+
+    A stop request (SIGTERM) is honoured between probes and within STOP_POLL_SECONDS of a
+    pause; a probe in flight ends within its own timeout.
+    """
+    run_left = overall.remaining()
+    limit = min(deadline_seconds, run_left)
+    start = clock()
+    end = start + limit
+    last: list[ProbeResult | None] = [None] * len(checks)
+    probes, delays, next_progress = 0, backoff_delays(backoff), start + PROGRESS_SECONDS
+    do_probe = prober or (lambda check, timeout: probe(check, timeout=timeout))
+
+    def report(ready: bool) -> ReadinessReport:
+        outcomes = tuple(
+            CheckOutcome(c.display, r.ok, r.reason)
+            if r
+            else CheckOutcome(c.display, False, "not probed before the deadline")
+            for c, r in zip(checks, last, strict=True)
+        )
+        return ReadinessReport(ready, clock() - start, probes, limit, outcomes)
+
+    while True:
+        passed = 0
+        for index, check in enumerate(checks):
+            stop.check("readiness")
+            left = end - clock()
+            if left <= 0:
+                break
+            result = do_probe(check, min(check.timeout, left))
+            probes += 1
+            passed += result.ok
+            previous, last[index] = last[index], result
+            if not result.ok and (previous is None or previous.reason != result.reason):
+                say(f"not ready: {check.display}: {result.reason}")
+        stop.check("readiness")
+        now = clock()
+        if passed == len(checks):
+            done = report(ready=True)
+            say(f"target ready after {done.elapsed:.1f}s ({probes} probes)")
+            return done
+        if now >= end:
+            raise NotReady(report(ready=False), limited_by_run=run_left < deadline_seconds)
+        if now >= next_progress:
+            now_report = report(ready=False)
+            say(
+                f"still waiting for the target: {now_report.elapsed:.0f}s of {limit:g}s, "
+                f"{probes} probes; last: {now_report.describe()}"
+            )
+            next_progress = now + PROGRESS_SECONDS
+        _pause(min(jittered(next(delays), rand()), end - now), stop, sleep, clock)
+
+
+def _pause(
+    seconds: float, stop: StopRequest, sleep: Callable[[float], None], clock: Callable[[], float]
+) -> None:
+    until = clock() + seconds
+    while (left := until - clock()) > 0:
+        stop.check("readiness")
+        sleep(min(left, STOP_POLL_SECONDS))
+
+
+def checks_from_settings(settings: Settings) -> tuple[Check, ...]:
+    """READY_CHECKS, else one check of BASE_URL, else none (the local webServer)."""
+    specs = settings.ready_checks
+    if specs is None:
+        specs = [ReadyCheck(url=settings.base_url)] if settings.base_url else []
+    return tuple(_check(spec, settings) for spec in specs)
+
+
+def _check(spec: ReadyCheck, settings: Settings) -> Check:
+    url = f"{settings.base_url}{spec.url}" if spec.url.startswith("/") else spec.url
+    statuses: set[int] = set()
+    for item in spec.status:
+        if isinstance(item, int):
+            statuses.add(item)
+        else:
+            first = int(item[0]) * 100
+            statuses.update(range(first, first + 100))
+    return Check(
+        url=url,
+        statuses=frozenset(statuses) or SUCCESS,
+        body_contains=spec.body_contains,
+        body_regex=spec.body_regex,
+        timeout=spec.timeout_seconds,
+        max_redirects=spec.max_redirects,
+        insecure=spec.insecure or settings.ready_insecure_tls,
+        ca_file=settings.ready_ca_file,
+        headers=tuple(
+            Header(name=h.header, value=h.secret, file=h.value_from_file, prefix=h.prefix)
+            for h in spec.headers
+        ),
+    )
+
+
+def gate(settings: Settings, *, overall: Deadline, stop: StopRequest, say: Say) -> ReadinessReport:
+    """The gate as `run` and `wait` use it: skipped when told or when there is nothing to check."""
+    if settings.ready_skip:
+        say("readiness gate skipped (READY_SKIP)")
+        return ReadinessReport(True, 0.0, 0, 0.0, skipped="READY_SKIP is set")
+    checks = checks_from_settings(settings)
+    if not checks:
+        say("readiness gate skipped: BASE_URL is unset; Playwright's webServer waits for its site")
+        return ReadinessReport(True, 0.0, 0, 0.0, skipped="BASE_URL is unset")
+    for check in checks:
+        if check.insecure and check.url.startswith("https:"):
+            say(f"WARNING: the TLS certificate of {check.display} is not verified")
+    limit = min(settings.ready_deadline_seconds, overall.remaining())
+    say(f"waiting up to {limit:.0f}s for the target: {', '.join(c.display for c in checks)}")
+    return wait_until_ready(
+        checks,
+        deadline_seconds=settings.ready_deadline_seconds,
+        overall=overall,
+        stop=stop,
+        say=say,
+        backoff=Backoff(settings.ready_backoff_initial_seconds, settings.ready_backoff_max_seconds),
+    )
+
+
+def wait_command(settings: Settings, *, say: Say) -> ExitCode:
+    """`verification-runner wait`: the gate alone, under the run deadline. Not ready raises."""
+    stop = StopRequest()
+    with stop.installed():
+        gate(settings, overall=Deadline(settings.run_deadline_seconds), stop=stop, say=say)
+    return ExitCode.PASSED
