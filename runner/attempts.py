@@ -182,6 +182,8 @@ def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
                         "created": _now().isoformat(),
                     },
                 )
+    except FileNotFoundError:
+        raise _Retired from None  # renamed away while we waited for its lock: start over
     except OSError as exc:
         raise InfrastructureError(
             f"cannot prepare the run directory {run.dir}: {exc.strerror or exc}. Mount a "
@@ -198,6 +200,13 @@ def _holder_sentence(run: RunLayout) -> str:
     return f"attempt {holder.attempt} on {holder.host.describe()}, started {start}"
 
 
+class _Retired(Exception):
+    """A cleanup (cleanup.py) renamed the run directory away while this attempt was starting."""
+
+
+_START_TRIES = 10
+
+
 def begin_attempt(
     run: RunLayout,
     *,
@@ -207,36 +216,84 @@ def begin_attempt(
     wait_seconds: float,
     say: Callable[[str], None],
 ) -> Attempt:
-    """Take the run's active lock and the next attempt number, or refuse a duplicate."""
-    _prepare_run_dir(run, identity)
-    active = FileLock(str(run.active_lock))
-    try:
-        active.acquire(timeout=0)
-    except Timeout:
-        holder = _holder_sentence(run)
-        if on_duplicate == "refuse":
-            with FileLock(run_lock_path(run)):
-                _append(run, LedgerLine(event="refused", time=_now(), host=host))
-            raise DuplicateExecution(
-                f"run {run.run_name} is already being verified by {holder}; refusing to run "
-                "the tests twice. Set ON_DUPLICATE=wait to wait for it instead."
-            ) from None
-        say(
-            f"run {run.run_name} is being verified by {holder}; waiting up to "
-            f"{wait_seconds:.0f}s for it to finish (ON_DUPLICATE=wait)"
-        )
+    """Take the run's active lock and the next attempt number, or refuse a duplicate.
+
+    A cleanup retires an old run by renaming its directory while it holds the ledger lock and
+    then the active lock. An attempt that meets one starts over in a fresh run directory and
+    never takes the cleanup for a duplicate execution.
+    """
+    for _ in range(_START_TRIES):
         try:
-            active.acquire(timeout=max(wait_seconds, 0.0), poll_interval=0.2)
-        except Timeout:
-            raise DeadlineExceeded(
-                f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
-                f"deadline ({wait_seconds:.0f}s) ran out"
-            ) from None
+            _prepare_run_dir(run, identity)
+            active = _take_active(run, on_duplicate, wait_seconds, say, host)
+        except (_Retired, FileNotFoundError):
+            continue
+        try:
+            return _number_attempt(run, identity=identity, host=host, active=active)
+        except BaseException:
+            active.release(force=True)
+            raise
+    raise InfrastructureError(
+        f"the run directory {run.dir} kept disappearing while the attempt started (removed "
+        "by a cleanup or by hand); start the verification again"
+    )
+
+
+def _take_active(
+    run: RunLayout,
+    on_duplicate: Literal["refuse", "wait"],
+    wait_seconds: float,
+    say: Callable[[str], None],
+    host: Host,
+) -> FileLock:
+    active = _live_lock(run, timeout=0)
+    if active is None:
+        # A cleanup holds the active lock only inside the ledger lock: once that is free, an
+        # active lock still held belongs to a running attempt.
+        with FileLock(run_lock_path(run)):
+            active = _live_lock(run, timeout=0)
+    if active is not None:
+        return active
+    holder = _holder_sentence(run)
+    if on_duplicate == "refuse":
+        with FileLock(run_lock_path(run)):
+            _append(run, LedgerLine(event="refused", time=_now(), host=host))
+        raise DuplicateExecution(
+            f"run {run.run_name} is already being verified by {holder}; refusing to run "
+            "the tests twice. Set ON_DUPLICATE=wait to wait for it instead."
+        )
+    say(
+        f"run {run.run_name} is being verified by {holder}; waiting up to "
+        f"{wait_seconds:.0f}s for it to finish (ON_DUPLICATE=wait)"
+    )
+    active = _live_lock(run, timeout=max(wait_seconds, 0.0), poll_interval=0.2)
+    if active is None:
+        raise DeadlineExceeded(
+            f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
+            f"deadline ({wait_seconds:.0f}s) ran out"
+        )
+    return active
+
+
+def _live_lock(run: RunLayout, *, timeout: float, poll_interval: float = 0.05) -> FileLock | None:
+    """The active lock of the directory now at `run.dir`, or None when it stayed held.
+
+    Raises _Retired when the locked file is no longer that directory's (renamed away).
+    """
+    locked: list[os.stat_result] = []
+    lock = FileLock(str(run.active_lock), on_acquired=lambda fd: locked.append(os.fstat(fd)))
     try:
-        return _number_attempt(run, identity=identity, host=host, active=active)
-    except BaseException:
-        active.release(force=True)
-        raise
+        lock.acquire(timeout=timeout, poll_interval=poll_interval)
+    except Timeout:
+        return None
+    try:
+        live = os.path.samestat(os.stat(run.active_lock), locked[-1]) and run.marker.is_file()
+    except FileNotFoundError:
+        live = False
+    if not live:
+        lock.release(force=True)
+        raise _Retired
+    return lock
 
 
 def _number_attempt(

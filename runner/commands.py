@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from runner.artifacts import RunLayout
+from runner.cleanup import cleanup
 from runner.exitcodes import ExitCode
 from runner.identity import RunIdentity, resolve_identity
 from runner.report import build_summary, summary_line, write_summary
 from runner.results import read_junit
+from runner.retention import Policy
 from runner.settings import Settings
 from runner.verdict import FlakyPolicy, RunFacts, decide
 
@@ -81,3 +83,26 @@ def report_junit(
         echo(warning)
     echo(summary_line(summary))
     return verdict.code
+
+
+def retention_policy(settings: Settings) -> Policy:
+    cap = settings.retention_max_total_mb
+    return Policy(
+        keep_runs=settings.retention_keep_runs,
+        max_age=timedelta(days=settings.retention_max_age_days),
+        max_total_bytes=int(cap * 1_000_000) if cap > 0 else None,
+    )
+
+
+def cleanup_artifacts(
+    settings: Settings, *, dry_run: bool, echo: Callable[[str], None]
+) -> ExitCode:
+    """Apply the retention policy to ARTIFACT_ROOT, printing every decision and its reason.
+
+    Failed deletions are reported and counted but do not fail the command (the next cleanup
+    retries them); an unreadable root is an infrastructure error (exit 3).
+    """
+    report = cleanup(settings.artifact_root, retention_policy(settings), dry_run=dry_run)
+    for line in report.lines():
+        echo(line)
+    return ExitCode.PASSED
