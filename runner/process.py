@@ -199,12 +199,11 @@ class _Supervisor:
     def _enforce(self, now: float) -> None:
         if self.stopped_for is None and (self.deadline.expired() or self.stop.requested):
             self.stopped_for = "signal" if self.stop.requested else "deadline"
-            sig = self.stop.signal if self.stop.requested else signal.SIGTERM
             self.sink.say(
-                f"stopping the test process tree ({self.stopped_for}): "
-                f"{signal.Signals(sig).name} now, SIGKILL after {self.grace:.0f}s"
+                f"stopping the test process tree ({self.stopped_for}): SIGINT now, "
+                f"SIGKILL after {self.grace:.0f}s"
             )
-            _signal_tree(self.child.pid, sig)
+            _signal_tree(self.child.pid, signal.SIGINT)
             self.kill_at = now + self.grace
         if self.kill_at is not None and now >= self.kill_at:
             _signal_tree(self.child.pid, signal.SIGKILL)

@@ -110,3 +110,12 @@ def test_every_artifact_path_derives_from_settings(root: str, value: str, attemp
         relative = path.relative_to(settings.artifact_root)
         assert relative.parts[0] == run.run_name and ".." not in relative.parts
         assert os.path.normpath(path) == str(path)
+
+
+def test_written_evidence_is_readable_by_others(tmp_path: Path) -> None:
+    # The artifact server and the people reading reports may run as another uid.
+    from runner.artifacts import atomic_write_json  # noqa: PLC0415
+
+    target = tmp_path / "summary.json"
+    atomic_write_json(target, {"a": 1})
+    assert target.stat().st_mode & 0o777 == 0o644
