@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from runner import __version__, commands, execution
+from runner import __version__, commands, execution, readiness
 from runner.errors import RunnerError
 from runner.exitcodes import ExitCode
 from runner.settings import Settings, child_environment, load_settings
@@ -66,6 +66,12 @@ def run(promotion: str | None, playwright_args: tuple[str, ...]) -> None:
             _settings(promotion), playwright_args=playwright_args, base_env=child_environment()
         )
     )
+
+
+@main.command()
+def wait() -> None:
+    """Wait until the target is ready, as `run` does first: exit 0, or 4 at the deadline."""
+    _run(lambda: readiness.wait_command(load_settings(), say=click.echo))
 
 
 @main.command()

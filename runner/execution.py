@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from runner import __version__, playwright
+from runner import __version__, playwright, readiness
 from runner.artifacts import RunLayout, publish_job_log
 from runner.attempts import Attempt, Host, begin_attempt
 from runner.commands import identity_of
@@ -156,6 +156,7 @@ def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Res
     )
     ctx.stop.check("start-up")
     ctx.deadline.check("start-up")
+    _wait_for_target(ctx)
     outcome = run_streaming(
         playwright.command(settings.playwright_home, playwright_args),
         env=env,
@@ -171,6 +172,16 @@ def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Res
         samples=outcome.samples,
     )
     return _judge(ctx, outcome)
+
+
+def _wait_for_target(ctx: _Context) -> None:
+    """The readiness gate; its report goes into the metadata whether the target came up or not."""
+    try:
+        report = readiness.gate(ctx.settings, overall=ctx.deadline, stop=ctx.stop, say=ctx.sink.say)
+    except readiness.NotReady as exc:
+        ctx.metadata.readiness = exc.report.as_metadata()
+        raise
+    ctx.metadata.readiness = report.as_metadata()
 
 
 def _judge(ctx: _Context, outcome: ProcessOutcome) -> tuple[Verdict, Results | None]:

@@ -88,3 +88,11 @@ test_names = st.one_of(
 )
 results = st.composite(_results)()
 flaky_policies = st.sampled_from(["pass", "warn", "fail"])
+
+
+# --- readiness backoff ----------------------------------------------------------------------
+# (initial, cap) pairs with initial <= cap, in seconds
+backoff_pairs = st.tuples(st.floats(0.01, 5.0), st.floats(0.01, 60.0)).map(
+    lambda pair: (min(pair), max(pair))
+)
+unit_fractions = st.floats(0.0, 1.0, exclude_max=True)
