@@ -176,20 +176,26 @@ def clear_tombstones(root_fd: int, root: Path, failures: list[str]) -> int:
     """Unlink the index links into every tombstone, then delete it: ours, and any that an
     earlier cleanup left behind (it failed half-way or was killed). Returns links removed."""
     try:
-        tombs = os.open(TOMBSTONES, DIR_FLAGS, dir_fd=root_fd)
+        tombs: int | None = os.open(TOMBSTONES, DIR_FLAGS, dir_fd=root_fd)
     except FileNotFoundError:
-        return 0
+        tombs = None
     except OSError as exc:
         failures.append(f"{TOMBSTONES}: cannot open: {exc.strerror or exc}")
         return 0
+    names: list[str] = []
     try:
-        with os.scandir(tombs) as entries:
-            names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
-        removed = unlink_index_links(root_fd, tombs, names)
+        if tombs is not None:
+            with os.scandir(tombs) as entries:
+                names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        doomed: set[tuple[int, int]] = set()
+        for name in names:
+            doomed |= _attempt_logs(tombs, name) if tombs is not None else set()
+        removed = unlink_index_links(root_fd, doomed)
         for name in names:
             _delete_tree(root / TOMBSTONES / name, failures)
     finally:
-        os.close(tombs)
+        if tombs is not None:
+            os.close(tombs)
     return removed
 
 
@@ -214,25 +220,20 @@ def _delete_tree(path: Path, failures: list[str]) -> None:
 
 
 # -- the _jobs index --------------------------------------------------------------------------
-def unlink_index_links(root_fd: int, tombs_fd: int, tombstones: list[str]) -> int:
-    """Remove every `_jobs/<ns>/<job>.log` that is a hard link to a log in a tombstone, and
-    every one whose log is gone (link count 1), so nothing in the index points at a run that
-    is no longer there. Returns how many were removed."""
-    index = _index_links(root_fd)
-    if not index:
-        return 0
-    doomed: set[tuple[int, int]] = set()
-    for tomb in tombstones:
-        doomed |= _attempt_logs(tombs_fd, tomb)
+def unlink_index_links(root_fd: int, doomed: set[tuple[int, int]]) -> int:
+    """Remove every `_jobs/<ns>/<job>.log` that is a hard link to a `doomed` log (one in a
+    tombstone), and every one whose log is gone already (link count 1: its run was deleted by
+    other means), so nothing in the index points at a run that is not there. Returns how
+    many were removed."""
     removed = 0
-    for (dev_ino, nlink), (ns_fd_path, link) in index.items():
+    for (ns_dir, link), (dev_ino, nlink) in _index_links(root_fd).items():
         if dev_ino in doomed or nlink == 1:
-            removed += _unlink_if_same(root_fd, ns_fd_path, link, dev_ino)
+            removed += _unlink_if_same(root_fd, ns_dir, link, dev_ino)
     return removed
 
 
-def _index_links(root_fd: int) -> dict[tuple[tuple[int, int], int], tuple[str, str]]:
-    links: dict[tuple[tuple[int, int], int], tuple[str, str]] = {}
+def _index_links(root_fd: int) -> dict[tuple[str, str], tuple[tuple[int, int], int]]:
+    links: dict[tuple[str, str], tuple[tuple[int, int], int]] = {}
     try:
         jobs = os.open(JOBS_INDEX, DIR_FLAGS, dir_fd=root_fd)
     except OSError:
@@ -249,8 +250,8 @@ def _index_links(root_fd: int) -> dict[tuple[tuple[int, int], int], tuple[str, s
                             if e.name.endswith(".log") and not e.name.startswith("."):
                                 st = e.stat(follow_symlinks=False)
                                 if stat.S_ISREG(st.st_mode):
-                                    key = ((st.st_dev, st.st_ino), st.st_nlink)
-                                    links[key] = (f"{JOBS_INDEX}/{ns}", e.name)
+                                    key = (f"{JOBS_INDEX}/{ns}", e.name)
+                                    links[key] = ((st.st_dev, st.st_ino), st.st_nlink)
                 finally:
                     os.close(ns_fd)
     finally:

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
+
+from runner.retention import Policy, RunInfo
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -96,3 +99,34 @@ backoff_pairs = st.tuples(st.floats(0.01, 5.0), st.floats(0.01, 60.0)).map(
     lambda pair: (min(pair), max(pair))
 )
 unit_fractions = st.floats(0.0, 1.0, exclude_max=True)
+
+
+# --- artifact retention ---------------------------------------------------------------------
+RETENTION_NOW = datetime(2026, 6, 1, tzinfo=UTC)
+run_dir_names = st.from_regex(r"[0-9a-z][0-9a-z-]{0,11}", fullmatch=True)
+
+
+@st.composite
+def _run_infos(draw: st.DrawFn, *, max_runs: int = 25) -> list[RunInfo]:
+    names = draw(st.lists(run_dir_names, max_size=max_runs, unique=True))
+    current = draw(st.sampled_from([None, *names])) if names else None
+    ages = st.integers(0, 40 * 86400)  # seconds before RETENTION_NOW; ties are common
+    return [
+        RunInfo(
+            name=name,
+            last_active=RETENTION_NOW - timedelta(seconds=draw(ages) // 3600 * 3600),
+            size=draw(st.integers(0, 5_000)),
+            locked=draw(st.integers(0, 3)) == 0,  # a quarter of the runs are running
+            current=name == current,
+        )
+        for name in names
+    ]
+
+
+run_infos = _run_infos()
+retention_policies = st.builds(
+    Policy,
+    keep_runs=st.integers(0, 10),
+    max_age=st.sampled_from([0, 1, 7, 14, 30]).map(lambda d: timedelta(days=d)),
+    max_total_bytes=st.one_of(st.none(), st.integers(0, 60_000)),
+)
