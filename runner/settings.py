@@ -89,7 +89,8 @@ class ReadyHeader(BaseModel):
         given = [v for v in (self.value, self.value_from_env, self.value_from_file) if v]
         if len(given) != 1:
             raise ValueError(f"{self.header}: give one of value, value_from_env, value_from_file")
-        if self.value is not None and is_secret_name(self.header):
+        # Header names use dashes where variable names use underscores (X-Api-Key).
+        if self.value is not None and is_secret_name(self.header.replace("-", "_")):
             raise ValueError(
                 f"{self.header} looks secret: use value_from_env or value_from_file, not value"
             )

@@ -436,8 +436,9 @@ def test_bad_readiness_settings_are_one_line_each_and_exit_2(tmp_path: Path) -> 
     assert code == 2 and "READY_CHECKS='{'" in output
 
 
-def test_a_secret_header_may_not_be_given_literally() -> None:
-    checks = [{"url": "http://x", "headers": [{"header": "Authorization", "value": "abc"}]}]
+@pytest.mark.parametrize("header", ["Authorization", "X-Api-Key", "Cookie"])
+def test_a_secret_header_may_not_be_given_literally(header: str) -> None:
+    checks = [{"url": "http://x", "headers": [{"header": header, "value": "abc"}]}]
     with pytest.raises(ConfigError, match="use value_from_env or value_from_file"):
         load_settings({"READY_CHECKS": json.dumps(checks)})
     plain = [{"url": "http://x", "headers": [{"header": "Accept", "value": "text/html"}]}]
