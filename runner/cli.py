@@ -98,4 +98,17 @@ def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     _run(action)
 
 
+@main.command()
+@click.option(
+    "--dry-run", is_flag=True, help="Print what would be removed and kept; remove nothing."
+)
+def cleanup(dry_run: bool) -> None:
+    """Apply the artifact retention policy (RETENTION_*) to ARTIFACT_ROOT, saying why for each run.
+
+    Exit 0 even when a deletion failed (it is reported and retried by the next cleanup); 3 when
+    the artifact root cannot be read.
+    """
+    _run(lambda: commands.cleanup_artifacts(load_settings(), dry_run=dry_run, echo=click.echo))
+
+
 __all__ = ["ExitCode", "main"]

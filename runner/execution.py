@@ -12,11 +12,13 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from runner import __version__, playwright, readiness
 from runner.artifacts import RunLayout, publish_job_log
 from runner.attempts import Attempt, Host, begin_attempt
-from runner.commands import identity_of
+from runner.cleanup import cleanup
+from runner.commands import identity_of, retention_policy
 from runner.control import Deadline, StopRequest
 from runner.errors import ConfigError, RunnerError
 from runner.exitcodes import ExitCode
@@ -34,6 +36,8 @@ from runner.secrets import Redactor
 from runner.settings import Settings
 from runner.tee import LogSink
 from runner.verdict import RunFacts, Verdict, decide
+
+TAIL_BYTES = 64 * 1024
 
 
 @dataclass
@@ -199,10 +203,8 @@ def _judge(ctx: _Context, outcome: ProcessOutcome) -> tuple[Verdict, Results | N
         returncode=outcome.returncode,
         stopped_for=outcome.stopped_for,
         stop_code=ctx.stop.exit_code,
-        discovered=0
-        if discovery is not None and discovery.no_tests
-        else (discovery.total if discovery else None),
-        playwright_error=discovery.first_error if discovery else None,
+        discovered=_discovered(discovery),
+        playwright_error=discovery.first_error if discovery else _first_error(layout.log),
     )
     if facts.discovered == 0:
         ctx.sink.say(
@@ -213,6 +215,31 @@ def _judge(ctx: _Context, outcome: ProcessOutcome) -> tuple[Verdict, Results | N
     return decide(
         facts, flaky_policy=ctx.settings.flaky_policy, allow_no_tests=ctx.settings.allow_no_tests
     ), results
+
+
+def _discovered(discovery: playwright.Discovery | None) -> int | None:
+    """0 only for a clean "No tests found"; None when a load error hid the real count."""
+    if discovery is None:
+        return None
+    if discovery.no_tests:
+        return 0
+    return discovery.total or None
+
+
+def _first_error(log: Path) -> str | None:
+    """The first `Error:` line Playwright printed, when it failed before any reporter ran
+    (a config that throws, a missing browser, a broken install)."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - TAIL_BYTES))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in tail.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("Error:") or stripped.startswith("Error ["):
+            return stripped[:500]
+    return None
 
 
 def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
@@ -250,9 +277,31 @@ def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
         sink.say(f"could not write the metadata: {exc}")
     for warning in verdict.warnings:
         sink.say(warning)
-    sink.say(summary_line(summary))
-    sink.close()
-    ctx.attempt.finish(verdict.code)
+    try:
+        ctx.attempt.finish(verdict.code)
+        _retention(ctx)
+    finally:
+        sink.say(summary_line(summary))  # the verdict stays the last line of the log
+        sink.close()
+
+
+def _retention(ctx: _Context) -> None:
+    """Prune old runs once this one's results and ledger end line are on disk. Whatever
+    happens here is only logged: the verdict is on disk before it starts, and it never
+    changes the exit code."""
+    if not ctx.settings.retention_enabled:
+        return
+    try:
+        report = cleanup(
+            ctx.settings.artifact_root,
+            retention_policy(ctx.settings),
+            current=ctx.attempt.run.run_name,
+        )
+        lines = report.lines(verbose=False) if report.outcomes or report.failures else []
+    except Exception as exc:  # retention must never fail a verification
+        lines = [f"retention skipped: {exc}"]
+    for line in lines:
+        ctx.sink.say(line)
 
 
 def _termination(ctx: _Context, summary: Summary) -> None:
