@@ -56,6 +56,11 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         if allow_no_tests:
             return Verdict(ExitCode.PASSED, "no tests discovered (allowed by ALLOW_NO_TESTS)")
         return Verdict(ExitCode.NO_TESTS, "no tests discovered")
+    if facts.playwright_error and (results is None or results.total == 0):
+        return Verdict(
+            ExitCode.INFRASTRUCTURE_ERROR,
+            f"Playwright could not run the suite: {facts.playwright_error}",
+        )
     if results is None:
         detail = facts.playwright_error or facts.results_error or "no results"
         return Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"no usable test results: {detail}")
