@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import fcntl
 import os
 import select
 import shlex
@@ -31,7 +32,9 @@ from runner.tee import LogSink
 
 _PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_EVERY = 1.0
-READ_SIZE = 1 << 16
+READ_SIZE = 1 << 20
+PIPE_SIZE = 1 << 20
+BURST = 64
 
 
 def become_subreaper() -> bool:
@@ -167,6 +170,7 @@ class _Supervisor:
     def run(self) -> ProcessOutcome:
         fd = self.pipe.fileno()
         os.set_blocking(fd, False)
+        _widen_pipe(fd)
         next_sample = 0.0
         try:
             while True:
@@ -175,9 +179,10 @@ class _Supervisor:
                     self.usage.sample(self.root)
                     next_sample = now + SAMPLE_EVERY
                 self._enforce(now)
-                if not self._pump(fd):
-                    break  # EOF: every writer is gone
-                if self.child.poll() is not None:
+                state = self._pump(fd)
+                if state == "eof":
+                    break  # every writer is gone
+                if state == "idle" and self.child.poll() is not None:
                     self.linger_until = self.linger_until or now + self.LINGER
                     if now >= self.linger_until:
                         break
@@ -208,17 +213,29 @@ class _Supervisor:
         if self.kill_at is not None and now >= self.kill_at:
             _signal_tree(self.child.pid, signal.SIGKILL)
 
-    def _pump(self, fd: int) -> bool:
-        """Move what the child wrote into the tee; False at end of file."""
+    def _pump(self, fd: int) -> str:
+        """Move what the child wrote into the tee: "data", "idle" (nothing came) or "eof".
+
+        While output keeps coming, it is read without a select() per chunk (bounded, so the
+        deadline and signals are still looked at every BURST reads).
+        """
         ready, _, _ = select.select([fd], [], [], 0.2)
         if not ready:
-            return True
-        chunk = _read(fd)
-        if chunk is not None:
+            return "idle"
+        for _ in range(BURST):
+            chunk = _read(fd)
+            if chunk is None:
+                return "data"
             if not chunk:
-                return False
+                return "eof"
             self.sink.feed(chunk)
-        return True
+        return "data"
+
+
+def _widen_pipe(fd: int) -> None:
+    """Ask for a 1 MiB pipe so a chatty child is read in large chunks (Linux only)."""
+    with contextlib.suppress(OSError, AttributeError):
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
 
 
 def _read(fd: int) -> bytes | None:

@@ -50,6 +50,11 @@ class Redactor:
     def from_environment(cls, environ: Mapping[str, str]) -> Redactor:
         return cls(value for name, value in environ.items() if is_secret_name(name))
 
+    @property
+    def active(self) -> bool:
+        """Whether there is anything to mask at all."""
+        return self._pattern is not None
+
     def text(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
 

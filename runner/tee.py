@@ -65,17 +65,29 @@ class LogSink:
             self._emit(self._redactor.bytes(data))
 
     def feed(self, chunk: bytes) -> None:
-        """Bytes from a child: complete lines go out now, the unfinished tail waits."""
+        """Bytes from a child: complete lines go out now, the unfinished tail waits.
+
+        The common case (no secrets to mask) writes straight from the chunk through a
+        memoryview: copying every chunk would cost more than the tee itself.
+        """
         with self._lock:
-            data = self._pending + chunk
-            cut = data.rfind(b"\n") + 1
-            if cut == 0 and len(data) < MAX_PENDING:
-                self._pending = data
-                return
+            cut = chunk.rfind(b"\n") + 1
             if cut == 0:
-                cut = len(data)
-            self._pending = data[cut:]
-            self._emit(self._redactor.bytes(data[:cut]))
+                self._pending += chunk
+                if len(self._pending) >= MAX_PENDING:  # a huge line: write it in pieces
+                    data, self._pending = self._pending, b""
+                    self._emit(self._redactor.bytes(data))
+                return
+            if self._redactor.active:
+                data = self._pending + chunk[:cut]
+                self._pending = chunk[cut:]
+                self._emit(self._redactor.bytes(data))
+                return
+            if self._pending:
+                head, self._pending = self._pending, b""
+                self._emit(head)
+            self._emit(memoryview(chunk)[:cut])
+            self._pending = chunk[cut:]
 
     def flush(self) -> None:
         with self._lock:
@@ -89,15 +101,15 @@ class LogSink:
                 data += b"\n"
             self._emit(self._redactor.bytes(data))
 
-    def _emit(self, data: bytes) -> None:
+    def _emit(self, data: bytes | memoryview) -> None:
         if self._file_fd is None:
-            self._early.append(data)
+            self._early.append(bytes(data))
         else:
             self._write_fd(self._file_fd, data, console=False)
         if self._console_ok:
             self._write_fd(self._console_fd, data, console=True)
 
-    def _write_fd(self, fd: int, data: bytes, *, console: bool) -> None:
+    def _write_fd(self, fd: int, data: bytes | memoryview, *, console: bool) -> None:
         view = memoryview(data)
         while view:
             try:
