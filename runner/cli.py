@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from runner import __version__, commands, execution, readiness
+from runner import __version__
 from runner.errors import RunnerError
 from runner.exitcodes import ExitCode
 from runner.settings import Settings, child_environment, load_settings
@@ -50,6 +50,8 @@ def main() -> None:
 @click.option("--promotion", default=None, help=PROMOTION_HELP)
 def identity(as_json: bool, promotion: str | None) -> None:
     """Print the resolved run identity and its directories, creating nothing."""
+    from runner import commands  # noqa: PLC0415 - per-command imports keep start-up short
+
     _run(lambda: commands.show_identity(_settings(promotion), as_json=as_json, echo=click.echo))
 
 
@@ -61,6 +63,8 @@ def run(promotion: str | None, playwright_args: tuple[str, ...]) -> None:
 
     Extra arguments go to `playwright test`, e.g. `run --grep "should have Events link"`.
     """
+    from runner import execution  # noqa: PLC0415 - per-command imports keep start-up short
+
     _run(
         lambda: execution.run_verification(
             _settings(promotion), playwright_args=playwright_args, base_env=child_environment()
@@ -71,6 +75,8 @@ def run(promotion: str | None, playwright_args: tuple[str, ...]) -> None:
 @main.command()
 def wait() -> None:
     """Wait until the target is ready, as `run` does first: exit 0, or 4 at the deadline."""
+    from runner import readiness  # noqa: PLC0415 - per-command imports keep start-up short
+
     _run(lambda: readiness.wait_command(load_settings(), say=click.echo))
 
 
@@ -84,10 +90,11 @@ def wait() -> None:
 )
 def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     """Judge existing JUnit files (from Playwright or any producer) without running anything."""
+    from runner.report import report_junit  # noqa: PLC0415 - per-command imports: fast start
 
     def action() -> ExitCode:
         settings = load_settings()
-        return commands.report_junit(
+        return report_junit(
             junit,
             flaky_policy=settings.flaky_policy,
             allow_no_tests=settings.allow_no_tests,
@@ -108,6 +115,8 @@ def cleanup(dry_run: bool) -> None:
     Exit 0 even when a deletion failed (it is reported and retried by the next cleanup); 3 when
     the artifact root cannot be read.
     """
+    from runner import commands  # noqa: PLC0415 - per-command imports keep start-up short
+
     _run(lambda: commands.cleanup_artifacts(load_settings(), dry_run=dry_run, echo=click.echo))
 
 

@@ -6,19 +6,15 @@ Each takes typed values and returns an exit code; `cli.py` only parses and dispa
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Callable
+from datetime import timedelta
 
 from runner.artifacts import RunLayout
 from runner.cleanup import cleanup
 from runner.exitcodes import ExitCode
 from runner.identity import RunIdentity, resolve_identity
-from runner.report import build_summary, summary_line, write_summary
-from runner.results import read_junit
 from runner.retention import Policy
 from runner.settings import Settings
-from runner.verdict import FlakyPolicy, RunFacts, decide
 
 
 def identity_of(settings: Settings) -> RunIdentity:
@@ -53,36 +49,6 @@ def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], No
         for key, value in facts.items():
             echo(f"{key:<{width}}  {value}")
     return ExitCode.PASSED
-
-
-def report_junit(
-    paths: Sequence[Path],
-    *,
-    flaky_policy: FlakyPolicy,
-    allow_no_tests: bool,
-    summary_json: Path | None,
-    echo: Callable[[str], None],
-) -> ExitCode:
-    """Judge existing JUnit files (any producer) exactly as `run` would, running nothing."""
-    results = read_junit(paths)  # broken XML raises ResultsBroken: exit 3 with file:line:col
-    verdict = decide(
-        RunFacts(results=results), flaky_policy=flaky_policy, allow_no_tests=allow_no_tests
-    )
-    summary = build_summary(
-        verdict=verdict,
-        results=results,
-        run_name="report",
-        attempt=0,
-        html_report=None,
-        log=Path("-"),
-        finished_at=datetime.now(UTC),
-    )
-    if summary_json is not None:
-        write_summary(summary_json, summary)
-    for warning in verdict.warnings:
-        echo(warning)
-    echo(summary_line(summary))
-    return verdict.code
 
 
 def retention_policy(settings: Settings) -> Policy:

@@ -7,14 +7,16 @@ termination message is cut to fit Kubernetes' 4 KiB limit, saying how many names
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import BaseModel
 
 from runner.artifacts import atomic_write_text
-from runner.results import Results
-from runner.verdict import Verdict
+from runner.exitcodes import ExitCode
+from runner.results import Results, read_junit
+from runner.verdict import FlakyPolicy, RunFacts, Verdict, decide
 
 TERMINATION_LIMIT = 4096  # bytes; Kubernetes truncates a longer message
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -154,3 +156,34 @@ def write_termination_message(path: Path, summary: Summary) -> bool:
     except OSError:
         return False
     return True
+
+
+def report_junit(
+    paths: Sequence[Path],
+    *,
+    flaky_policy: FlakyPolicy,
+    allow_no_tests: bool,
+    summary_json: Path | None,
+    echo: Callable[[str], None],
+) -> ExitCode:
+    """`verification-runner report`: judge existing JUnit files (any producer) exactly as
+    `run` would, running nothing. Broken XML raises ResultsBroken: exit 3 with file:line:col."""
+    results = read_junit(paths)
+    verdict = decide(
+        RunFacts(results=results), flaky_policy=flaky_policy, allow_no_tests=allow_no_tests
+    )
+    summary = build_summary(
+        verdict=verdict,
+        results=results,
+        run_name="report",
+        attempt=0,
+        html_report=None,
+        log=Path("-"),
+        finished_at=datetime.now(UTC),
+    )
+    if summary_json is not None:
+        write_summary(summary_json, summary)
+    for warning in verdict.warnings:
+        echo(warning)
+    echo(summary_line(summary))
+    return verdict.code
