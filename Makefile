@@ -2,7 +2,7 @@
 .PHONY: example test setup setup-test lint typecheck pytest bench
 
 example: setup
-	.venv/bin/verification-runner run
+	TESTS_WORKSPACE=examples/workspace .venv/bin/verification-runner run
 
 test: setup-test lint typecheck pytest
 
