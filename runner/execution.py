@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner import __version__, playwright, readiness
+from runner import __version__, kube, playwright, readiness
 from runner.artifacts import RunLayout, publish_job_log
 from runner.attempts import Attempt, Host, begin_attempt
 from runner.cleanup import cleanup
@@ -100,6 +100,7 @@ def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
         sink.open_file(attempt.layout.log)
         _publish_log(ctx)
         _announce(ctx)
+        _lookup_promotion(ctx)
         write_metadata(attempt.layout.metadata, ctx.metadata)
         verdict, results = _verify(ctx, playwright_args)
     except RunnerError as exc:
@@ -116,6 +117,40 @@ def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
             )
         _finish(ctx, verdict, results)
     return verdict.code
+
+
+def _lookup_promotion(ctx: _Context) -> None:
+    """Learn the promotion behind this Job from the API; log, never fail, on any problem."""
+    settings = ctx.settings
+    if not (
+        settings.lookup_promotion
+        and settings.kubernetes_service_host
+        and settings.pod_namespace
+        and settings.job_name
+    ):
+        return
+    try:
+        client = kube.ApiClient.in_cluster(
+            settings.kubernetes_service_host,
+            settings.kubernetes_service_port,
+            settings.service_account_dir,
+        )
+        found = kube.lookup(client, settings.pod_namespace, settings.job_name)
+    except kube.LookupFailed as exc:
+        ctx.sink.say(f"promotion lookup skipped: {exc} (LOOKUP_PROMOTION=false silences this)")
+        return
+    ctx.sink.say(
+        f"verifying promotion {found.promotion or '(none: a reverification)'} of stage "
+        f"{found.stage or '?'} (AnalysisRun {found.analysis_run})"
+    )
+    ctx.metadata = ctx.metadata.model_copy(
+        update={
+            "analysis_run_name": found.analysis_run,
+            "freight_collection": found.freight_collection,
+            "promotion": ctx.metadata.promotion or found.promotion,
+            "stage": ctx.metadata.stage or found.stage,
+        }
+    )
 
 
 def _announce(ctx: _Context) -> None:

@@ -40,6 +40,8 @@ class ExecutionMetadata(BaseModel):
     identity_original: str
     promotion: str | None
     analysis_run_uid: str | None
+    analysis_run_name: str | None = None  # from the Kubernetes API (kube.py), when allowed
+    freight_collection: str | None = None
     freight_image: str | None
     freight_commit: str | None
     stage: str | None

@@ -163,6 +163,10 @@ class Settings(BaseSettings):
     # Where evidence goes. None here means "decide from the environment" (see below).
     artifact_root: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
     kubernetes_service_host: str | None = None
+    kubernetes_service_port: int = 443
+    # Promotion lookup through the API (kube.py): Job -> AnalysisRun -> Kargo promotion.
+    lookup_promotion: bool = True
+    service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
     # Identity inputs, most specific first (see identity.py).
     kargo_promotion_id: str | None = None

@@ -1,0 +1,102 @@
+"""Which Kargo promotion is this verification for? Ask the Kubernetes API, read-only.
+
+Kargo passes no promotion to verification (there is no `ctx.promotion`), so the only way from
+the pod to the promotion is: our Job's annotation `analysisrun.argoproj.io/name`, then that
+AnalysisRun's annotation `kargo.akuity.io/promotion` (set on the first verification after a
+promotion) and labels `kargo.akuity.io/stage` / `kargo.akuity.io/freight-collection`
+(domain-facts.md). RBAC: get jobs, get analysisruns in the namespace; nothing else.
+
+Best effort by design: a lookup that fails is logged and the verification goes on; it never
+changes a verdict. Plain urllib with the service account's token and CA, no client library.
+"""
+
+from __future__ import annotations
+
+import json
+import ssl
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+TIMEOUT = 5.0
+AR_NAME = "analysisrun.argoproj.io/name"
+PROMOTION = "kargo.akuity.io/promotion"
+STAGE = "kargo.akuity.io/stage"
+FREIGHT_COLLECTION = "kargo.akuity.io/freight-collection"
+
+
+@dataclass(frozen=True)
+class KargoContext:
+    analysis_run: str | None
+    promotion: str | None
+    stage: str | None
+    freight_collection: str | None
+
+
+class LookupFailed(Exception):
+    """The API could not tell us; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class ApiClient:
+    base_url: str  # https://host:port
+    token: str
+    context: ssl.SSLContext
+
+    @classmethod
+    def in_cluster(cls, host: str, port: int, account_dir: Path) -> ApiClient:
+        try:
+            token = (account_dir / "token").read_text(encoding="utf-8").strip()
+            context = ssl.create_default_context(cafile=str(account_dir / "ca.crt"))
+        except (OSError, ssl.SSLError) as exc:
+            raise LookupFailed(f"no usable service account in {account_dir}: {exc}") from exc
+        netloc = f"[{host}]" if ":" in host else host
+        return cls(base_url=f"https://{netloc}:{port}", token=token, context=context)
+
+    def get(self, path: str) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 - https to the API server only
+            self.base_url + path,
+            headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(  # noqa: S310
+                request, timeout=TIMEOUT, context=self.context
+            ) as response:
+                data = json.loads(response.read(4 << 20))
+        except urllib.error.HTTPError as exc:
+            hint = " (the Job's ServiceAccount needs get on it)" if exc.code == 403 else ""
+            raise LookupFailed(f"GET {path}: HTTP {exc.code}{hint}") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise LookupFailed(f"GET {path}: {getattr(exc, 'reason', exc)}") from exc
+        if not isinstance(data, dict):
+            raise LookupFailed(f"GET {path}: not a Kubernetes object")
+        return data
+
+
+def lookup(client: ApiClient, namespace: str, job_name: str) -> KargoContext:
+    """Job -> AnalysisRun -> promotion, stage and freight collection."""
+    ns = urllib.parse.quote(namespace, safe="")
+    job = client.get(f"/apis/batch/v1/namespaces/{ns}/jobs/{urllib.parse.quote(job_name, safe='')}")
+    run_name = _meta(job, "annotations").get(AR_NAME)
+    if not run_name:
+        raise LookupFailed(f"job {job_name} has no {AR_NAME} annotation: not started by Argo")
+    run = client.get(
+        f"/apis/argoproj.io/v1alpha1/namespaces/{ns}/analysisruns/"
+        f"{urllib.parse.quote(run_name, safe='')}"
+    )
+    labels = _meta(run, "labels")
+    return KargoContext(
+        analysis_run=run_name,
+        promotion=_meta(run, "annotations").get(PROMOTION),
+        stage=labels.get(STAGE),
+        freight_collection=labels.get(FREIGHT_COLLECTION),
+    )
+
+
+def _meta(obj: dict[str, Any], key: str) -> dict[str, str]:
+    metadata = obj.get("metadata")
+    values = metadata.get(key) if isinstance(metadata, dict) else None
+    return {str(k): str(v) for k, v in values.items()} if isinstance(values, dict) else {}
