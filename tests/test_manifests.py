@@ -27,7 +27,6 @@ KUSTOMIZE = REPO / "kustomize"
 # CI clones the repo into another folder with shared/ beside it.
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CRDS = SHARED / "crds"
-CONTRACT = REPO / "docs" / "contract.md"
 K8S_VERSION = "1.33"
 
 RUNNER_IMAGE = "ghcr.io/example/verification-runner"
@@ -38,6 +37,15 @@ ARGS_TO_ENV = {
     "base-url": "BASE_URL",
     "image": "FREIGHT_IMAGE",
     "commit": "FREIGHT_COMMIT",
+}
+# Settings fields filled through the downward API, and from where (domain-facts.md: the pod
+# carries the labels batch.kubernetes.io/job-name and analysisrun.argoproj.io/uid).
+DOWNWARD_API = {
+    "pod_name": "metadata.name",
+    "pod_namespace": "metadata.namespace",
+    "node_name": "spec.nodeName",
+    "job_name": "metadata.labels['batch.kubernetes.io/job-name']",
+    "analysis_run_uid": "metadata.labels['analysisrun.argoproj.io/uid']",
 }
 # Overlays that deploy the runner: base + storage + artifact server.
 DEPLOYMENTS = ("overlays/local", "overlays/cluster")
@@ -119,24 +127,11 @@ def pod_specs(objs: tuple[Obj, ...]) -> Iterator[tuple[str, Obj]]:
 
 
 def downward_api_env() -> dict[str, str]:
-    """Env name -> downward-API fieldPath, as docs/contract.md fixes them.
-
-    The one list the manifests are checked against. When runner.settings exposes the same
-    mapping, return that here instead of parsing the contract.
-    """
-    mapping: dict[str, str] = {}
-    for line in CONTRACT.read_text(encoding="utf-8").splitlines():
-        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-        if len(cells) != 3 or not cells[2].startswith("downward API:"):
-            continue
-        names = re.findall(r"`([A-Z_]+)`", cells[0])
-        sources = re.findall(r"`([^`]+)`", cells[2])
-        if "pod label" in cells[2]:
-            sources = [f"metadata.labels['{label}']" for label in sources]
-        assert len(names) == len(sources), f"cannot pair names and sources in: {line}"
-        mapping.update(zip(names, sources, strict=True))
-    assert mapping, "docs/contract.md lists no downward-API variables"
-    return mapping
+    """Env name -> downward-API fieldPath: the `Settings` fields the pod fills from its own
+    metadata (env name = field name upper-cased, as pydantic-settings reads it)."""
+    missing = set(DOWNWARD_API) - set(Settings.model_fields)
+    assert not missing, f"runner.settings.Settings no longer reads {sorted(missing)}"
+    return {field.upper(): path for field, path in DOWNWARD_API.items()}
 
 
 def kargo_objs() -> tuple[Obj, ...]:
@@ -311,7 +306,7 @@ def test_run_deadline_leaves_room_before_the_job_deadline() -> None:
     assert active_deadline - run_deadline >= 60, "margin to stop Playwright and flush results"
 
 
-def test_downward_api_env_matches_the_contract() -> None:
+def test_downward_api_env_matches_the_settings() -> None:
     env = env_of(runner_container(the_template()))
     from_fields = {
         name: entry["valueFrom"]["fieldRef"]["fieldPath"]
