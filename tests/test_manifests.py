@@ -8,6 +8,7 @@ tests below each name the fact in ../shared/domain-facts.md that they protect.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -19,7 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from runner.settings import Settings
+from runner.settings import Settings, load_settings
 from tests.k8s_schema import CrdRegistry, SchemaError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -604,3 +605,23 @@ def test_kargo_namespace_opts_in_to_its_secrets() -> None:
 def test_kyverno_guards_kargo_cred_types() -> None:
     text = yaml.safe_dump(list(render("kyverno")))
     assert "git | helm | image | generic" in text
+
+
+def test_the_documented_readiness_patch_applies_to_the_base(tmp_path: Path) -> None:
+    """kustomize/README.md shows how an overlay sets READY_*: the patch must apply to the base
+    and give values the runner accepts, with the run still ending before the Job's deadline."""
+    readme = (KUSTOMIZE / "README.md").read_text(encoding="utf-8")
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", readme, re.DOTALL) if "READY_" in b]
+    overlay = yaml.safe_load(block)
+    overlay["resources"] = [os.path.relpath(KUSTOMIZE / "base", tmp_path)]
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump(overlay))
+    template = the_template(str(tmp_path))
+    env = {
+        name: entry.get("value", "") for name, entry in env_of(runner_container(template)).items()
+    }
+    assert {"READY_CHECKS", "READY_DEADLINE_SECONDS"} <= set(env)
+    settings = load_settings({**env, "BASE_URL": "https://backstage.example", "HOME": "/tmp"})
+    assert settings.ready_checks
+    (metric,) = job_metrics(template)
+    active_deadline = metric["provider"]["job"]["spec"]["activeDeadlineSeconds"]
+    assert settings.ready_deadline_seconds < settings.run_deadline_seconds < active_deadline
