@@ -2,7 +2,10 @@
 
 kustomize/components/artifact-server/artifact-server.conf is included unchanged except for two
 lines: `listen` moves to a free port on 127.0.0.1 and the `/artifacts` path points at a
-temporary tree laid out as docs/contract.md says. Install nginx with scripts/setup-nginx.sh.
+temporary artifact root. That root is written by real `verification-runner run` invocations
+(a passing Job, a second measurement of the same AnalysisRun, a failing Job) with the stand-in
+Playwright of tests/helpers/fake_playwright.py; only the hostile extras (symlinks out of the
+root, markers in the state files) are added by hand. Install nginx with scripts/setup-nginx.sh.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,16 +24,26 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, runner_command
+
 REPO = Path(__file__).resolve().parents[1]
 SERVER_CONF = REPO / "kustomize" / "components" / "artifact-server" / "artifact-server.conf"
 
-RUN = "01j9zk3m8q2w"
 NAMESPACE = "backstage"
-JOB = "8cb745cb-554b-4141-80ee-e0df181cd56e.acceptance.1"
-LOG_TEXT = "verification-runner: 3 passed, 0 failed\n<script>alert(1)</script>\n"
+# Argo Rollouts names each measurement's Job <AnalysisRun UID>.<metric>.<n> and labels its pod
+# with the UID; the runner names the run after the UID, so both measurements share one run.
+UID = "8cb745cb-554b-4141-80ee-e0df181cd56e"
+RUN = "8cb745cb554b"
+JOB = f"{UID}.acceptance.1"
+RETRY_JOB = f"{UID}.acceptance.2"
+FAILED_UID = "5d0f7a2e-9b3c-4e1d-8a6f-0c1b2d3e4f50"
+FAILED_JOB = f"{FAILED_UID}.acceptance.1"
+# What the stand-in's `html` action writes, as Playwright's html reporter titles its page.
 REPORT_MARK = "<title>Playwright Test Report</title>"
 OUTSIDE_TEXT = "FILE-OUTSIDE-THE-ARTIFACT-ROOT"
-STATE = {".active.lock": "", ".active.json": '{"pod": "p"}', ".ledger.lock": ""}
+# Runner state beside the evidence (attempts.py); a marker is appended so a leak would show.
+STATE = (".active.lock", ".ledger.lock")
+STATE_MARK = "STATE-FILE-CONTENT"
 
 pytestmark = pytest.mark.nginx
 
@@ -74,25 +88,44 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _verify(base: Path, root: Path, job: str, script: str) -> int:
+    """One verification Job's pod: `verification-runner run` with the Job's downward-API env."""
+    bin_dir = base / "fake-bin"
+    if not bin_dir.exists():
+        bin_dir.mkdir()
+        shim = bin_dir / "npx"
+        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_PLAYWRIGHT}" "$@"\n')
+        shim.chmod(0o755)
+    uid = job.partition(".")[0]
+    env = FakeNpx(bin_dir, base / "fake-record.json").env(
+        root,
+        script,
+        ANALYSIS_RUN_UID=uid,
+        JOB_NAME=job,
+        POD_NAME=f"{job}-x7k2p",
+        POD_NAMESPACE=NAMESPACE,
+        TERMINATION_MESSAGE_PATH=str(base / "termination-log"),
+    )
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
+    )
+    return done.returncode
+
+
 def _artifact_tree(base: Path) -> Path:
-    """$ARTIFACT_ROOT per docs/contract.md, plus a file outside it and links that point there."""
+    """$ARTIFACT_ROOT as real runs leave it, plus a file outside it and links that point there."""
     outside = base / "outside"
     outside.mkdir()
     (outside / "secret.txt").write_text(OUTSIDE_TEXT)
 
     root = base / "artifacts"
-    attempt = root / RUN / "attempt-1"
-    (attempt / "html-report").mkdir(parents=True)
-    (attempt / "html-report" / "index.html").write_text(f"<html>{REPORT_MARK}</html>")
-    (attempt / "verification.log").write_text(LOG_TEXT)
-    (attempt / "summary.json").write_text('{"verdict": "passed"}')
-    (root / RUN / "run.json").write_text(json.dumps({"run": RUN}))
-    (root / RUN / "ledger.jsonl").write_text('{"event": "start"}\n')
-    for name, text in STATE.items():
-        (root / RUN / name).write_text(text + "STATE")
+    assert _verify(base, root, JOB, "discovery:3,html,junit:pass:3") == 0
+    assert _verify(base, root, RETRY_JOB, "discovery:3,html,junit:pass:3") == 0
+    assert _verify(base, root, FAILED_JOB, "discovery:3,junit:fail:3,exit:1") == 1
+    for name in STATE:
+        with (root / RUN / name).open("a") as state:
+            state.write(STATE_MARK)
     jobs = root / "_jobs" / NAMESPACE
-    jobs.mkdir(parents=True)
-    os.link(attempt / "verification.log", jobs / f"{JOB}.log")
     # Written onto the volume by someone: must not expose what they point at.
     (root / "link-file").symlink_to(outside / "secret.txt")
     (root / "link-dir").symlink_to(outside, target_is_directory=True)
@@ -184,11 +217,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.stderr.close()
 
 
-def test_job_log_by_name(server: Server) -> None:
-    response = server.request(f"/logs/{NAMESPACE}/{JOB}")
+@pytest.mark.parametrize(
+    ("job", "attempt", "verdict"),
+    [
+        (JOB, f"{RUN}/attempt-1", "VERIFICATION PASSED"),
+        (RETRY_JOB, f"{RUN}/attempt-2", "VERIFICATION PASSED"),
+        (FAILED_JOB, f"{FAILED_UID.replace('-', '')[:12]}/attempt-1", "VERIFICATION FAILED"),
+    ],
+)
+def test_job_log_by_name(server: Server, job: str, attempt: str, verdict: str) -> None:
+    """Kargo's urlTemplate .../logs/${{jobNamespace}}/${{jobName}} gets that Job's whole log:
+    the attempt's verification.log, ending with the runner's verdict line."""
+    response = server.request(f"/logs/{NAMESPACE}/{job}")
     assert response.status == 200
     assert response.content_type.startswith("text/plain")
-    assert response.body == LOG_TEXT
+    assert response.body == (server.root / attempt / "verification.log").read_text()
+    assert verdict in response.body.splitlines()[-1]
+    if "FAILED" in verdict:
+        assert "fails on purpose" in response.body.splitlines()[-1]
 
 
 def test_head_of_a_log(server: Server) -> None:
@@ -220,6 +266,16 @@ def test_report_page(server: Server) -> None:
         assert REPORT_MARK in response.body
 
 
+def test_attempt_evidence_is_served(server: Server) -> None:
+    summary = server.request(f"/runs/{RUN}/attempt-1/summary.json")
+    assert summary.status == 200
+    assert json.loads(summary.body)["passed"] == 3
+    log = server.request(f"/runs/{RUN}/attempt-2/verification.log")
+    assert log.status == 200
+    assert "VERIFICATION PASSED" in log.body
+    assert "attempt=2" in log.body
+
+
 def test_runs_and_attempts_are_browsable_without_state_files(server: Server) -> None:
     runs = server.request("/runs/")
     assert runs.status == 200
@@ -236,7 +292,7 @@ def test_hidden_state_files_are_denied(server: Server, name: str) -> None:
     for path in (f"/runs/{RUN}/{name}", f"/{RUN}/{name}", f"/runs/{RUN}/attempt-1/../{name}"):
         response = server.request(path)
         assert response.status in {403, 404}, path
-        assert "STATE" not in response.body
+        assert STATE_MARK not in response.body
 
 
 def test_jobs_index_is_only_reachable_through_logs(server: Server) -> None:
@@ -279,7 +335,8 @@ def test_nothing_is_written(server: Server, method: str) -> None:
     log = server.request(f"/logs/{NAMESPACE}/{JOB}", method=method, body="x")
     assert log.status in {403, 405}
     assert not (server.root / RUN / "attempt-1" / "new.txt").exists()
-    assert server.request(f"/logs/{NAMESPACE}/{JOB}").body == LOG_TEXT
+    before = (server.root / RUN / "attempt-1" / "verification.log").read_text()
+    assert server.request(f"/logs/{NAMESPACE}/{JOB}").body == before
 
 
 def test_root_redirects_to_runs(server: Server) -> None:

@@ -6,6 +6,7 @@ not the point. FAKE_PW is a comma-separated script of actions run in order:
   notests            discovery file saying "No tests found"
   junit:KIND[:N]     write $PLAYWRIGHT_JUNIT_OUTPUT_NAME; KIND = pass, fail, flaky, empty,
                      truncated, notxml, zero
+  html               write an index.html into $PLAYWRIGHT_HTML_OUTPUT_DIR, as the html reporter does
   sleep:S            sleep S seconds                    hang     sleep forever
   stubborn           start a grandchild that ignores SIGTERM and SIGINT, in its own session
   ignoreterm         ignore SIGTERM and SIGINT here     segv     die of SIGSEGV
@@ -93,6 +94,12 @@ def main() -> int:  # noqa: PLR0912 - one branch per scripted action
         elif verb == "junit":
             kind, _, n = arg.partition(":")
             write_junit(kind, int(n or 3))
+        elif verb == "html":
+            report = Path(os.environ["PLAYWRIGHT_HTML_OUTPUT_DIR"])
+            report.mkdir(parents=True, exist_ok=True)
+            (report / "index.html").write_text(
+                "<!DOCTYPE html><html><head><title>Playwright Test Report</title></head></html>\n"
+            )
         elif verb == "sleep":
             time.sleep(float(arg))
         elif verb == "hang":
