@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -21,8 +22,10 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, runner_command
 
@@ -235,6 +238,24 @@ def test_job_log_by_name(server: Server, job: str, attempt: str, verdict: str) -
     assert verdict in response.body.splitlines()[-1]
     if "FAILED" in verdict:
         assert "fails on purpose" in response.body.splitlines()[-1]
+
+
+def test_kargo_log_url_from_the_readme_reaches_the_log(server: Server) -> None:
+    """The Helm value kustomize/README.md tells operators to set, filled in as Kargo's API server
+    does, names the artifact Service and a path this nginx answers with the Job's log."""
+    readme = (REPO / "kustomize" / "README.md").read_text(encoding="utf-8")
+    (template,) = re.findall(r'^\s*urlTemplate: "([^"]+)"', readme, re.MULTILINE)
+    service = yaml.safe_load(SERVER_CONF.with_name("service.yaml").read_text())
+    url = urlsplit(
+        template.replace("${{jobNamespace}}", NAMESPACE)
+        .replace("${{jobName}}", JOB)
+        .replace("${{namespace}}", "kargo-project")
+    )
+    assert url.hostname == f"{service['metadata']['name']}.kargo-project.svc"
+    assert (url.port or 80) == service["spec"]["ports"][0]["port"]
+    response = server.request(url.path)
+    assert response.status == 200
+    assert "VERIFICATION PASSED" in response.body
 
 
 def test_head_of_a_log(server: Server) -> None:
