@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,7 @@ class CleanupReport:
     failures: tuple[str, ...]  # every deletion step that failed, one sentence each
     index_links_removed: int
     dry_run: bool
+    stopped_early: bool = False  # should_stop said so before every planned run was retired
 
     @property
     def removed(self) -> int:
@@ -70,6 +72,8 @@ class CleanupReport:
         out += [f"  FAILED: {f}" for f in self.failures]
         if self.plan.over_cap:
             out.append("  the kept runs are still over the size cap (they are protected)")
+        if self.stopped_early:
+            out.append("  stopped early (asked to stop); the next cleanup carries on")
         done = f"{len(self.plan.remove)} to remove" if self.dry_run else f"{self.removed} removed"
         out.append(
             f"retention: {done}, {len(self.plan.keep)} kept, "
@@ -96,6 +100,7 @@ def cleanup(
     current: str | None = None,
     dry_run: bool = False,
     now: datetime | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> CleanupReport:
     """Plan and (unless `dry_run`) carry out retention under `root`.
 
@@ -105,7 +110,7 @@ def cleanup(
     planned = survey(root, policy, current=current, now=now)
     if dry_run:
         return CleanupReport(policy, planned.plan, planned.ignored, (), (), 0, dry_run=True)
-    return carry_out(planned)
+    return carry_out(planned, should_stop=should_stop)
 
 
 def survey(
@@ -128,10 +133,20 @@ def survey(
     return Survey(root, policy, tuple(found), ignored, plan)
 
 
-def carry_out(planned: Survey) -> CleanupReport:
+def carry_out(planned: Survey, *, should_stop: Callable[[], bool] = lambda: False) -> CleanupReport:
     """Remove what the plan selected, re-checking each run under its locks first; then
-    finish every tombstone on the volume (ours and ones an earlier cleanup left)."""
+    finish every tombstone on the volume (ours and ones an earlier cleanup left).
+
+    `should_stop` is asked before each run: a run is retired whole or not at all, so
+    stopping leaves at most the tombstones a later cleanup finishes."""
     failures: list[str] = []
+    stopped = False
+
+    def stop() -> bool:  # remembers that it said yes: then something was left undone
+        nonlocal stopped
+        stopped = stopped or should_stop()
+        return stopped
+
     try:
         root_fd = os.open(planned.root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except FileNotFoundError:  # no root, no runs: nothing to do
@@ -142,14 +157,23 @@ def carry_out(planned: Survey) -> CleanupReport:
         ) from exc
     try:
         by_name = {f.info.name: f for f in planned.found}
-        outcomes = tuple(
-            retire(root_fd, by_name[d.run.name], failures) for d in planned.plan.remove
-        )
-        links = clear_tombstones(root_fd, planned.root, failures)
+        retired: list[Outcome] = []
+        for decision in planned.plan.remove:
+            if stop():
+                break
+            retired.append(retire(root_fd, by_name[decision.run.name], failures))
+        links = clear_tombstones(root_fd, planned.root, failures, should_stop=stop)
     finally:
         os.close(root_fd)
     return CleanupReport(
-        planned.policy, planned.plan, planned.ignored, outcomes, tuple(failures), links, False
+        planned.policy,
+        planned.plan,
+        planned.ignored,
+        tuple(retired),
+        tuple(failures),
+        links,
+        False,
+        stopped_early=stopped,
     )
 
 
