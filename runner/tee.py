@@ -19,6 +19,11 @@ from runner.secrets import Redactor
 
 PREFIX = b"[verification-runner] "
 MAX_PENDING = 1 << 20  # hold at most 1 MiB of an unfinished line
+# Written into the file where writes failed (ENOSPC, EIO), once it can be written again: the
+# log says where it has a hole instead of gluing a torn line to the next one.
+GAP_NOTE = (
+    b"\n" + PREFIX + b"(output lost here: the log file could not be written; the pod log has it)\n"
+)
 
 
 class LogSink:
@@ -31,6 +36,8 @@ class LogSink:
         self._redactor = redactor or Redactor()
         self._lock = threading.Lock()
         self.write_errors = 0
+        self.file_write_errors = 0
+        self._file_gap = False  # a write to the file failed and GAP_NOTE is not written yet
 
     # -- where it goes -------------------------------------------------------------------
     def open_file(self, path: Path) -> None:
@@ -105,11 +112,14 @@ class LogSink:
         if self._file_fd is None:
             self._early.append(bytes(data))
         else:
+            if self._file_gap and self._write_fd(self._file_fd, GAP_NOTE, console=False):
+                self._file_gap = False
             self._write_fd(self._file_fd, data, console=False)
         if self._console_ok:
             self._write_fd(self._console_fd, data, console=True)
 
-    def _write_fd(self, fd: int, data: bytes | memoryview, *, console: bool) -> None:
+    def _write_fd(self, fd: int, data: bytes | memoryview, *, console: bool) -> bool:
+        """Write it all; False (counted, never raised) when the descriptor failed."""
         view = memoryview(data)
         while view:
             try:
@@ -122,7 +132,9 @@ class LogSink:
                 self.write_errors += 1
                 if console and exc.errno in (errno.EPIPE, errno.EBADF):
                     self._console_ok = False  # the pod log is gone; the file still gets it
-                if not console and exc.errno == errno.ENOSPC:
-                    pass  # counted; the console still gets every line
-                return
+                if not console:  # counted; the console still gets every line
+                    self.file_write_errors += 1
+                    self._file_gap = True
+                return False
             view = view[written:]
+        return True

@@ -14,6 +14,9 @@ from runner.exitcodes import ExitCode
 from runner.results import Results
 
 FlakyPolicy = Literal["pass", "warn", "fail"]
+# Playwright's message when Chromium cannot start (a broken or foreign BROWSER_EXECUTABLE, no
+# shared memory, a sandbox refused): every test fails with it, and the deployment is not at fault.
+LAUNCH_ERROR = "browserType.launch:"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class RunFacts:
     stop_code: ExitCode = ExitCode.TERMINATED
     discovered: int | None = None  # tests Playwright found; 0 = "No tests found"; None = unknown
     playwright_error: str | None = None  # first error line Playwright printed, if any
+    empty_shard: bool = False  # a shard that no test fell to, and nothing went wrong
 
 
 def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one return per row
@@ -52,6 +56,9 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         return Verdict(
             ExitCode.DEADLINE_EXCEEDED, f"the run deadline was exceeded; {_partial(results)}"
         )
+    if facts.empty_shard and facts.returncode in (None, 0):
+        # More shards than test groups: Playwright passes the empty ones (domain-facts.md).
+        return Verdict(ExitCode.PASSED, "no test fell to this shard (more shards than files)")
     if facts.discovered == 0:
         if allow_no_tests:
             return Verdict(ExitCode.PASSED, "no tests discovered (allowed by ALLOW_NO_TESTS)")
@@ -61,6 +68,13 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
             ExitCode.INFRASTRUCTURE_ERROR,
             f"Playwright could not run the suite: {facts.playwright_error}",
         )
+    if results is None and facts.returncode is not None and facts.returncode < 0:
+        name = _signal_name(-facts.returncode)
+        return Verdict(
+            ExitCode.INFRASTRUCTURE_ERROR,
+            f"the test process was killed by {name} before it wrote results"
+            + (" (out of memory?)" if name == "SIGKILL" else ""),
+        )
     if results is None:
         detail = facts.playwright_error or facts.results_error or "no results"
         return Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"no usable test results: {detail}")
@@ -68,6 +82,12 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         return Verdict(
             ExitCode.INFRASTRUCTURE_ERROR,
             f"{facts.discovered} tests were discovered but the JUnit results hold no testcase",
+        )
+    if results.failed and all(f.message.startswith(LAUNCH_ERROR) for f in results.failures):
+        return Verdict(
+            ExitCode.INFRASTRUCTURE_ERROR,
+            f"the browser could not be started, so {results.failed} of {results.total} tests "
+            f"failed without testing anything: {results.failures[0].message}",
         )
     if results.failed:
         return Verdict(ExitCode.TESTS_FAILED, f"{results.failed} of {results.total} tests failed")

@@ -32,7 +32,9 @@ def test_any_failed_test_fails_the_run(
         allow_no_tests=allow,
     )  # type: ignore[arg-type]
     if results.failed:
-        assert verdict.code == ExitCode.TESTS_FAILED
+        launch = all(f.message.startswith("browserType.launch:") for f in results.failures)
+        # A browser that cannot start is the runner's infrastructure failing, still never a pass.
+        assert verdict.code == (ExitCode.INFRASTRUCTURE_ERROR if launch else ExitCode.TESTS_FAILED)
     if verdict.passed:
         assert results.failed == 0 and rc in (None, 0)
         assert policy != "fail" or not results.flaky
