@@ -14,7 +14,8 @@
  *   VR_RETRIES           retries per failing test                (default: 0)
  *   BROWSER_EXECUTABLE   Chromium to use when Playwright's own is not installed (default: /usr/bin/chromium)
  *   TEST_RESULTS_DIR     Playwright outputDir (traces, screenshots) (default: ./test-results)
- *   PLAYWRIGHT_JUNIT_OUTPUT_NAME, PLAYWRIGHT_HTML_OUTPUT_DIR, PLAYWRIGHT_JSON_OUTPUT_NAME
+ *   PLAYWRIGHT_JUNIT_OUTPUT_NAME, PLAYWRIGHT_HTML_OUTPUT_DIR, PLAYWRIGHT_JSON_OUTPUT_NAME,
+ *   PLAYWRIGHT_BLOB_OUTPUT_FILE
  *                        each one, when set, adds that file reporter
  *
  * Reads only the environment and the file system; no network.
@@ -193,6 +194,12 @@ function reporters(): NonNullable<PlaywrightTestConfig['reporter']> {
   }
   if (env.PLAYWRIGHT_HTML_OUTPUT_DIR) {
     list.push(['html', { outputFolder: path.resolve(env.PLAYWRIGHT_HTML_OUTPUT_DIR), open: 'never' }]);
+  }
+  if (env.PLAYWRIGHT_BLOB_OUTPUT_FILE) {
+    // A shard's blob report (the runner sets it when SHARD_COUNT > 1); `merge-reports` turns
+    // every shard's blob into one JUnit and one HTML report. outputFile, not outputDir: the
+    // blob reporter empties its outputDir first, outputFile leaves the attempt's files alone.
+    list.push(['blob', { outputFile: path.resolve(env.PLAYWRIGHT_BLOB_OUTPUT_FILE) }]);
   }
   if (env.PLAYWRIGHT_JSON_OUTPUT_NAME) {
     // The JSON report is what marks a test "flaky" (passed on a retry).

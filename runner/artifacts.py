@@ -16,9 +16,12 @@ from pathlib import Path
 from typing import Any
 
 ATTEMPT_PREFIX = "attempt-"
+SHARD_PREFIX = "shard-"
+MERGED_DIR = "merged"
 JOBS_INDEX = "_jobs"
 RUN_MARKER = "run.json"
 _ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
+_SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
 # Kubernetes object names are DNS subdomains; anything else is not a name we index.
 _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
@@ -56,6 +59,11 @@ class AttemptLayout:
     def test_results(self) -> Path:
         return self.dir / "test-results"
 
+    @property
+    def blob(self) -> Path:
+        """A shard's blob report, the input of the merge (written only when sharded)."""
+        return self.dir / "blob.zip"
+
     def playwright_env(self) -> dict[str, str]:
         """The report locations Playwright reads, all inside this attempt directory."""
         return {
@@ -69,13 +77,75 @@ class AttemptLayout:
 
 
 @dataclass(frozen=True)
+class MergedLayout:
+    """`<run>/merged/`: the one report of a sharded run, rewritten by every merge."""
+
+    dir: Path
+
+    @property
+    def log(self) -> Path:
+        return self.dir / "verification.log"
+
+    @property
+    def summary(self) -> Path:
+        return self.dir / "summary.json"
+
+    @property
+    def junit(self) -> Path:
+        return self.dir / "junit.xml"
+
+    @property
+    def json_results(self) -> Path:
+        return self.dir / "results.json"
+
+    @property
+    def html_report(self) -> Path:
+        return self.dir / "html-report"
+
+    def merge_env(self) -> dict[str, str]:
+        """Where `playwright merge-reports --reporter=junit,html,json` writes. Env, not a
+        config file: loading playwright.config.ts would need a browser and the site."""
+        return {
+            "PLAYWRIGHT_JUNIT_OUTPUT_FILE": str(self.junit),
+            "PLAYWRIGHT_JUNIT_INCLUDE_RETRIES": "1",  # as the config's includeRetries
+            "PLAYWRIGHT_HTML_OUTPUT_DIR": str(self.html_report),
+            "PLAYWRIGHT_HTML_OPEN": "never",
+            "PLAYWRIGHT_JSON_OUTPUT_FILE": str(self.json_results),
+        }
+
+
+@dataclass(frozen=True)
 class RunLayout:
+    """A run's directory. With `shard` set, the active lock and the attempts are the shard's
+    (`<run>/shard-<i>/`); the marker, the ledger and its lock are always the run's."""
+
     root: Path
     run_name: str
+    shard: int | None = None
 
     @property
     def dir(self) -> Path:
         return self.root / self.run_name
+
+    @property
+    def home(self) -> Path:
+        """Where this shard's (or the unsharded run's) attempts and active lock live."""
+        return self.dir if self.shard is None else self.dir / f"{SHARD_PREFIX}{self.shard}"
+
+    def for_shard(self, shard: int | None) -> RunLayout:
+        return RunLayout(self.root, self.run_name, shard)
+
+    @property
+    def merged(self) -> MergedLayout:
+        return MergedLayout(self.dir / MERGED_DIR)
+
+    def existing_shards(self) -> list[int]:
+        """Shard indexes that have a directory, ascending."""
+        try:
+            names = os.listdir(self.dir)
+        except FileNotFoundError:
+            return []
+        return sorted(int(m.group(1)) for n in names if (m := _SHARD_DIR.fullmatch(n)))
 
     @property
     def marker(self) -> Path:
@@ -87,23 +157,23 @@ class RunLayout:
 
     @property
     def active_lock(self) -> Path:
-        return self.dir / ".active.lock"
+        return self.home / ".active.lock"
 
     @property
     def active_holder(self) -> Path:
-        return self.dir / ".active.json"
+        return self.home / ".active.json"
 
     @property
     def ledger_lock(self) -> Path:
         return self.dir / ".ledger.lock"
 
     def attempt(self, number: int) -> AttemptLayout:
-        return AttemptLayout(number=number, dir=self.dir / f"{ATTEMPT_PREFIX}{number}")
+        return AttemptLayout(number=number, dir=self.home / f"{ATTEMPT_PREFIX}{number}")
 
     def existing_attempts(self) -> list[int]:
         """Attempt numbers that have a directory, ascending."""
         try:
-            names = os.listdir(self.dir)
+            names = os.listdir(self.home)
         except FileNotFoundError:
             return []
         return sorted(int(m.group(1)) for n in names if (m := _ATTEMPT_DIR.fullmatch(n)))

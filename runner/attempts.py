@@ -7,11 +7,16 @@
   (two pods for one run): refused with exit 7, or made to wait with `ON_DUPLICATE=wait`.
 * A free lock and earlier attempts on disk mean this is a retry: a restarted pod keeps its Job
   name, a new measurement gets a new one, both keep the AnalysisRun UID (domain-facts.md).
+* A sharded run (an Indexed Job) keeps all of this per shard: `<run>/shard-<i>/` holds the
+  shard's active lock and attempts, and its ledger lines carry `shard`. Two pods of one shard
+  are duplicates; two shards are not. A shard's lock is taken under the ledger lock, so a
+  cleanup (which holds the ledger lock while it looks at every shard's lock) cannot miss it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from collections.abc import Callable
@@ -46,12 +51,14 @@ class Host(BaseModel):
 
 
 class LedgerLine(BaseModel):
-    event: Literal["start", "end", "refused"]
+    event: Literal["start", "end", "refused", "merged"]
+    shard: int | None = None  # None: an unsharded run (and every line written before sharding)
     attempt: int | None = None
     time: datetime
     host: Host
     outcome: str | None = None
     exit_code: int | None = None
+    merged: dict[int, int | None] | None = None  # "merged": shard -> attempt merged (None: missing)
 
 
 class AttemptRecord(BaseModel):
@@ -70,24 +77,32 @@ class AttemptRecord(BaseModel):
 
 
 class Holder(BaseModel):
+    shard: int | None = None
     attempt: int
     host: Host
     start: datetime
 
 
-def read_ledger(run: RunLayout) -> list[AttemptRecord]:
-    """Fold the ledger into one record per attempt; torn or foreign lines are skipped."""
-    records: dict[int, AttemptRecord] = {}
+def ledger_lines(run: RunLayout) -> list[LedgerLine]:
+    """Every readable ledger line of the run, all shards; torn or foreign lines are skipped."""
     try:
         text = run.ledger.read_text(encoding="utf-8", errors="replace")
     except FileNotFoundError:
         return []
+    lines = []
     for raw in text.splitlines():
         try:
-            line = LedgerLine.model_validate_json(raw)
+            lines.append(LedgerLine.model_validate_json(raw))
         except ValidationError:
             continue
-        if line.attempt is None:
+    return lines
+
+
+def read_ledger(run: RunLayout, lines: list[LedgerLine] | None = None) -> list[AttemptRecord]:
+    """Fold the ledger into one record per attempt of `run.shard` (None: unsharded)."""
+    records: dict[int, AttemptRecord] = {}
+    for line in ledger_lines(run) if lines is None else lines:
+        if line.attempt is None or line.shard != run.shard:
             continue
         if line.event == "start":
             records[line.attempt] = AttemptRecord(
@@ -98,6 +113,36 @@ def read_ledger(run: RunLayout) -> list[AttemptRecord]:
                 update={"end": line.time, "outcome": line.outcome, "exit_code": line.exit_code}
             )
     return [records[n] for n in sorted(records)]
+
+
+def last_merge(lines: list[LedgerLine]) -> dict[int, int | None] | None:
+    """Which attempt of each shard the latest merge used; None before the first merge."""
+    merges = [line.merged for line in lines if line.event == "merged"]
+    return merges[-1] if merges else None
+
+
+def record_merge(run: RunLayout, host: Host, merged: dict[int, int | None]) -> None:
+    with FileLock(run_lock_path(run)):
+        _append(run, LedgerLine(event="merged", time=_now(), host=host, merged=merged))
+
+
+def lock_held(run: RunLayout) -> bool:
+    """Whether an attempt holds `run`'s active lock now (a look: never waits, creates nothing).
+
+    Call it under the ledger lock: an attempt of a shard takes its lock only there, so the
+    look can never make it believe it is a duplicate.
+    """
+    try:
+        fd = os.open(run.active_lock, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the flock if we got it
+    return False
 
 
 def _append(run: RunLayout, line: LedgerLine) -> None:
@@ -144,6 +189,7 @@ class Attempt:
                     self.run,
                     LedgerLine(
                         event="end",
+                        shard=self.run.shard,
                         attempt=self.number,
                         time=_now(),
                         host=self.host,
@@ -182,6 +228,7 @@ def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
                         "created": _now().isoformat(),
                     },
                 )
+            run.home.mkdir(exist_ok=True)  # a shard's directory
     except FileNotFoundError:
         raise _Retired from None  # renamed away while we waited for its lock: start over
     except OSError as exc:
@@ -197,7 +244,8 @@ def _holder_sentence(run: RunLayout) -> str:
     except (OSError, ValidationError):
         return "another process (it has not said who it is yet)"
     start = holder.start.isoformat(timespec="seconds")
-    return f"attempt {holder.attempt} on {holder.host.describe()}, started {start}"
+    of_shard = "" if holder.shard is None else f" of shard {holder.shard}"
+    return f"attempt {holder.attempt}{of_shard} on {holder.host.describe()}, started {start}"
 
 
 class _Retired(Exception):
@@ -246,7 +294,8 @@ def _take_active(
     say: Callable[[str], None],
     host: Host,
 ) -> FileLock:
-    active = _live_lock(run, timeout=0)
+    # A shard's lock is taken under the ledger lock only (see the module docstring).
+    active = _live_lock(run, timeout=0) if run.shard is None else None
     if active is None:
         # A cleanup holds the active lock only inside the ledger lock: once that is free, an
         # active lock still held belongs to a running attempt.
@@ -257,9 +306,10 @@ def _take_active(
     holder = _holder_sentence(run)
     if on_duplicate == "refuse":
         with FileLock(run_lock_path(run)):
-            _append(run, LedgerLine(event="refused", time=_now(), host=host))
+            _append(run, LedgerLine(event="refused", shard=run.shard, time=_now(), host=host))
+        what = run.run_name if run.shard is None else f"{run.run_name} shard {run.shard}"
         raise DuplicateExecution(
-            f"run {run.run_name} is already being verified by {holder}; refusing to run "
+            f"run {what} is already being verified by {holder}; refusing to run "
             "the tests twice. Set ON_DUPLICATE=wait to wait for it instead."
         )
     say(
@@ -306,11 +356,11 @@ def _number_attempt(
         number = max(seen, default=0) + 1
         layout = run.attempt(number)
         layout.dir.mkdir()  # never exist_ok: an earlier attempt's files are never reused
-        _append(run, LedgerLine(event="start", attempt=number, time=start, host=host))
-    atomic_write_json(
-        run.active_holder,
-        json.loads(Holder(attempt=number, host=host, start=start).model_dump_json()),
-    )
+        _append(
+            run, LedgerLine(event="start", shard=run.shard, attempt=number, time=start, host=host)
+        )
+    holder = Holder(shard=run.shard, attempt=number, host=host, start=start)
+    atomic_write_json(run.active_holder, json.loads(holder.model_dump_json()))
     return Attempt(
         run=run,
         layout=layout,

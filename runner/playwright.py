@@ -22,9 +22,13 @@ CONFIG_FILE = "playwright.config.ts"
 NO_TESTS_ERROR = "Error: No tests found"
 
 
-def command(home: Path, extra_args: Sequence[str]) -> list[str]:
+def command(
+    home: Path, extra_args: Sequence[str], *, shard: int | None = None, shards: int = 1
+) -> list[str]:
     # --no-install: never let npx fetch a package at run time; a missing Playwright is an
     # installation error to report, not something to download inside a verification Job.
+    # Playwright's shards count from 1, Kubernetes' completion indexes from 0.
+    sharding = [] if shard is None else [f"--shard={shard + 1}/{shards}"]
     return [
         "npx",
         "--no-install",
@@ -32,7 +36,21 @@ def command(home: Path, extra_args: Sequence[str]) -> list[str]:
         "test",
         "--config",
         str(home / CONFIG_FILE),
+        *sharding,
         *extra_args,
+    ]
+
+
+def merge_command(blobs: Path) -> list[str]:
+    """Merge the shards' blob reports in `blobs` (merge-reports exits 0 even when tests
+    failed; the verdict comes from the merged JUnit, as for a single run)."""
+    return [
+        "npx",
+        "--no-install",
+        "playwright",
+        "merge-reports",
+        "--reporter=junit,html,json",
+        str(blobs),
     ]
 
 
@@ -54,7 +72,11 @@ def environment(
     needs, derived from the settings and the attempt directory (never set twice by hand)."""
     home = settings.playwright_home
     env = dict(base)
+    env.pop("PLAYWRIGHT_BLOB_OUTPUT_FILE", None)
     env.update(layout.playwright_env())
+    if settings.shard is not None:
+        # The config adds the blob reporter when this is set: the merge's input.
+        env["PLAYWRIGHT_BLOB_OUTPUT_FILE"] = str(layout.blob)
     node_path = [p for p in env.get("NODE_PATH", "").split(":") if p]
     env.update(
         {

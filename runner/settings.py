@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     flaky_policy: Literal["pass", "warn", "fail"] = "warn"
     playwright_retries: int = Field(default=1, ge=0, le=10)
 
+    # Sharding (README "Sharding"): an Indexed Job runs SHARD_COUNT pods of one run, and
+    # Kubernetes sets JOB_COMPLETION_INDEX (0-based) in each. 1 = unsharded.
+    shard_count: int = Field(default=1, ge=1, le=100)
+    job_completion_index: int | None = Field(default=None, ge=0, validate_default=True)
+
     # Time limits and duplicates.
     run_deadline_seconds: float = Field(default=1800.0, gt=0)
     kill_grace_seconds: float = Field(default=10.0, ge=0)
@@ -274,6 +279,26 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError("expected a PEM file of CA certificates")
         return value
+
+    @field_validator("job_completion_index")
+    @classmethod
+    def _index_below_count(cls, value: int | None, info: ValidationInfo) -> int | None:
+        count = info.data.get("shard_count")
+        if count is None:
+            return value  # SHARD_COUNT itself is wrong and reported
+        if value is None and count > 1:
+            raise ValueError(
+                f"unset, but SHARD_COUNT={count} needs it (Kubernetes sets it in an Indexed "
+                f"Job; elsewhere set it to 0..{count - 1})"
+            )
+        if value is not None and value >= count:
+            raise ValueError(f"must be below SHARD_COUNT ({count}): indexes run 0..{count - 1}")
+        return value
+
+    @property
+    def shard(self) -> int | None:
+        """This pod's shard (0-based), or None for an unsharded run."""
+        return self.job_completion_index if self.shard_count > 1 else None
 
     @model_validator(mode="after")
     def _default_artifact_root(self) -> Settings:

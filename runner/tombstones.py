@@ -18,6 +18,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -28,11 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.artifacts import ATTEMPT_PREFIX, JOBS_INDEX
+from runner.artifacts import ATTEMPT_PREFIX, JOBS_INDEX, MERGED_DIR
 from runner.retention import RunInfo, human_size
 
 TOMBSTONES = ".tombstones"
 ACTIVE_LOCK, LEDGER_LOCK, LEDGER = ".active.lock", ".ledger.lock", "ledger.jsonl"
+MERGE_LOCK = ".merge.lock"
+SHARD_DIR = re.compile(r"shard-[0-9]{1,3}")
 LEDGER_LOCK_WAIT = 5.0  # the ledger lock is held for milliseconds by anyone who takes it
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -92,10 +95,32 @@ def run_locks(dir_fd: int, *, create: bool = True) -> Iterator[None]:
                 continue
             if not _flock_within(fds[-1], wait):
                 raise Busy(busy)
+        # A sharded run is live while any shard's attempt runs or a shard merges after its
+        # end line (runner/sharding.py); those lock files exist only in sharded runs.
+        for opened, busy in _sharded_locks(dir_fd):
+            fds.append(opened)
+            if not _flock_within(opened, 0.0):
+                raise Busy(busy)
         yield
     finally:
         for fd in fds:
             os.close(fd)  # closing the descriptor drops its flock
+
+
+def _sharded_locks(dir_fd: int) -> Iterator[tuple[int, str]]:
+    """Open descriptors of the merge lock and every shard's active lock that exist."""
+    with contextlib.suppress(FileNotFoundError):
+        yield _open_lock(dir_fd, MERGE_LOCK, create=False), "a shard is merging the results"
+    with os.scandir(dir_fd) as entries:
+        shards = [e.name for e in entries if SHARD_DIR.fullmatch(e.name)]
+    for shard in sorted(shards):
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+            shard_fd = os.open(shard, DIR_FLAGS, dir_fd=dir_fd)  # never a symlink (ELOOP)
+            try:
+                lock = _open_lock(shard_fd, ACTIVE_LOCK, create=False)
+            finally:
+                os.close(shard_fd)
+            yield lock, f"an attempt of {shard} is running (its active lock is held)"
 
 
 def _flock_within(fd: int, seconds: float) -> bool:
@@ -270,14 +295,32 @@ def _attempt_logs(tombs_fd: int, tomb: str) -> set[tuple[int, int]]:
         fd = os.open(tomb, DIR_FLAGS, dir_fd=tombs_fd)
         try:
             with os.scandir(fd) as entries:
-                attempts = [e.name for e in entries if e.name.startswith(ATTEMPT_PREFIX)]
-            for attempt in attempts:
+                names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+            logs = [f"{n}/verification.log" for n in names if n.startswith(ATTEMPT_PREFIX)]
+            if MERGED_DIR in names:  # a sharded run: the Job's name points at the merged log
+                logs.append(f"{MERGED_DIR}/verification.log")
+            for shard in (n for n in names if SHARD_DIR.fullmatch(n)):
+                logs += [f"{shard}/{a}/verification.log" for a in _attempts_of(fd, shard)]
+            for log in logs:
                 with contextlib.suppress(OSError):
-                    st = os.stat(f"{attempt}/verification.log", dir_fd=fd, follow_symlinks=False)
+                    st = os.stat(log, dir_fd=fd, follow_symlinks=False)
                     found.add((st.st_dev, st.st_ino))
         finally:
             os.close(fd)
     return found
+
+
+def _attempts_of(run_fd: int, shard: str) -> list[str]:
+    """The attempt directories of one shard of a sharded run (symlinks never followed)."""
+    try:
+        shard_fd = os.open(shard, DIR_FLAGS, dir_fd=run_fd)
+    except OSError:
+        return []
+    try:
+        with os.scandir(shard_fd) as entries:
+            return [e.name for e in entries if e.name.startswith(ATTEMPT_PREFIX)]
+    finally:
+        os.close(shard_fd)
 
 
 def _unlink_if_same(root_fd: int, ns_dir: str, link: str, dev_ino: tuple[int, int]) -> int:
