@@ -12,6 +12,7 @@
 #                     never stored in the image (default /etc/ssl/certs/ca-certificates.crt when it
 #                     exists: it carries any TLS-intercepting proxy's CA this host trusts; "" = none)
 #   SOURCE_URL        org.opencontainers.image.source  (default: git remote "origin", if any)
+#   org.opencontainers.image.created is the time of the commit built (the build time outside git).
 #   Extra arguments are passed to `<engine> build` as they are (e.g. --no-cache).
 #
 # The Playwright version comes from package.json only: the exact @playwright/test version there
@@ -44,7 +45,10 @@ if [[ $REVISION != unknown ]] && [[ -n $(git status --porcelain -- runner pyproj
   REVISION="$REVISION-dirty"
 fi
 SOURCE_URL=${SOURCE_URL:-$(git remote get-url origin 2>/dev/null || echo unknown)}
-CREATED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# The commit's time, not the clock's: a rebuild of an unchanged tree then hits the cache in every
+# layer, the label one included, and yields the same image (no new ID, no dangling old one).
+CREATED=$(TZ=UTC0 git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null \
+  || date -u +%Y-%m-%dT%H:%M:%SZ)
 IMAGE=${IMAGE:-localhost/verification-runner:dev}
 BASE_IMAGE=${BASE_IMAGE:-mcr.microsoft.com/playwright:v${PLAYWRIGHT_VERSION}-noble}
 
