@@ -1,33 +1,101 @@
 #!/usr/bin/env bash
-# `npm run test:docker`: build the image and run the example workspace in it the way a Kargo
-# Job runs it (non-root, read-only root, /tmp tmpfs, artifacts volume). Exits with the runner's
-# exit code; the evidence stays in $VR_ARTIFACTS (default: a new temporary directory).
+# `npm run test:docker [-- PLAYWRIGHT ARGS]`: build the image if needed, then run the local test
+# workspace in it the way a Kargo verification Job runs it: --init, --ipc=host, read-only root,
+# /tmp tmpfs, the Job's environment (kustomize/base/analysistemplate.yaml; tests/test_container.py
+# keeps the names in sync). Arguments go to `playwright test` unchanged:
 #
-# Env: IMAGE (default localhost/verification-runner:dev), BASE_IMAGE (default: the offline base
-#      localhost/verification-runner-base:bookworm with podman, the official image with docker),
-#      BASE_URL (a real target; unset = the workspace's static site), VR_ARTIFACTS.
+#   npm run test:docker -- --grep "should have Events link"
+#   BASE_URL=https://backstage.example npm run test:docker
+#
+# The evidence lands on the host in ./.verification-artifacts, readable by whoever ran this: a
+# non-root user runs the container as themselves (rootless podman: --userns=keep-id), so the files
+# are theirs; root runs it as the Job's uid 10001 (the runner writes files 0644, directories 0755).
+# Exits with the runner's exit code.
+#
+# Env: IMAGE (default localhost/verification-runner:dev); CONTAINER_ENGINE (default: docker when
+#      its daemon answers, else podman); BASE_IMAGE (default: with podman the offline base
+#      localhost/verification-runner-base:bookworm, with docker the official Playwright image);
+#      TESTS_WORKSPACE (default examples/workspace); BASE_URL (unset: the workspace's own site;
+#      a localhost URL makes the container share the host's network); VR_ARTIFACTS (default
+#      ./.verification-artifacts); VR_SKIP_BUILD=1 uses IMAGE as it is.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+log() { printf '[test-docker] %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 2; }
+
+# Paths the caller gave are relative to where they ran us; `npm run` runs in the repo root.
+workspace=$(realpath -m "${TESTS_WORKSPACE:-$ROOT/examples/workspace}")
+artifacts=$(realpath -m "${VR_ARTIFACTS:-$ROOT/.verification-artifacts}")
+[[ -d $workspace ]] || die "no test workspace at $workspace (set TESTS_WORKSPACE)"
 IMAGE=${IMAGE:-localhost/verification-runner:dev}
-engine=${CONTAINER_ENGINE:-$(command -v podman >/dev/null && echo podman || echo docker)}
-if [[ $engine == podman ]]; then
+
+engine=${CONTAINER_ENGINE:-}
+if [[ -z $engine ]]; then
+  if command -v docker >/dev/null && docker info >/dev/null 2>&1; then engine=docker
+  elif command -v podman >/dev/null; then engine=podman
+  else die "neither a running docker engine nor podman: install one (scripts/setup-podman.sh as root)"; fi
+fi
+# podman-docker's `docker` is podman underneath: its user-namespace rules apply.
+is_podman=false
+if [[ $engine == podman ]] || "$engine" --version 2>/dev/null | grep -qi podman; then is_podman=true; fi
+if $is_podman; then
   export BASE_IMAGE=${BASE_IMAGE:-localhost/verification-runner-base:bookworm}
 fi
-IMAGE=$IMAGE CONTAINER_ENGINE=$engine "$ROOT/container/build.sh"
+if [[ ${VR_SKIP_BUILD:-0} != 1 ]]; then
+  # Layer-cached: seconds when nothing changed (container/README.md, timings).
+  IMAGE=$IMAGE CONTAINER_ENGINE=$engine "$ROOT/container/build.sh"
+fi
 
-artifacts=${VR_ARTIFACTS:-$(mktemp -d /tmp/vr-artifacts.XXXXXX)}
 mkdir -p "$artifacts"
-chmod 0777 "$artifacts" # the container writes as uid 10001
+user=()
+if [[ $(id -u) -eq 0 ]]; then
+  # The Job's uid. It must be able to write the top directory and the _jobs index directories
+  # (an earlier local run as root may have made them); only directories change owner.
+  user=(--user 10001:10001)
+  find "$artifacts" -maxdepth 0 ! -uid 10001 -exec chown 10001:10001 {} +
+  [[ ! -d $artifacts/_jobs ]] || find "$artifacts/_jobs" -type d ! -uid 10001 -exec chown 10001:10001 {} +
+else
+  user=(--user "$(id -u):$(id -g)")
+  # Rootless podman maps uids into a user namespace; keep-id maps ours to itself.
+  if $is_podman; then user+=(--userns=keep-id); fi
+fi
 
-target=()
-[[ -n ${BASE_URL:-} ]] && target=(-e "BASE_URL=$BASE_URL")
+# A fresh identity per invocation, shaped as Argo Rollouts shapes it (<AnalysisRun UID>.<metric>.<n>),
+# so every run gets its own run directory instead of becoming a retry of the last one.
+run_uid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || python3 -c 'import uuid; print(uuid.uuid4())')
+job=$run_uid.acceptance.1
+network=()
+if [[ ${BASE_URL:-} =~ ^https?://(localhost|127\.[0-9.]+|\[::1\])([:/]|$) ]]; then
+  network=(--network=host) # the target runs on this host: share its network
+fi
+commit=$(git -C "$workspace" rev-parse HEAD 2>/dev/null || true)
+
 set +e
-"$engine" run --rm --init --ipc=host --read-only --tmpfs /tmp --user 10001:10001 \
-  -v "$artifacts:/artifacts" -v "$ROOT/examples/workspace:/workspace:ro" \
-  -e KUBERNETES_SERVICE_HOST=10.0.0.1 -e POD_NAMESPACE=local -e JOB_NAME=test-docker.playwright.1 \
-  "${target[@]}" "$IMAGE" run
+"$engine" run --rm --init --ipc=host --read-only --tmpfs /tmp "${user[@]}" "${network[@]}" \
+  -v "$artifacts:/artifacts" -v "$workspace:/workspace:ro" \
+  -e KUBERNETES_SERVICE_HOST=10.0.0.1 \
+  -e POD_NAME="$job-local" \
+  -e POD_NAMESPACE="${POD_NAMESPACE:-local}" \
+  -e NODE_NAME="$(hostname)" \
+  -e JOB_NAME="$job" \
+  -e ANALYSIS_RUN_UID="$run_uid" \
+  -e KARGO_STAGE="${KARGO_STAGE:-local}" \
+  -e KARGO_PROJECT="${KARGO_PROJECT:-local}" \
+  -e BASE_URL="${BASE_URL:-}" \
+  -e FREIGHT_IMAGE="${FREIGHT_IMAGE:-}" \
+  -e FREIGHT_COMMIT="${FREIGHT_COMMIT:-$commit}" \
+  -e ARTIFACT_ROOT=/artifacts \
+  -e RUN_DEADLINE_SECONDS="${RUN_DEADLINE_SECONDS:-2100}" \
+  -e HOME=/tmp \
+  "$IMAGE" run "$@"
 code=$?
 set -e
-echo "test-docker: exit $code; evidence in $artifacts" >&2
+
+run_dir=$artifacts/$(tr -d - <<<"$run_uid" | cut -c1-12)
+attempt=$(ls -d "$run_dir"/attempt-* 2>/dev/null | sort -V | tail -n1 || true)
+log "exit $code; evidence in ${attempt:-$artifacts}"
+if [[ -n $attempt && -f $attempt/html-report/index.html ]]; then
+  log "report: npx playwright show-report ${attempt#"$PWD"/}/html-report"
+fi
 exit "$code"

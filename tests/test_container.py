@@ -1,9 +1,10 @@
 """The image: built with podman from the offline bookworm base, run the way a Kargo Job runs it.
 
-The `container` tests build the image (container/build.sh with the base from
-container/build-base.sh; a few minutes cold, seconds cached) and need root with podman, runc and
-debootstrap (scripts/setup-podman.sh). Without podman they are skipped with that reason.
-The version-pin test needs nothing and always runs.
+The `container` tests build the image (container/build.sh, which first builds the offline base
+with container/build-base.sh when it is missing or stale: a few minutes cold, a stamp check when
+cached) and need root with podman, runc and debootstrap (scripts/setup-podman.sh, run by
+`scripts/setup.sh test`). Without podman they are skipped locally and FAIL in CI (CI set): a
+skip must never stand in for the image. The pin and README checks need nothing and always run.
 """
 
 from __future__ import annotations
@@ -11,20 +12,23 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("VR_TEST_IMAGE", "localhost/verification-runner:pytest")
 BASE_IMAGE = "localhost/verification-runner-base:bookworm"
 WORKSPACE = REPO / "examples" / "workspace"
+FIXTURES = REPO / "tests" / "fixtures" / "workspaces"
+JOB_TEMPLATE = REPO / "kustomize" / "base" / "analysistemplate.yaml"
 PROMOTION = "01JDQ8ZK5B3M9V7W2X4Y6T8R0P"  # a valid ULID: run name "01jdq8zk5b3m"
 # The pod's security context in Kubernetes: non-root, read-only root, writable /tmp only.
 KARGO_LIKE = ["--read-only", "--tmpfs", "/tmp", "--ipc=host", "--user", "10001:10001"]
@@ -47,6 +51,53 @@ def test_dockerfile_default_playwright_version_matches_package_json() -> None:
     assert "ARG BASE_IMAGE=mcr.microsoft.com/playwright:v${PLAYWRIGHT_VERSION}-noble" in dockerfile
 
 
+def job_env_names() -> set[str]:
+    """The env names of the verification Job's runner container in the base AnalysisTemplate."""
+    template = yaml.safe_load(JOB_TEMPLATE.read_text())
+    (metric,) = template["spec"]["metrics"]
+    (container,) = metric["provider"]["job"]["spec"]["template"]["spec"]["containers"]
+    return {entry["name"] for entry in container["env"]}
+
+
+def readme_docker_run() -> list[str]:
+    """The README's `docker run` line that reproduces a Kargo run, as a list of arguments."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    blocks = [b for b in re.findall(r"```sh\n(.*?)```", readme, re.DOTALL) if "docker run" in b]
+    assert len(blocks) == 1, "README.md must show exactly one `docker run` block"
+    command = blocks[0][blocks[0].index("docker run") :].replace("\\\n", " ")
+    return shlex.split(command.splitlines()[0], comments=True)
+
+
+def env_names(argv: list[str]) -> list[str]:
+    return [argv[i + 1].partition("=")[0] for i, arg in enumerate(argv) if arg == "-e"]
+
+
+def test_readme_docker_run_has_the_jobs_environment() -> None:
+    """Reproducing a Kargo run means the Job's variables, no more and no fewer; the kubelet adds
+    KUBERNETES_SERVICE_HOST, which marks the run as in-cluster."""
+    names = env_names(readme_docker_run())
+    assert len(names) == len(set(names)), "a variable is set twice"
+    assert set(names) == job_env_names() | {"KUBERNETES_SERVICE_HOST"}
+
+
+def test_readme_docker_run_is_the_jobs_pod() -> None:
+    argv = readme_docker_run()
+    line = " ".join(argv)
+    for flag in ("--init", "--ipc=host", "--read-only", "--tmpfs /tmp", "--user 10001:10001"):
+        assert f" {flag} " in f" {line} ", flag
+    kustomization = yaml.safe_load((JOB_TEMPLATE.parent / "kustomization.yaml").read_text())
+    (pinned,) = kustomization["images"]
+    assert argv[-2:] == [f"{pinned['name']}:{pinned['newTag']}", "run"]
+    assert "-v" in argv and "$PWD/.verification-artifacts:/artifacts" in argv
+
+
+def test_test_docker_sets_the_jobs_environment() -> None:
+    script = (REPO / "container" / "test-docker.sh").read_text()
+    names = re.findall(r"^\s*-e ([A-Z_]+)=", script, re.MULTILINE)
+    assert set(names) == job_env_names() | {"KUBERNETES_SERVICE_HOST"}
+    assert '"$IMAGE" run "$@"' in script, "Playwright arguments must reach `run`"
+
+
 def podman(
     *args: str, timeout: float = 300, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
@@ -55,10 +106,23 @@ def podman(
     )
 
 
+def unavailable(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, where a missing engine is a broken setup."""
+    if os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}:
+        pytest.fail(f"{reason} (CI is set: the container tests must run here)")
+    pytest.skip(reason)
+
+
 @pytest.fixture(scope="module")
 def image() -> str:
     if shutil.which("podman") is None:
-        pytest.skip("podman is not installed: run scripts/setup-podman.sh (as root)")
+        unavailable("podman is not installed: run scripts/setup-podman.sh (as root)")
+    base_present = podman("image", "exists", BASE_IMAGE, check=False).returncode == 0
+    if not base_present and os.geteuid() != 0:
+        unavailable(f"{BASE_IMAGE} is missing and only root can build it (container/build-base.sh)")
+    # The test image stays tagged between sessions: its layers are the build cache that keeps the
+    # next build to seconds. Only the image it replaces is removed, so none pile up.
+    before = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
     env = {**os.environ, "IMAGE": IMAGE, "BASE_IMAGE": BASE_IMAGE}
     build = subprocess.run(
         ["bash", str(REPO / "container" / "build.sh")],
@@ -69,6 +133,9 @@ def image() -> str:
         check=False,
     )
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
+    after = podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
+    if before and before != after:
+        podman("rmi", before, check=False)  # fails harmlessly while another tag still uses it
     return IMAGE
 
 
@@ -80,13 +147,13 @@ def artifacts(tmp_path: Path) -> Path:
     return root
 
 
-def run_args(artifacts: Path, *extra: str) -> list[str]:
+def run_args(artifacts: Path, *extra: str, workspace: Path = WORKSPACE) -> list[str]:
     return [
         *KARGO_LIKE,
         "-v",
         f"{artifacts}:/artifacts",
         "-v",
-        f"{WORKSPACE}:/workspace:ro",
+        f"{workspace}:/workspace:ro",
         "-e",
         f"KARGO_PROMOTION_ID={PROMOTION}",
         "-e",
@@ -128,44 +195,121 @@ def test_identity_in_a_read_only_container(image: str, artifacts: Path) -> None:
     assert list(artifacts.iterdir()) == [], "identity creates nothing"
 
 
+def last_line(path: Path) -> str:
+    return path.read_text(errors="replace").rstrip("\n").splitlines()[-1]
+
+
 @pytest.mark.container
-def test_run_passes_the_example_workspace_read_only(image: str, artifacts: Path) -> None:
-    """The whole chain in the image: runner -> npx playwright -> Debian chromium, root read-only."""
-    result = podman("run", "--rm", *run_args(artifacts), image, timeout=600, check=False)
+def test_the_readme_line_passes_the_example_workspace(image: str, artifacts: Path) -> None:
+    """The README's `docker run` line, with podman, this image and no BASE_URL (the workspace's
+    site): non-root, read-only root, the evidence on the host and readable there."""
+    argv = readme_docker_run()
+    argv[argv.index("$PWD/.verification-artifacts:/artifacts")] = f"{artifacts}:/artifacts"
+    argv = [arg.replace("$PWD", str(REPO)) for arg in argv]
+    (base_url,) = [i for i, arg in enumerate(argv) if arg.startswith("BASE_URL=")]
+    del argv[base_url - 1 : base_url + 1]
+    argv[-2] = image
+    result = podman(*argv[1:], timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    attempt = artifacts / PROMOTION[:12].lower() / "attempt-1"
-    assert (attempt / "junit.xml").stat().st_uid == 10001
+
+    job = next(arg.partition("=")[2] for arg in argv if arg.startswith("JOB_NAME="))
+    attempt = artifacts / job.replace("-", "")[:12] / "attempt-1"
+    evidence = ["verification.log", "junit.xml", "summary.json", "execution-metadata.json"]
+    for name in [*evidence, "html-report/index.html"]:
+        path = attempt / name
+        assert path.stat().st_uid == 10001, name  # the Job's user wrote it
+        assert path.stat().st_mode & 0o004, f"{name} is not readable by other host users"
+    assert "VERIFICATION PASSED" in last_line(attempt / "verification.log")
     assert "<testsuite" in (attempt / "junit.xml").read_text()
-    assert (attempt / "html-report" / "index.html").is_file()
-    log = artifacts / "_jobs" / "verify" / "ar-uid.playwright.1.log"
+    summary = json.loads((attempt / "summary.json").read_text())
+    assert (summary["exit_code"], summary["failed"]) == (0, 0)
+    assert summary["passed"] > 0
+    metadata = json.loads((attempt / "execution-metadata.json").read_text())
+    assert metadata["exit_code"] == 0
+    assert metadata["versions"]["playwright"]
+    assert json.dumps(metadata).count(job) >= 1, "the Job's identity is recorded"
+    log = artifacts / "_jobs" / "backstage" / f"{job}.log"
     assert log.samefile(attempt / "verification.log")
+
+
+@pytest.mark.container
+def test_a_failing_suite_exits_1_and_names_the_test(image: str, artifacts: Path) -> None:
+    args = run_args(artifacts, workspace=FIXTURES / "failing")
+    result = podman("run", "--rm", *args, image, timeout=600, check=False)
+    assert result.returncode == 1, result.stdout[-4000:] + result.stderr[-4000:]
+    verdict = result.stdout.rstrip("\n").splitlines()[-1]
+    assert "VERIFICATION FAILED" in verdict
+    assert "fails on purpose" in verdict
+    attempt = artifacts / PROMOTION[:12].lower() / "attempt-1"
+    assert last_line(attempt / "verification.log") == verdict
+    summary = json.loads((attempt / "summary.json").read_text())
+    assert [failure["name"] for failure in summary["failures"]] == ["fails on purpose"]
 
 
 @pytest.mark.container
 def test_sigterm_reaches_the_runner_through_tini(image: str, artifacts: Path) -> None:
     """Kargo aborting a verification deletes the Job: SIGTERM to PID 1 (tini) must reach the
-    runner, which stops Playwright and records the attempt as terminated (exit 143)."""
+    runner, which stops Playwright and records the attempt as terminated (exit 143), with the
+    log complete on the host up to its verdict line."""
     name = f"vr-sigterm-{uuid.uuid4().hex[:8]}"
-    podman("run", "-d", "--name", name, *run_args(artifacts), image, "run")
+    args = run_args(artifacts, "-e", "SLOW_TEST_SECONDS=120", workspace=FIXTURES / "slow")
+    podman("run", "-d", "--name", name, *args, image, "run")
     try:
         deadline = time.monotonic() + 180
         while "Running " not in podman("logs", name, check=False).stdout:
             assert time.monotonic() < deadline, "Playwright never started"
             time.sleep(1)
+        time.sleep(2)  # into the test's wait, not the browser's start
         podman("kill", "--signal", "TERM", name)
         exit_code = podman("wait", name, timeout=120).stdout.strip()
         assert exit_code == "143", podman("logs", name, check=False).stdout[-3000:]
     finally:
         podman("rm", "-f", name, check=False)
-    ledger = (artifacts / PROMOTION[:12].lower() / "ledger.jsonl").read_text().splitlines()
-    end = json.loads(ledger[-1])
-    assert end["event"] == "end"
-    assert end["outcome"] == "terminated"
-    assert end["exit_code"] == 143
+    run = artifacts / PROMOTION[:12].lower()
+    end = json.loads((run / "ledger.jsonl").read_text().splitlines()[-1])
+    assert (end["event"], end["outcome"], end["exit_code"]) == ("end", "terminated", 143)
+    verdict = last_line(run / "attempt-1" / "verification.log")
+    assert verdict.startswith("[verification-runner] VERIFICATION TERMINATED (exit 143)"), verdict
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _remove_test_image() -> Iterator[None]:
-    yield
-    if shutil.which("podman") and "VR_TEST_IMAGE" not in os.environ:
-        podman("rmi", "--ignore", IMAGE, check=False)
+@pytest.mark.container
+def test_npm_run_test_docker_passes_grep_and_base_url(image: str, tmp_path: Path) -> None:
+    """`npm run test:docker -- ARGS` (container/test-docker.sh): Playwright arguments and
+    BASE_URL reach the run, and the evidence lands in the given host directory."""
+    site = subprocess.Popen(
+        ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", "site", "0"],
+        cwd=WORKSPACE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert site.stdout is not None
+        port = re.search(r"port (\d+)", site.stdout.readline())
+        assert port is not None
+        env = {
+            **os.environ,
+            "IMAGE": image,
+            "VR_ARTIFACTS": str(tmp_path / "host-artifacts"),
+            "BASE_URL": f"http://127.0.0.1:{port.group(1)}",
+        }
+        done = subprocess.run(
+            ["bash", str(REPO / "container" / "test-docker.sh"), "--grep", "Events link"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    finally:
+        site.terminate()
+        site.wait(timeout=10)
+        if site.stdout is not None:
+            site.stdout.close()
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    (summary_file,) = (tmp_path / "host-artifacts").glob("*/attempt-1/summary.json")
+    summary = json.loads(summary_file.read_text())
+    assert (summary["total"], summary["passed"]) == (1, 1)
+    metadata = json.loads(summary_file.with_name("execution-metadata.json").read_text())
+    assert metadata["base_url"] == env["BASE_URL"]
+    assert "report: npx playwright show-report" in done.stderr
