@@ -23,7 +23,8 @@ WANT_NOFILE=20000
 WANT_NPROC=32768
 
 # catatonit: what `podman run --init` starts as PID 1 (the README's Kargo-like line uses --init).
-packages=(podman runc catatonit debootstrap fuse-overlayfs uidmap slirp4netns)
+# openssl: container/build-base.sh checks the sha512 of the Node.js and npm packages with it.
+packages=(podman runc catatonit debootstrap fuse-overlayfs uidmap slirp4netns openssl)
 # npm (host side) fetches the Node.js runtime for the base image from the npm registry.
 command -v npm >/dev/null 2>&1 || packages+=(npm)
 

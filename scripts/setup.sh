@@ -26,3 +26,10 @@ for part in node nginx podman; do
     bash "scripts/setup-$part.sh"
   fi
 done
+
+# The offline base image the container tests build on (container/README.md): minutes the first
+# time, a stamp check afterwards. Built here rather than inside a test, where its progress would
+# be captured and its time would count against the test's timeout.
+if [ "$want" = test ]; then
+  bash container/build-base.sh
+fi
