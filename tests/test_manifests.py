@@ -155,9 +155,13 @@ def test_every_kustomization_is_found() -> None:
     assert expected <= set(KUSTOMIZATIONS)
 
 
+# Components that only patch render nothing alone; each is rendered through an overlay.
+PATCH_ONLY = {"components/sharding": "overlays/sharded"}
+
+
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
 def test_renders(directory: str) -> None:
-    assert render(directory), f"{directory} renders no objects"
+    assert render(PATCH_ONLY.get(directory, directory)), f"{directory} renders no objects"
 
 
 @pytest.mark.parametrize("directory", KUSTOMIZATIONS)
@@ -297,6 +301,30 @@ def test_job_spec_keeps_one_pod_per_run() -> None:
         "action": "Ignore",
         "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}],
     } in rules
+
+
+def test_sharding_makes_an_indexed_job_that_fails_when_any_shard_fails() -> None:
+    """components/sharding (README "Sharding"): N pods at once, one per index, one try each;
+    a failed index fails the Job without stopping the other shards; N reaches the runner."""
+    template = the_template("overlays/sharded")
+    (metric,) = job_metrics(template)
+    job = metric["provider"]["job"]["spec"]
+    count = int(env_of(runner_container(template))["SHARD_COUNT"]["value"])
+    assert count > 1 and job["completionMode"] == "Indexed"
+    assert job["completions"] == job["parallelism"] == count
+    assert job["backoffLimitPerIndex"] == 0 and "backoffLimit" not in job
+    assert job["template"]["spec"]["restartPolicy"] == "Never"
+    assert (
+        job["podFailurePolicy"]
+        == the_template()["spec"]["metrics"][0]["provider"]["job"]["spec"]["podFailurePolicy"]
+    )
+    assert metric.get("count") == 1 and metric.get("failureLimit", 0) in (0, "0")
+    known = {field.upper() for field in Settings.model_fields}
+    assert {"SHARD_COUNT", "JOB_COMPLETION_INDEX"} <= known
+    # Kubernetes sets JOB_COMPLETION_INDEX in an Indexed Job's pods: never by hand here.
+    assert "JOB_COMPLETION_INDEX" not in env_of(runner_container(template))
+    check = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "c"}, "spec": job}
+    kubernetes_validate.validate(check, K8S_VERSION, strict=True)
 
 
 def test_run_deadline_leaves_room_before_the_job_deadline() -> None:
