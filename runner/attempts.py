@@ -146,9 +146,14 @@ def lock_held(run: RunLayout) -> bool:
 
 
 def _append(run: RunLayout, line: LedgerLine) -> None:
+    """Append one line (callers hold the ledger lock). A line torn by a crash or a full disk
+    is ended first, so it cannot swallow this one (tests/test_fault_matrix.py)."""
     data = (line.model_dump_json() + "\n").encode()
-    fd = os.open(run.ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    fd = os.open(run.ledger, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            data = b"\n" + data
         os.write(fd, data)
         os.fsync(fd)
     finally:

@@ -6,6 +6,7 @@ Exceptions from the core map to the exit-code contract here and nowhere else.
 from __future__ import annotations
 
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def _run(action: Callable[[], ExitCode]) -> None:
     except RunnerError as exc:
         click.echo(f"verification-runner: {exc}", err=True)
         code = exc.exit_code
+    except Exception as exc:  # a bug or an unforeseen OSError: Python would exit 1, "failed"
+        traceback.print_exc()
+        click.echo(f"verification-runner: internal error (exit 3): {exc!r}", err=True)
+        code = ExitCode.INFRASTRUCTURE_ERROR
     sys.exit(int(code))
 
 

@@ -20,7 +20,7 @@ from runner.attempts import Attempt, Host, begin_attempt
 from runner.cleanup import cleanup
 from runner.commands import identity_of, retention_policy
 from runner.control import Deadline, StopRequest
-from runner.errors import ConfigError, RunnerError
+from runner.errors import ConfigError, InfrastructureError, RunnerError
 from runner.exitcodes import ExitCode
 from runner.metadata import ExecutionMetadata, ResourceUsage, initial_metadata, write_metadata
 from runner.process import ProcessOutcome, become_subreaper, kill_descendants, run_streaming
@@ -31,6 +31,7 @@ from runner.report import (
     write_summary,
     write_termination_message,
 )
+from runner.reserve import SpaceReserve
 from runner.results import Results, ResultsBroken, read_flaky_from_json, read_junit, with_flaky
 from runner.secrets import Redactor
 from runner.settings import Settings
@@ -86,6 +87,10 @@ def run_verification(
             sink.say(f"VERIFICATION NOT RUN (exit {int(exc.exit_code)}): {exc}")
             sink.close()
             return exc.exit_code
+        except OSError as exc:  # the volume failed between the run directory and the attempt
+            sink.say(f"VERIFICATION NOT RUN (exit 3): the artifact volume failed: {exc}")
+            sink.close()
+            return ExitCode.INFRASTRUCTURE_ERROR
         ctx = _Context(
             settings, attempt, sink, deadline, stop, initial_metadata(settings, attempt), base_env
         )
@@ -96,8 +101,12 @@ def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
     attempt, sink = ctx.attempt, ctx.sink
     verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "the runner stopped unexpectedly")
     results: Results | None = None
+    reserve = SpaceReserve(None)
     try:
         sink.open_file(attempt.layout.log)
+        # Room for the summary, metadata, ledger end line and verdict line, should the tests
+        # fill the volume (runner/reserve.py); given back just before they are written.
+        reserve = SpaceReserve.take(attempt.layout.dir)
         _publish_log(ctx)
         _announce(ctx)
         _lookup_promotion(ctx)
@@ -105,6 +114,8 @@ def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
         verdict, results = _verify(ctx, playwright_args)
     except RunnerError as exc:
         verdict = Verdict(exc.exit_code, str(exc))
+    except OSError as exc:  # the artifact volume failed under us (full, read-only, gone)
+        verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"the artifact volume failed: {exc}")
     except Exception:  # a bug of ours: keep the evidence, report exit 3, never a pass
         sink.say("internal error:\n" + traceback.format_exc())
         verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "internal error in the runner (see log)")
@@ -115,6 +126,7 @@ def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
                 ctx.stop.exit_code,
                 f"interrupted ({ctx.stop.exit_code.outcome}) after: {verdict.reason}",
             )
+        reserve.release()
         _finish(ctx, verdict, results)
     return verdict.code
 
@@ -189,6 +201,11 @@ def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Res
     env = playwright.environment(settings, layout, base=ctx.base_env, suite=suite)
     node, pw = playwright.versions(settings.playwright_home, env)
     ctx.metadata.versions.node, ctx.metadata.versions.playwright = node, pw
+    if pw is None:  # else npx fails with an npm message and the verdict blames the JUnit file
+        raise InfrastructureError(
+            f"@playwright/test is not installed in PLAYWRIGHT_HOME={settings.playwright_home} "
+            "(no node_modules/@playwright/test): run `npm ci` there, or use the runner's image"
+        )
     ctx.sink.say(
         f"suite {suite}; workspace {settings.tests_workspace}; target "
         f"{settings.base_url or 'local webServer on ' + env['LOCAL_SITE_DIR']}"
@@ -331,8 +348,12 @@ def _retention(ctx: _Context) -> None:
             ctx.settings.artifact_root,
             retention_policy(ctx.settings),
             current=ctx.attempt.run.run_name,
+            # A SIGTERM or the run deadline ends retention between two runs: the verdict is
+            # already on disk, and a Job killed at activeDeadlineSeconds would be Failed.
+            should_stop=lambda: ctx.stop.requested or ctx.deadline.expired(),
         )
-        lines = report.lines(verbose=False) if report.outcomes or report.failures else []
+        busy = report.outcomes or report.failures or report.stopped_early
+        lines = report.lines(verbose=False) if busy else []
     except Exception as exc:  # retention must never fail a verification
         lines = [f"retention skipped: {exc}"]
     for line in lines:
