@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from runner import __version__, kube, playwright, readiness
+from runner import __version__, kube, playwright, readiness, sharding
 from runner.artifacts import RunLayout, publish_job_log
 from runner.attempts import Attempt, Host, begin_attempt
 from runner.cleanup import cleanup
@@ -71,7 +71,7 @@ def run_verification(
         )
         try:
             attempt = begin_attempt(
-                RunLayout(settings.artifact_root, identity.run_name),
+                RunLayout(settings.artifact_root, identity.run_name, settings.shard),
                 identity=identity,
                 host=Host(
                     pod=settings.pod_name,
@@ -167,7 +167,9 @@ def _lookup_promotion(ctx: _Context) -> None:
 
 def _announce(ctx: _Context) -> None:
     attempt, sink = ctx.attempt, ctx.sink
-    sink.say(f"attempt {attempt.number} in {attempt.layout.dir}")
+    shard, count = ctx.settings.shard, ctx.settings.shard_count
+    of_shard = "" if shard is None else f" of shard {shard} ({shard + 1}/{count})"
+    sink.say(f"attempt {attempt.number}{of_shard} in {attempt.layout.dir}")
     if attempt.previous:
         sink.say(
             "WARNING: this is a RETRY of a run that was started before:\n"
@@ -178,10 +180,13 @@ def _announce(ctx: _Context) -> None:
 def _publish_log(ctx: _Context) -> None:
     settings = ctx.settings
     if settings.pod_namespace and settings.job_name:
+        # The pods of an Indexed Job share the Job's name: each shard gets its own entry,
+        # and the merge points the Job's name at the merged log (runner/sharding.py).
+        shard = settings.shard
         link = publish_job_log(
             settings.artifact_root,
             settings.pod_namespace,
-            settings.job_name,
+            settings.job_name if shard is None else f"{settings.job_name}.shard-{shard}",
             ctx.attempt.layout.log,
         )
         if link is None:
@@ -214,7 +219,12 @@ def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Res
     ctx.deadline.check("start-up")
     _wait_for_target(ctx)
     outcome = run_streaming(
-        playwright.command(settings.playwright_home, playwright_args),
+        playwright.command(
+            settings.playwright_home,
+            playwright_args,
+            shard=settings.shard,
+            shards=settings.shard_count,
+        ),
         env=env,
         cwd=settings.playwright_home,
         sink=ctx.sink,
@@ -257,6 +267,10 @@ def _judge(ctx: _Context, outcome: ProcessOutcome) -> tuple[Verdict, Results | N
         stop_code=ctx.stop.exit_code,
         discovered=_discovered(discovery),
         playwright_error=discovery.first_error if discovery else _first_error(layout.log),
+        empty_shard=ctx.settings.shard is not None
+        and discovery is not None
+        and discovery.total == 0
+        and not discovery.errors,
     )
     if facts.discovered == 0:
         ctx.sink.say(
@@ -331,10 +345,38 @@ def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
         sink.say(warning)
     try:
         ctx.attempt.finish(verdict.code)
+        _merge_shards(ctx)
         _retention(ctx)
     finally:
         sink.say(summary_line(summary))  # the verdict stays the last line of the log
         sink.close()
+
+
+def _merge_shards(ctx: _Context) -> None:
+    """A sharded run's last shard merges every shard's results (runner/sharding.py). Only
+    logged: this shard's own verdict and exit code are already decided."""
+    settings = ctx.settings
+    if settings.shard is None:
+        return
+    merge = sharding.MergeContext(
+        run=ctx.attempt.run,
+        shard=settings.shard,
+        count=settings.shard_count,
+        host=ctx.attempt.host,
+        home=settings.playwright_home,
+        base_env=ctx.base_env,
+        deadline=ctx.deadline,
+        stop=ctx.stop,
+        grace=settings.kill_grace_seconds,
+        flaky_policy=settings.flaky_policy,
+        allow_no_tests=settings.allow_no_tests,
+        namespace=settings.pod_namespace,
+        job_name=settings.job_name,
+    )
+    try:
+        sharding.merge_when_last(merge, ctx.sink.say)
+    except Exception as exc:  # the merge must never change a shard's verdict
+        ctx.sink.say(f"merge failed: {exc!r}")
 
 
 def _retention(ctx: _Context) -> None:

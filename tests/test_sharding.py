@@ -1,0 +1,234 @@
+"""One run sharded across N runner processes (an Indexed Job's pods), merged into one report.
+
+The bookkeeping cases use a stand-in npx (tests/helpers/fake_shards.py: a fake blob is a zip
+holding the shard's JUnit file, and a fake merge-reports joins them); the last test runs real
+Playwright, real Chromium, the real blob reporter and the real merge-reports.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+from filelock import FileLock
+
+from runner.cleanup import cleanup
+from runner.retention import Policy
+from tests.conftest import REPO, FakeNpx, runner_command
+
+UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+RUN = "9a8b7c6d5e4f"
+FAKE_SHARDS = REPO / "tests" / "helpers" / "fake_shards.py"
+
+
+@pytest.fixture
+def npx(tmp_path: Path) -> FakeNpx:
+    bin_dir = tmp_path / "shard-bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "npx"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SHARDS}" "$@"\n')
+    shim.chmod(0o755)
+    return FakeNpx(bin_dir=bin_dir, record=tmp_path / "record.json")
+
+
+def _start(
+    npx: FakeNpx, root: Path, index: int, script: str, count: int = 3
+) -> subprocess.Popen[str]:
+    env = npx.env(
+        root,
+        script,
+        ANALYSIS_RUN_UID=UID,
+        SHARD_COUNT=str(count),
+        JOB_COMPLETION_INDEX=str(index),
+        RETENTION_ENABLED="false",
+    )
+    return subprocess.Popen(
+        [*runner_command(), "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _shards(npx: FakeNpx, root: Path, scripts: Sequence[str]) -> list[tuple[int, str]]:
+    procs = [_start(npx, root, i, s, len(scripts)) for i, s in enumerate(scripts)]
+    return [(p.wait(timeout=120), p.communicate()[0]) for p in procs]
+
+
+def _merged(root: Path) -> dict[str, object]:
+    return json.loads((root / RUN / "merged" / "summary.json").read_text())  # type: ignore[no-any-return]
+
+
+def _merges(root: Path) -> list[dict[str, object]]:
+    lines = (root / RUN / "ledger.jsonl").read_text().splitlines()
+    return [line for line in map(json.loads, lines) if line["event"] == "merged"]
+
+
+def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
+    done = _shards(npx, tmp_path, ["discovery:2,sleep:1,junit:pass:2"] * 3)
+    assert [code for code, _ in done] == [0, 0, 0], done
+    merged = _merged(tmp_path)
+    assert (merged["verdict"], merged["total"], merged["passed"]) == ("passed", 6, 6)
+    assert (merged["shard_count"], merged["missing_shards"]) == (3, [])
+    assert len(_merges(tmp_path)) == 1, "exactly one merge"
+    assert sum("merged report:" in out for _, out in done) == 1
+    lines = [json.loads(x) for x in (tmp_path / RUN / "ledger.jsonl").read_text().splitlines()]
+    last_end = [x for x in lines if x["event"] == "end"][-1]
+    assert lines[-1]["host"]["pid"] == last_end["host"]["pid"], "the last shard to end merges"
+    assert not list((tmp_path / RUN).glob(".merged-*")), "no staging directory left"
+    for i in range(3):  # every shard's own evidence stays
+        attempt = tmp_path / RUN / f"shard-{i}" / "attempt-1"
+        assert (attempt / "verification.log").exists() and (attempt / "blob.zip").exists()
+    log = (tmp_path / RUN / "merged" / "verification.log").read_text()
+    assert "VERIFICATION PASSED" in log.splitlines()[-1]
+    assert (tmp_path / RUN / "merged" / "html-report" / "index.html").exists()
+
+
+def test_one_failing_shard_fails_its_pod_and_the_merge(tmp_path: Path, npx: FakeNpx) -> None:
+    done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,junit:fail:2,exit:1"])
+    assert [code for code, _ in done] == [0, 1]  # the Indexed Job fails through shard 1
+    merged = _merged(tmp_path)
+    assert (merged["exit_code"], merged["total"], merged["failed"]) == (1, 4, 1)
+    assert "shard 1" in str(merged["reason"])
+    assert merged["failures"][0]["name"] == "fails on purpose"  # type: ignore[index]
+
+
+def test_a_shard_that_crashes_before_its_blob_is_named(tmp_path: Path, npx: FakeNpx) -> None:
+    done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,segv"])
+    assert [code for code, _ in done] == [0, 3]
+    merged = _merged(tmp_path)
+    assert (merged["exit_code"], merged["passed"], merged["missing_shards"]) == (3, 2, [1])
+    assert "shard 1 (attempt 1 ended infrastructure error without a blob" in str(merged["reason"])
+
+
+def test_a_killed_shard_is_reported_missing(tmp_path: Path, npx: FakeNpx) -> None:
+    slow = _start(npx, tmp_path, 1, "discovery:2,hang", count=2)
+    _wait_for(tmp_path / RUN / "shard-1" / "attempt-1" / "verification.log")
+    fast = _start(npx, tmp_path, 0, "discovery:2,junit:pass:2", count=2)
+    out = ""
+    assert fast.stdout is not None
+    for line in fast.stdout:  # shard 0 is done and waits for shard 1 to merge
+        out += line
+        if "waiting for shard(s) 1" in line:
+            break
+    children = psutil.Process(slow.pid).children(recursive=True)
+    slow.send_signal(signal.SIGKILL)  # no end line, no blob: as an OOM-killed pod
+    for child in children:
+        child.kill()
+    slow.communicate(timeout=30)
+    rest, _ = fast.communicate(timeout=60)
+    assert fast.returncode == 0, out + rest
+    merged = _merged(tmp_path)
+    assert merged["missing_shards"] == [1] and merged["exit_code"] == 3
+    assert "shard 1 (attempt 1 killed before it finished)" in str(merged["reason"])
+
+
+def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeNpx) -> None:
+    _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,junit:fail:2,exit:1"])
+    again = _start(npx, tmp_path, 1, "discovery:2,junit:pass:2", count=2)
+    out, _ = again.communicate(timeout=120)
+    assert again.returncode == 0, out
+    assert "attempt 2 of shard 1" in out and "RETRY" in out
+    meta = json.loads(
+        (tmp_path / RUN / "shard-1" / "attempt-2" / "execution-metadata.json").read_text()
+    )
+    assert meta["retry_attempt"] is True
+    merged = _merged(tmp_path)
+    assert merged["verdict"] == "passed"
+    assert [(s["shard"], s["attempt"]) for s in merged["shards"]] == [(0, 1), (1, 2)]  # type: ignore[index, union-attr]
+    assert [m["merged"] for m in _merges(tmp_path)] == [{"0": 1, "1": 1}, {"0": 1, "1": 2}]
+
+
+def test_duplicates_of_one_shard_are_refused_other_shards_are_not(
+    tmp_path: Path, npx: FakeNpx
+) -> None:
+    first = _start(npx, tmp_path, 0, "discovery:1,sleep:4,junit:pass:1", count=2)
+    _wait_for(tmp_path / RUN / "shard-0" / "attempt-1" / "verification.log")
+    duplicate = _start(npx, tmp_path, 0, "discovery:1,junit:pass:1", count=2)
+    other = _start(npx, tmp_path, 1, "discovery:1,junit:pass:1", count=2)
+    dup_out, _ = duplicate.communicate(timeout=60)
+    assert duplicate.returncode == 7 and "shard 0" in dup_out, dup_out
+    other.communicate(timeout=60)
+    first.communicate(timeout=60)
+    assert (other.returncode, first.returncode) == (0, 0)
+    assert _merged(tmp_path)["total"] == 2
+
+
+def test_an_empty_shard_passes(tmp_path: Path, npx: FakeNpx) -> None:
+    done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:0,junit:zero"])
+    assert [code for code, _ in done] == [0, 0], done
+    assert "no test fell to this shard" in done[1][1]
+    assert (_merged(tmp_path)["verdict"], _merged(tmp_path)["total"]) == ("passed", 2)
+
+
+def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakeNpx) -> None:
+    proc = _start(npx, tmp_path, 3, "junit:pass", count=3)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and "JOB_COMPLETION_INDEX" in out
+
+
+@pytest.mark.parametrize("lock", ["shard-1/.active.lock", ".merge.lock"])
+def test_retention_keeps_a_sharded_run_while_any_shard_lock_is_held(
+    tmp_path: Path, npx: FakeNpx, lock: str
+) -> None:
+    _shards(npx, tmp_path, ["discovery:1,junit:pass:1"] * 2)
+    policy = Policy(keep_runs=0, max_age=timedelta(0))
+    with FileLock(str(tmp_path / RUN / lock)):
+        report = cleanup(tmp_path, policy)
+    assert report.removed == 0 and (tmp_path / RUN).is_dir()
+    assert cleanup(tmp_path, policy).removed == 1  # free again: removed
+
+
+def _wait_for(path: Path, timeout: float = 30) -> None:
+    end = time.monotonic() + timeout
+    while not path.exists():
+        assert time.monotonic() < end, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+# -- real Playwright, real Chromium --------------------------------------------------------
+
+
+@pytest.mark.browser
+def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
+    """Two real runner processes, one identity, indexes 0 and 1, against the example site."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
+    base.pop("BASE_URL", None)
+    base.update(
+        ARTIFACT_ROOT=str(tmp_path),
+        TESTS_WORKSPACE=str(REPO / "examples" / "workspace"),
+        ANALYSIS_RUN_UID=UID,
+        SHARD_COUNT="2",
+        RETENTION_ENABLED="false",
+    )
+    procs = [
+        subprocess.Popen(
+            [*runner_command(), "run"],
+            env={**base, "JOB_COMPLETION_INDEX": str(i)},
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
+    merged = _merged(tmp_path)
+    # The unsharded Kargo run of this suite is 18 tests (tests/test_e2e_browser.py).
+    assert (merged["total"], merged["passed"], merged["failed"]) == (18, 18, 0)
+    assert len(_merges(tmp_path)) == 1
+    assert (tmp_path / RUN / "merged" / "html-report" / "index.html").exists()
+    junit = (tmp_path / RUN / "merged" / "junit.xml").read_text()
+    assert 'hostname="plugin:techdocs"' in junit and 'hostname="central"' in junit
