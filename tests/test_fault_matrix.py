@@ -1,0 +1,844 @@
+"""The fault matrix: every fault the runner must survive, driven through the real CLI.
+
+One table (FAULTS). Each row sets a fault up, runs `python -m runner run` in a subprocess with
+the stand-in Playwright (tests/helpers/fault_playwright.py) or the real one, optionally acts on
+it while it runs (a signal when a marker line appears), and then the same assertions hold for
+every row (`_check_outcome`):
+
+* the documented exit code;
+* a one-line reason on the LAST line of the pod log (stdout) and in summary.json;
+* verification.log complete and flushed: its last line is that same verdict line;
+* execution-metadata.json valid JSON with the exit code, the ledger's last line for the
+  attempt an "end" line with it;
+* earlier attempts byte-for-byte unchanged (rows that make one first);
+* no process left behind (the autouse fixture in conftest.py; this module also makes pytest a
+  child subreaper, so even the orphans of a SIGKILLed runner come back to be counted).
+
+The README's "Faults and outcomes" table is this table in words. Rows that need root (tmpfs,
+overlay mounts) or libfaketime (scripts/setup-faults.sh) are skipped without them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import hashlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO, runner_command
+
+HELPERS = REPO / "tests" / "helpers"
+UID = "5a1c0e2f-7b3d-4c4e-9f10-aabbccddeeff"
+RUN = "5a1c0e2f7b3d"  # the run directory of UID
+IS_ROOT = os.geteuid() == 0
+FAKETIME = next(iter(Path("/usr/lib").glob("*/faketime/libfaketime.so.1")), None)
+VERDICT = b"[verification-runner] VERIFICATION "
+needs_root = pytest.mark.skipif(not IS_ROOT, reason="mounts a tmpfs or an overlay: needs root")
+
+
+# -- one execution of a row ----------------------------------------------------------------------
+@dataclass
+class Case:
+    """What a row's setup and action work with."""
+
+    tmp: Path
+    root: Path
+    env: dict[str, str]
+    lines: list[bytes] = field(default_factory=list)
+    seen: threading.Condition = field(default_factory=threading.Condition)
+    proc: subprocess.Popen[bytes] | None = None
+    argv_prefix: list[str] = field(default_factory=list)  # e.g. unshare + hide_paths.py
+    background: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    mounts: list[Path] = field(default_factory=list)
+    prior: dict[Path, str] = field(default_factory=dict)  # earlier attempt dir -> checksum
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def wait_for(self, marker: bytes, timeout: float = 60) -> None:
+        end = time.monotonic() + timeout
+        with self.seen:
+            while not any(marker in line for line in self.lines):
+                left = end - time.monotonic()
+                assert left > 0, f"marker {marker!r} never appeared: {self.lines[-5:]}"
+                self.seen.wait(left)
+
+    def signal(self, sig: int) -> None:
+        assert self.proc is not None
+        self.notes["signalled_at"] = time.monotonic()
+        self.proc.send_signal(sig)
+
+    def attempt_dir(self) -> Path | None:
+        run = self.root / RUN
+        if not run.is_dir():
+            runs = [p for p in self.root.iterdir() if p.is_dir() and p.name[0] not in "._"]
+            if not runs:
+                return None
+            run = max(runs, key=lambda p: p.stat().st_mtime)
+        attempts = sorted(run.glob("attempt-*"), key=lambda p: int(p.name.split("-")[1]))
+        return attempts[-1] if attempts else None
+
+
+Setup = Callable[[Case], None]
+Action = Callable[[Case], None]
+Check = Callable[[Case, subprocess.CompletedProcess[bytes]], None]
+
+
+@dataclass(frozen=True)
+class Fault:
+    name: str
+    script: str  # FAULT_PW (fault_playwright.py), "" when the stand-in is not reached
+    code: int
+    reason: str  # on the last line of stdout and in summary.json's reason
+    env: dict[str, str] = field(default_factory=dict)
+    setup: Setup | None = None
+    action: Action | None = None
+    check: Check | None = None  # what this row adds to the shared assertions
+    attempt: bool = True  # an attempt directory is expected (False: the root is unwritable)
+    console: bool = True  # the pod log is read (False: its pipe is closed on the runner)
+    marks: tuple[pytest.MarkDecorator, ...] = ()
+
+
+def _run_case(fault: Fault, case: Case) -> subprocess.CompletedProcess[bytes]:
+    if fault.setup:
+        fault.setup(case)
+    case.notes["attempts_before"] = _attempts(case.root)
+    started = time.monotonic()
+    case.proc = subprocess.Popen(
+        [*case.argv_prefix, *runner_command(), "run"],
+        env={**case.env, "FAULT_PW": fault.script, **fault.env},
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert case.proc.stdout is not None
+    out = case.proc.stdout
+    if not fault.console:
+        out.close()  # the pod log is gone: every write the runner makes to it fails (EPIPE)
+    reader = threading.Thread(target=_read_lines, args=(case, out), daemon=True)
+    if fault.console:
+        reader.start()
+    if fault.action:
+        fault.action(case)
+    try:
+        code = case.proc.wait(timeout=150)
+    finally:
+        if case.proc.poll() is None:
+            case.proc.kill()
+            case.proc.wait()
+    if fault.console:
+        reader.join(timeout=30)
+        out.close()
+    case.notes["elapsed"] = time.monotonic() - started
+    return subprocess.CompletedProcess(case.proc.args, code, b"".join(case.lines), b"")
+
+
+def _read_lines(case: Case, stream: object) -> None:
+    for line in stream:  # type: ignore[attr-defined]
+        with case.seen:
+            case.lines.append(line)
+            case.seen.notify_all()
+
+
+# -- the shared assertions --------------------------------------------------------------------
+def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    tail = done.stdout.decode(errors="replace")[-3000:]
+    assert done.returncode == fault.code, f"{fault.name}: exit {done.returncode}\n{tail}"
+    last = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)[-1] if fault.console else b""
+    if fault.console:
+        assert last.startswith(VERDICT) or b"VERIFICATION NOT RUN" in last, tail
+        assert fault.reason.encode() in last, f"reason {fault.reason!r} not in {last!r}"
+        assert b"\r" not in last
+    attempt = case.attempt_dir()
+    if not fault.attempt:  # the root could not be written, or the run was refused
+        before = case.notes["attempts_before"]
+        assert isinstance(before, set)
+        # A full volume may still take an empty directory (no data blocks): nothing else.
+        for new in _attempts(case.root) - before:
+            assert not list((case.root / new).iterdir()), new
+    else:
+        assert attempt is not None, tail
+        summary = json.loads((attempt / "summary.json").read_text())
+        assert summary["exit_code"] == fault.code
+        assert fault.reason in summary["reason"] or fault.reason in summary["verdict"]
+        log = (attempt / "verification.log").read_bytes().rstrip(b"\n")
+        log_last = log.rsplit(b"\n", 1)[-1]
+        assert log_last.startswith(VERDICT), log_last[-300:]
+        if fault.console:
+            assert log_last == last  # complete and flushed: the same final verdict line
+        meta = json.loads((attempt / "execution-metadata.json").read_text())
+        assert meta["exit_code"] == fault.code and meta["ended_at"]
+        ledger = _ledger(attempt.parent)
+        mine = [x for x in ledger if x.get("attempt") == int(attempt.name.split("-")[1])]
+        assert [x["event"] for x in mine] == ["start", "end"], mine
+        assert mine[-1]["exit_code"] == fault.code
+        assert not (attempt / ".space-reserve").exists()
+    for directory, digest in case.prior.items():
+        assert _checksum(directory) == digest, f"earlier attempt {directory} was changed"
+
+
+def _ledger(run: Path) -> list[dict[str, object]]:
+    """The ledger's lines; a line torn by a crash is skipped, as runner/attempts.py does."""
+    lines = []
+    for raw in (run / "ledger.jsonl").read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            lines.append(json.loads(raw))
+    return lines
+
+
+def _attempts(root: Path) -> set[str]:
+    with contextlib.suppress(OSError):
+        return {str(p.relative_to(root)) for p in root.glob("*/attempt-*")}
+    return set()
+
+
+def _checksum(directory: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(directory.rglob("*")):
+        digest.update(str(path.relative_to(directory)).encode())
+        if path.is_file() and not path.is_symlink():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+# -- setups and actions ---------------------------------------------------------------------
+def prior_attempt(script: str = "discovery:3,junit:fail:3,exit:1") -> Setup:
+    """An earlier, finished attempt of the same run; its checksum is compared afterwards."""
+
+    def setup(case: Case) -> None:
+        env = {**case.env, "FAULT_PW": script, "ANALYSIS_RUN_UID": UID}
+        subprocess.run(
+            [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, check=False
+        )
+        first = case.root / RUN / "attempt-1"
+        assert (first / "summary.json").is_file()
+        case.prior[first] = _checksum(first)
+        case.env["ANALYSIS_RUN_UID"] = UID
+
+    return setup
+
+
+def both(*setups: Setup) -> Setup:
+    def setup(case: Case) -> None:
+        for one in setups:
+            one(case)
+
+    return setup
+
+
+def mount_tmpfs(size: str, *, read_only: bool = False, fill: bool = False) -> Setup:
+    """ARTIFACT_ROOT on a tmpfs of `size`, made read-only or full after what ran before."""
+
+    def setup(case: Case) -> None:
+        case.root.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", case.root], check=True
+        )
+        case.mounts.append(case.root)
+
+    def after(case: Case) -> None:
+        if fill:
+            with (case.root / "filler").open("wb") as handle, pytest.raises(OSError):
+                while True:
+                    handle.write(b"\0" * 65536)
+                    handle.flush()
+        if read_only:
+            subprocess.run(["mount", "-o", "remount,ro", case.root], check=True)
+
+    setup.after = after  # type: ignore[attr-defined]
+    return setup
+
+
+def on_tmpfs(
+    size: str, *, read_only: bool = False, fill: bool = False, prior: bool = False
+) -> Setup:
+    mount = mount_tmpfs(size, read_only=read_only, fill=fill)
+
+    def setup(case: Case) -> None:
+        mount(case)
+        if prior:
+            prior_attempt()(case)
+        mount.after(case)  # type: ignore[attr-defined]
+
+    return setup
+
+
+def signal_on(marker: bytes, sig: int, delay: float = 0.0) -> Action:
+    def action(case: Case) -> None:
+        case.wait_for(marker)
+        time.sleep(delay)
+        case.signal(sig)
+
+    return action
+
+
+def closed_port(case: Case) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    case.env.update(
+        BASE_URL=f"http://127.0.0.1:{port}",
+        READY_BACKOFF_INITIAL_SECONDS="0.2",
+        READY_BACKOFF_MAX_SECONDS="0.5",
+    )
+
+
+def old_runs(count: int) -> Setup:
+    """`count` finished runs 30 days old, for retention to prune after the verdict."""
+
+    def setup(case: Case) -> None:
+        when = datetime.now(UTC) - timedelta(days=30)
+        created = json.dumps({"run_name": "x", "created": when.isoformat()})
+        for i in range(count):
+            run = case.root / f"h-{i:012x}"
+            (run / "attempt-1").mkdir(parents=True)
+            (run / "run.json").write_text(created)
+            (run / "attempt-1" / "verification.log").write_text("old\n")
+            ledger = run / "ledger.jsonl"
+            ledger.write_text('{"event":"start","attempt":1}\n')
+            os.utime(ledger, (when.timestamp(), when.timestamp()))
+        case.env.update(RETENTION_KEEP_RUNS="1", RETENTION_MAX_AGE_DAYS="0")
+
+    return setup
+
+
+def signal_in_cleanup(sig: int) -> Action:
+    """Signal as soon as the ledger has this attempt's end line: retention starts right then."""
+
+    def action(case: Case) -> None:
+        ledger = case.root / RUN / "ledger.jsonl"
+        end = time.monotonic() + 60
+        while time.monotonic() < end:
+            if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
+                case.signal(sig)
+                return
+            time.sleep(0.005)
+        raise AssertionError("the attempt never wrote its end line")
+
+    return action
+
+
+def stopped_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    """Retention was cut short: the runner exited soon after the signal, runs were left."""
+    signalled = case.notes["signalled_at"]
+    assert isinstance(signalled, float)
+    assert b"stopped early" in done.stdout
+    left = [p for p in case.root.iterdir() if p.name.startswith("h-")]
+    assert left, "retention finished before the signal: make the row's cleanup longer"
+
+
+def cleanup_was_cut(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"stopped early" in done.stdout
+    assert [p for p in case.root.iterdir() if p.name.startswith("h-")]
+
+
+def hide_browser(case: Case) -> None:
+    """Real Playwright on a machine without any Chromium: /usr/bin/chromium hidden by an
+    overlay whiteout in a private mount namespace, Playwright's own browser path emptied."""
+    layers = case.tmp / "layers"
+    layers.mkdir()
+    case.argv_prefix = [
+        "unshare",
+        "-m",
+        "--propagation",
+        "private",
+        sys.executable,
+        str(HELPERS / "hide_paths.py"),
+        str(layers),
+        "/usr/bin/chromium",
+        "--",
+    ]
+    case.env["PATH"] = os.environ["PATH"]  # the real npx
+    case.env.update(
+        PLAYWRIGHT_BROWSERS_PATH=str(case.tmp / "no-browsers"),
+        BROWSER_EXECUTABLE=str(case.tmp / "no-chromium"),
+    )
+
+
+def playwright_not_installed(case: Case) -> None:
+    home = case.tmp / "pw-home"
+    home.mkdir()
+    shutil.copy(REPO / "playwright.config.ts", home)
+    case.env.update(PATH=os.environ["PATH"], PLAYWRIGHT_HOME=str(home))
+
+
+def first_runner_holds(case: Case) -> None:
+    """Another execution of the same run is under way (two pods for one run)."""
+    case.env["ANALYSIS_RUN_UID"] = UID
+    env = {**case.env, "FAULT_PW": "discovery:3,say:first holds,sleep:3,junit:pass:3,exit:0"}
+    first = subprocess.Popen(
+        [*runner_command(), "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    case.background.append(first)
+    assert first.stdout is not None
+    for line in first.stdout:
+        if b"first holds" in line:
+            break
+
+
+def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    (first,) = case.background
+    rest, _ = first.communicate(timeout=60)
+    assert first.returncode == 0, rest.decode(errors="replace")[-2000:]
+    run = case.root / RUN
+    assert not (run / "attempt-2").exists()
+    events = [json.loads(x)["event"] for x in (run / "ledger.jsonl").read_text().splitlines()]
+    assert events == ["start", "refused", "end"]
+    summary = json.loads((run / "attempt-1" / "summary.json").read_text())
+    assert summary["exit_code"] == 0  # the refused duplicate touched nothing of the first
+
+
+def killed_runner_left_a_lock(case: Case) -> None:
+    """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay."""
+    case.env["ANALYSIS_RUN_UID"] = UID
+    env = {**case.env, "FAULT_PW": "discovery:3,print:2,say:holding,hang"}
+    victim = subprocess.Popen(
+        [*runner_command(), "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    assert victim.stdout is not None
+    for line in victim.stdout:
+        if b"holding" in line:
+            break
+    children = psutil.Process(victim.pid).children(recursive=True)
+    victim.kill()
+    victim.wait()
+    victim.stdout.close()
+    # In a pod the container's end kills these; here they were adopted by pytest (subreaper).
+    for child in children:
+        child.kill()
+    psutil.wait_procs(children, timeout=10)
+    first = case.root / RUN / "attempt-1"
+    case.prior[first] = _checksum(first)
+
+
+def retry_after_kill(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"RETRY" in done.stdout and b"unfinished (killed, or still running)" in done.stdout
+    meta = json.loads((case.root / RUN / "attempt-2" / "execution-metadata.json").read_text())
+    assert meta["retry_attempt"] is True
+
+
+def torn_ledger(case: Case) -> None:
+    prior_attempt()(case)
+    with (case.root / RUN / "ledger.jsonl").open("ab") as ledger:
+        ledger.write(b'{"event":"end","attempt":1,"ti')  # a crash in the middle of an append
+    case.prior.clear()  # the ledger is the run's, not the attempt's; attempt-1 is checked below
+
+
+def hostile_output_kept(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    log = (attempt / "verification.log").read_bytes()
+    assert b"\xff\xfe invalid \x00 nul \x1b[31mred" in log
+    assert b"x" * (10 << 20) in log
+
+
+def forged_line_is_not_last(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    last = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)[-1]
+    assert b"VERIFICATION FAILED" in last and b"run=forged" not in last.split(b"|")[0]
+
+
+def hostile_identity(case: Case) -> None:
+    case.env.update(
+        KARGO_PROMOTION_ID="../../../etc/x\n\x1b[31m$(touch pwned);`touch pwned` 'q\"" + "z" * 5000,
+        JOB_NAME="../../../evil",
+        POD_NAMESPACE="../..",
+        POD_NAME="pod\nVERIFICATION PASSED",
+        KARGO_STAGE="$(touch pwned)",
+    )
+
+
+def nothing_outside_the_root(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    (run,) = [p for p in case.root.iterdir() if p.name[0] not in "._"]
+    assert run.name.startswith("h-")
+    assert not (case.root / "_jobs").exists()  # an invalid Job name is not indexed
+    assert sorted(p.name for p in case.tmp.iterdir()) == ["bin", "root"]
+    assert not list(REPO.glob("pwned")) and not list(case.root.rglob("pwned"))
+
+
+def clock_jumps(case: Case) -> None:
+    """The wall clock jumps 400 days ahead, then 30 days back, while Playwright runs; the
+    monotonic clock (the deadline's) does not, as on a real machine (NTP step, VM resume)."""
+    assert FAKETIME is not None
+    stamp = case.tmp / "faketime"
+    stamp.write_text("+0\n")
+    case.env.update(
+        LD_PRELOAD=str(FAKETIME),
+        FAKETIME_TIMESTAMP_FILE=str(stamp),
+        FAKETIME_NO_CACHE="1",
+        FAKETIME_DONT_FAKE_MONOTONIC="1",
+        RUN_DEADLINE_SECONDS="60",
+    )
+    case.notes["stamp"] = stamp
+
+
+def jump_the_clock(case: Case) -> None:
+    stamp = case.notes["stamp"]
+    assert isinstance(stamp, Path)
+    case.wait_for(b"clock jumps now")
+    stamp.write_text("+400d\n")
+    time.sleep(0.7)
+    stamp.write_text("-30d\n")
+
+
+def clock_really_jumped(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    meta = json.loads((attempt / "execution-metadata.json").read_text())
+    started = datetime.fromisoformat(meta["started_at"])
+    ended = datetime.fromisoformat(meta["ended_at"])
+    assert ended < started - timedelta(days=29)  # the record says what the clock said
+
+
+def fill_during_run(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    assert b"output lost here" in (attempt / "verification.log").read_bytes()
+    assert b"line 399999" in done.stdout  # the pod log got everything
+
+
+def deep_root(case: Case) -> None:
+    case.root = case.tmp / "root" / "not" / "there" / "yet"
+    case.env["ARTIFACT_ROOT"] = str(case.root)
+
+
+def termination_dir(case: Case) -> None:
+    target = case.tmp / "termination-log"
+    target.mkdir()
+    case.env["TERMINATION_MESSAGE_PATH"] = str(target)
+
+
+def no_console(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    assert b"fails on purpose" in (attempt / "verification.log").read_bytes()
+
+
+SIGS = (("SIGTERM", signal.SIGTERM, 143), ("SIGINT", signal.SIGINT, 130))
+FAILED_RUN = "discovery:3,junit:fail:3,exit:1"
+
+
+def _signal_rows() -> list[Fault]:
+    rows = []
+    for name, sig, code in SIGS:
+        rows += [
+            Fault(
+                f"{name} during readiness",
+                "discovery:3,junit:pass:3",
+                code,
+                f"{name} received during readiness",
+                setup=closed_port,
+                action=signal_on(b"not ready:", sig),
+            ),
+            Fault(
+                f"{name} during discovery",
+                "say:loading the config,hang",
+                code,
+                "no results were written",
+                action=signal_on(b"loading the config", sig),
+            ),
+            Fault(
+                f"{name} during the run (stubborn grandchild)",
+                "discovery:3,print:3,stubborn,hang",
+                code,
+                "interrupted",
+                action=signal_on(b"stubborn grandchild up", sig),
+            ),
+            # The report phase lasts as long as judging the results does; a 300,000-test JUnit
+            # file makes that about a second, but whether the signal lands just before or just
+            # after Playwright's exit is a race. Both outcomes are the same: never the verdict.
+            Fault(
+                f"{name} during the report",
+                "discovery:3,junit:huge:300000,say:results written,exit:0",
+                code,
+                "interrupted",
+                action=signal_on(b"results written", sig, delay=0.2),
+            ),
+            # The verdict is on disk (summary, metadata, ledger end line) before retention
+            # starts, so the exit code stays the verdict's; retention stops between two runs.
+            Fault(
+                f"{name} during cleanup",
+                "discovery:3,junit:pass:3,exit:0",
+                0,
+                "all 3 tests passed",
+                setup=old_runs(3000),
+                action=signal_in_cleanup(sig),
+                check=stopped_promptly,
+                env={"ANALYSIS_RUN_UID": UID},
+            ),
+        ]
+    return rows
+
+
+FAULTS: list[Fault] = [
+    # -- results ---------------------------------------------------------------------------------
+    Fault("JUnit missing", "discovery:3,exit:0", 3, "does not exist"),
+    Fault("JUnit empty", "discovery:3,junit:empty,exit:0", 3, "is empty"),
+    Fault("JUnit truncated", "discovery:3,junit:truncated,exit:0", 3, "not valid XML"),
+    Fault("JUnit not XML", "discovery:3,junit:notxml,exit:0", 3, "not valid XML"),
+    Fault("JUnit with zero testcases", "discovery:3,junit:zero,exit:0", 3, "no testcase"),
+    # -- installation ----------------------------------------------------------------------------
+    Fault("npx missing", "", 3, "not installed or not on PATH", env={"PATH": "/nonexistent"}),
+    Fault(
+        "Playwright not installed",
+        "",
+        3,
+        "@playwright/test is not installed",
+        setup=playwright_not_installed,
+    ),
+    Fault(
+        "browser missing (real Playwright)",
+        "",
+        3,
+        "No browser found",
+        setup=hide_browser,
+        marks=(needs_root,),
+    ),
+    Fault(
+        "browser cannot start",
+        "discovery:3,junit:launchfail,exit:1",
+        3,
+        "browser could not be started",
+    ),
+    # -- the test process ------------------------------------------------------------------------
+    Fault(
+        "test process SIGKILLed after results",
+        "discovery:3,junit:pass,kill:KILL",
+        3,
+        "killed by SIGKILL",
+    ),
+    Fault(
+        "test process SIGKILLed before results (OOM)",
+        "discovery:3,print:3,kill:KILL",
+        3,
+        "SIGKILL before it wrote results",
+    ),
+    Fault("test process segfaults", "discovery:3,junit:pass,segv", 3, "killed by SIGSEGV"),
+    Fault("test process aborts", "discovery:3,kill:ABRT", 3, "killed by SIGABRT"),
+    Fault(
+        "grandchild ignores SIGTERM after a pass",
+        "discovery:3,junit:pass:3,stubborn,exit:0",
+        0,
+        "all 3 tests passed",
+    ),
+    *_signal_rows(),
+    # -- the deadline in each phase --------------------------------------------------------------
+    Fault(
+        "deadline during readiness",
+        "discovery:3,junit:pass:3",
+        4,
+        "what was left of the run deadline",
+        setup=closed_port,
+        env={"RUN_DEADLINE_SECONDS": "2"},
+    ),
+    Fault(
+        "deadline during discovery",
+        "say:loading,hang",
+        5,
+        "deadline was exceeded",
+        env={"RUN_DEADLINE_SECONDS": "3"},
+    ),
+    Fault(
+        "deadline during the run (tree ignores SIGTERM and SIGINT)",
+        "discovery:3,print:3,stubborn,ignoreterm,hang",
+        5,
+        "deadline was exceeded",
+        env={"RUN_DEADLINE_SECONDS": "3", "KILL_GRACE_SECONDS": "1"},
+    ),
+    Fault(
+        "deadline during cleanup",
+        "discovery:3,junit:pass:3,sleep:1.5,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=old_runs(3000),
+        check=cleanup_was_cut,
+        env={"RUN_DEADLINE_SECONDS": "4", "ANALYSIS_RUN_UID": UID},
+    ),
+    # -- the artifact root -----------------------------------------------------------------------
+    Fault(
+        "artifact root read-only",
+        FAILED_RUN,
+        3,
+        "Read-only file system",
+        setup=on_tmpfs("4m", read_only=True, prior=True),
+        attempt=False,
+        marks=(needs_root,),
+    ),
+    Fault("artifact root missing (created)", FAILED_RUN, 1, "1 of 3 tests failed", setup=deep_root),
+    Fault(
+        "artifact root missing under a read-only parent",
+        FAILED_RUN,
+        3,
+        "Read-only file system",
+        setup=lambda case: (
+            on_tmpfs("1m", read_only=True)(case),
+            case.env.update(ARTIFACT_ROOT=str(case.root / "sub")),
+        ),  # type: ignore[func-returns-value]
+        attempt=False,
+        marks=(needs_root,),
+    ),
+    Fault(
+        "artifact root full before the run",
+        FAILED_RUN,
+        3,
+        "No space left on device",
+        setup=on_tmpfs("2m", fill=True, prior=True),
+        attempt=False,
+        marks=(needs_root,),
+    ),
+    Fault(
+        "artifact root fills during the run",
+        "discovery:3,print:400000,junit:fail:3,exit:1",
+        3,
+        "junit.xml",
+        setup=on_tmpfs("4m", prior=True),
+        check=fill_during_run,
+        marks=(needs_root,),
+    ),
+    # -- output ------------------------------------------------------------------------------------
+    Fault(
+        "invalid UTF-8, NUL, ANSI and a 10 MB line",
+        "discovery:1,bytes:300000,longline:10485760,junit:pass:1,exit:0",
+        0,
+        "all 1 tests passed",
+        check=hostile_output_kept,
+    ),
+    Fault(
+        "test output forges a verdict line",
+        "discovery:3,verdict,junit:fail:3,exit:1",
+        1,
+        "1 of 3 tests failed",
+        check=forged_line_is_not_last,
+    ),
+    Fault(
+        "test name forges a verdict line",
+        "discovery:1,junit:hostile,exit:1",
+        1,
+        "1 of 1 tests failed",
+        check=forged_line_is_not_last,
+    ),
+    Fault(
+        "pod log pipe closed", FAILED_RUN, 1, "1 of 3 tests failed", console=False, check=no_console
+    ),
+    Fault(
+        "termination message path unwritable",
+        FAILED_RUN,
+        1,
+        "1 of 3 tests failed",
+        setup=termination_dir,
+    ),
+    # -- identity, duplicates, locks, clock ---------------------------------------------------------
+    Fault(
+        "hostile identity values",
+        "discovery:3,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=hostile_identity,
+        check=nothing_outside_the_root,
+    ),
+    Fault(
+        "two executions of one run",
+        "discovery:3,junit:pass:3,exit:0",
+        7,
+        "already being verified",
+        setup=first_runner_holds,
+        check=duplicate_refused,
+        attempt=False,
+    ),
+    Fault(
+        "stale lock of a SIGKILLed runner",
+        "discovery:3,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=killed_runner_left_a_lock,
+        check=retry_after_kill,
+    ),
+    Fault(
+        "torn ledger line from a crash",
+        "discovery:3,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=torn_ledger,
+    ),
+    Fault(
+        "wall clock jumps +400 d, then -30 d",
+        "discovery:3,say:clock jumps now,sleep:1.5,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=clock_jumps,
+        action=jump_the_clock,
+        check=clock_really_jumped,
+        marks=(
+            pytest.mark.skipif(
+                FAKETIME is None, reason="scripts/setup-faults.sh installs libfaketime"
+            ),
+        ),
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def adopt_orphans() -> Iterator[None]:
+    """Make pytest a child subreaper, so a process that outlives its runner is ours to see."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    yield
+    libc.prctl(36, 0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("fault", [pytest.param(f, id=f.name, marks=f.marks) for f in FAULTS])
+def test_fault(fault: Fault, tmp_path: Path) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "npx"
+    # LD_PRELOAD (libfaketime) is for the runner only; Python's sleep breaks under it.
+    shim.write_text(
+        f'#!/bin/sh\nexec env -u LD_PRELOAD "{sys.executable}" "{HELPERS / "fault_playwright.py"}" "$@"\n'
+    )
+    shim.chmod(0o755)
+    case = Case(
+        tmp=tmp_path,
+        root=tmp_path / "root",
+        env={
+            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+            "HOME": os.environ.get("HOME", "/root"),
+            "ARTIFACT_ROOT": str(tmp_path / "root"),
+            "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
+            "PLAYWRIGHT_HOME": str(REPO),
+            "KILL_GRACE_SECONDS": "2",
+            "LOOKUP_PROMOTION": "false",
+        },
+    )
+    try:
+        done = _run_case(fault, case)
+        _check_outcome(fault, case, done)
+        if fault.check:
+            fault.check(case, done)
+    finally:
+        for proc in case.background:
+            if proc.poll() is None:
+                proc.kill()
+            proc.communicate()
+        for mount in reversed(case.mounts):
+            subprocess.run(["umount", "-l", mount], check=False)
