@@ -8,6 +8,7 @@ rewritten with the outcome, the ledger gets its end line and no child process su
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -33,7 +34,7 @@ from runner.report import (
 )
 from runner.reserve import SpaceReserve
 from runner.results import Results, ResultsBroken, read_flaky_from_json, read_junit, with_flaky
-from runner.secrets import Redactor
+from runner.secrets import Redactor, is_secret_name
 from runner.settings import Settings
 from runner.tee import LogSink
 from runner.verdict import RunFacts, Verdict, decide
@@ -59,7 +60,7 @@ def run_verification(
     base_env: Mapping[str, str],
     sink: LogSink | None = None,
 ) -> ExitCode:
-    sink = sink or LogSink(redactor=Redactor.from_environment(base_env))
+    sink = sink or LogSink(redactor=_redactor(settings, base_env))
     stop, deadline = StopRequest(), Deadline(settings.run_deadline_seconds)
     become_subreaper()
     with stop.installed():
@@ -95,6 +96,20 @@ def run_verification(
             settings, attempt, sink, deadline, stop, initial_metadata(settings, attempt), base_env
         )
         return _run_attempt(ctx, playwright_args)
+
+
+def _redactor(settings: Settings, base_env: Mapping[str, str]) -> Redactor:
+    """Mask secret-looking variables and every readiness header value, whatever its
+    variable is called: a test that prints one must not put it into the evidence."""
+    values = [v for k, v in base_env.items() if is_secret_name(k)]
+    for check in settings.ready_checks or ():
+        for header in check.headers:
+            if header.secret is not None:
+                values.append(header.secret.get_secret_value())
+            elif header.value_from_file is not None:
+                with contextlib.suppress(OSError):
+                    values.append(header.value_from_file.read_text(encoding="utf-8").strip())
+    return Redactor(values)
 
 
 def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
@@ -321,6 +336,8 @@ def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
         log=layout.log,
         finished_at=now,
     )
+    # Test names and failure messages come from the tests: mask known secrets in them too.
+    summary = Summary.model_validate_json(sink.redact(summary.model_dump_json()))
     try:
         write_summary(layout.summary, summary)
     except OSError as exc:
@@ -336,6 +353,9 @@ def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
             "outcome": verdict.code.outcome,
             "reason": verdict.reason,
         }
+    )
+    ctx.metadata = ExecutionMetadata.model_validate_json(
+        sink.redact(ctx.metadata.model_dump_json())
     )
     try:
         write_metadata(layout.metadata, ctx.metadata)

@@ -100,6 +100,10 @@ class LogSink:
         with self._lock:
             self._flush_pending()
 
+    def redact(self, text: str) -> str:
+        """`text` with the secrets this sink masks masked: for the files written beside it."""
+        return self._redactor.text(text)
+
     # -- internals (called with the lock held) -------------------------------------------
     def _flush_pending(self) -> None:
         if self._pending:

@@ -1,0 +1,214 @@
+"""Security review, as tests (the threat model is docs/threat-model.md).
+
+* A planted token, fed through every input channel the runner has, never reaches the pod log,
+  verification.log, summary.json, execution-metadata.json, the termination message or the
+  ledger (the runner's own records; Playwright's reports are the tests' own). What is covered: values of secret-looking variables (runner/secrets.py) and every
+  readiness header value (from a variable of any name, or a file). Not covered, by design: a
+  secret the runner was never told about (a test that reads a file of its own and prints it).
+* No shell anywhere in the runner: an AST scan of runner/.
+* The image runs as a numeric non-root user. The restricted pod security profile of both pods
+  and the least RBAC are tested in tests/test_manifests.py
+  (test_pods_meet_restricted_pod_security, test_runner_role_is_least_privilege); the artifact
+  server's read-only confinement to the volume in tests/test_artifact_server.py
+  (test_nothing_is_written, test_paths_outside_the_root_are_refused, symlinks) and
+  test_manifests.py (test_artifact_server_mounts_the_volume_read_only).
+"""
+
+from __future__ import annotations
+
+import ast
+import http.server
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, runner_command
+
+TOKEN = "PLANTED-TOKEN-6f1c9e2a7b"  # noqa: S105 - planted on purpose, to be hunted
+HEADER_TOKEN = "HEADER-SECRET-0d4e8b1c55"  # noqa: S105
+FILE_TOKEN = "FILE-SECRET-9a7c3e1f02"  # noqa: S105
+# What the runner itself writes. Playwright's own reports (junit.xml, results.json,
+# html-report/, test-results/ traces and screenshots, discovery.json) hold what the tests put in
+# them and are not rewritten: see docs/threat-model.md.
+RUNNER_FILES = {
+    "verification.log",
+    "summary.json",
+    "execution-metadata.json",
+    "ledger.jsonl",
+    "run.json",
+    ".active.json",
+}
+UID = "7c0ffee0-1234-4abc-8def-001122334455"
+
+
+class _Echo(http.server.BaseHTTPRequestHandler):
+    """Answers 200 and echoes the request headers into the body (a leaky health page)."""
+
+    def do_GET(self) -> None:
+        body = str(dict(self.headers)).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def echo_server() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def _shim(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    shim = bin_dir / "npx"
+    shim.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests" / "helpers" / "fault_playwright.py"}" "$@"\n'
+    )
+    shim.chmod(0o755)
+    return bin_dir
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        # the test prints each secret, then fails with them in its name and message
+        "discovery:1,secret:API_TOKEN,secret:HEALTH_HEADER,secret:TOKEN_FILE_CONTENT,"
+        "junitsecret:API_TOKEN,exit:1",
+        "discovery:1,secret:HEALTH_HEADER,junitsecret:HEALTH_HEADER,exit:1",
+        "discovery:1,secret:TOKEN_FILE_CONTENT,junitsecret:TOKEN_FILE_CONTENT,exit:1",
+        # Playwright fails before any test with the secret in its error line
+        "discovery:1,say:Error: cannot log in with PLANTED-TOKEN-6f1c9e2a7b,exit:1",
+    ],
+)
+def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, script: str) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(FILE_TOKEN + "\n")
+    termination = tmp_path / "termination-log"
+    checks = [
+        {
+            "url": "/health",
+            "headers": [
+                {"header": "Authorization", "prefix": "Bearer ", "value_from_env": "API_TOKEN"},
+                # a variable whose name does not look secret: masked because it feeds a header
+                {"header": "X-Health", "value_from_env": "HEALTH_HEADER"},
+                {"header": "X-Api-Key", "value_from_file": str(token_file)},
+            ],
+        }
+    ]
+    env = {
+        "PATH": f"{_shim(tmp_path)}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ARTIFACT_ROOT": str(tmp_path / "root"),
+        "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
+        "PLAYWRIGHT_HOME": str(REPO),
+        "TERMINATION_MESSAGE_PATH": str(termination),
+        "BASE_URL": echo_server,
+        "READY_CHECKS": json.dumps(checks),
+        "API_TOKEN": TOKEN,
+        "HEALTH_HEADER": HEADER_TOKEN,
+        "TOKEN_FILE_CONTENT": FILE_TOKEN,  # so the stand-in test can print the file's secret
+        "ANALYSIS_RUN_UID": UID,
+        "FAULT_PW": script,
+    }
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode in (1, 3), done.stdout.decode()[-2000:]
+    assert b"target ready" in done.stdout  # the headers were sent
+    evidence = {
+        "stdout": done.stdout,
+        "stderr": done.stderr,
+        "termination": termination.read_bytes(),
+        **{
+            str(p.relative_to(tmp_path)): p.read_bytes()
+            for p in (tmp_path / "root").rglob("*")
+            if p.is_file() and (p.name in RUNNER_FILES or "_jobs" in p.parts)
+        },
+    }
+    assert {Path(name).name for name in evidence} >= RUNNER_FILES - {".active.json"}
+    for secret in (TOKEN, HEADER_TOKEN, FILE_TOKEN):
+        for name, data in evidence.items():
+            assert secret.encode() not in data, f"{secret} leaked into {name}"
+    assert b"****" in done.stdout  # masked, not silently dropped
+
+
+def test_a_bad_secret_setting_is_reported_masked(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "ARTIFACT_ROOT": str(tmp_path), "SESSION_TOKEN": TOKEN}
+    env["READY_CHECKS"] = json.dumps(
+        [{"url": "http://x", "headers": [{"header": "Cookie", "value": TOKEN}]}]
+    )
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert TOKEN.encode() not in done.stdout + done.stderr
+
+
+# -- no shell anywhere in the runner ---------------------------------------------------------
+SHELL_CALLS = {"system", "popen", "getoutput", "getstatusoutput", "spawnlp", "spawnvp"}
+
+
+def _shell_uses(tree: ast.AST) -> list[str]:
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = (
+            node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+        )
+        if name in SHELL_CALLS:
+            found.append(f"line {node.lineno}: {name}()")
+        for keyword in node.keywords:
+            if keyword.arg == "shell" and not (
+                isinstance(keyword.value, ast.Constant) and keyword.value.value is False
+            ):
+                found.append(f"line {node.lineno}: shell=")
+        if name in {"Popen", "run", "call", "check_call", "check_output"} and node.args:
+            first = node.args[0]
+            if isinstance(first, ast.Constant | ast.JoinedStr | ast.BinOp):
+                found.append(f"line {node.lineno}: {name}() with a command string")
+        for arg in node.args:
+            if isinstance(arg, ast.List | ast.Tuple) and any(
+                isinstance(e, ast.Constant) and e.value in ("sh", "bash", "/bin/sh", "-c")
+                for e in arg.elts
+            ):
+                found.append(f"line {node.lineno}: a shell in an argument list")
+    return found
+
+
+def test_the_runner_never_uses_a_shell() -> None:
+    offences = {
+        str(path.relative_to(REPO)): uses
+        for path in sorted((REPO / "runner").glob("*.py"))
+        if (uses := _shell_uses(ast.parse(path.read_text(), str(path))))
+    }
+    assert not offences, offences
+
+
+def test_the_scan_finds_a_shell() -> None:
+    bad = "import os, subprocess\nos.system('x')\nsubprocess.run(f'rm {x}', shell=True)\nsubprocess.run(['sh', '-c', y])\n"
+    assert len(_shell_uses(ast.parse(bad))) == 4
+
+
+def test_the_image_runs_as_a_numeric_non_root_user() -> None:
+    """runAsNonRoot can only be verified by the kubelet for a numeric USER."""
+    users = [
+        line.split()[1]
+        for line in (REPO / "container" / "Dockerfile").read_text().splitlines()
+        if line.startswith("USER ")
+    ]
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0
