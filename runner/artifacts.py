@@ -27,17 +27,14 @@ _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
 @dataclass(frozen=True)
-class AttemptLayout:
-    number: int
+class _ReportFiles:
+    """The files every report directory has: an attempt's, and a sharded run's merge."""
+
     dir: Path
 
     @property
     def log(self) -> Path:
         return self.dir / "verification.log"
-
-    @property
-    def metadata(self) -> Path:
-        return self.dir / "execution-metadata.json"
 
     @property
     def summary(self) -> Path:
@@ -54,6 +51,15 @@ class AttemptLayout:
     @property
     def html_report(self) -> Path:
         return self.dir / "html-report"
+
+
+@dataclass(frozen=True)
+class AttemptLayout(_ReportFiles):
+    number: int
+
+    @property
+    def metadata(self) -> Path:
+        return self.dir / "execution-metadata.json"
 
     @property
     def test_results(self) -> Path:
@@ -77,30 +83,8 @@ class AttemptLayout:
 
 
 @dataclass(frozen=True)
-class MergedLayout:
+class MergedLayout(_ReportFiles):
     """`<run>/merged/`: the one report of a sharded run, rewritten by every merge."""
-
-    dir: Path
-
-    @property
-    def log(self) -> Path:
-        return self.dir / "verification.log"
-
-    @property
-    def summary(self) -> Path:
-        return self.dir / "summary.json"
-
-    @property
-    def junit(self) -> Path:
-        return self.dir / "junit.xml"
-
-    @property
-    def json_results(self) -> Path:
-        return self.dir / "results.json"
-
-    @property
-    def html_report(self) -> Path:
-        return self.dir / "html-report"
 
     def merge_env(self) -> dict[str, str]:
         """Where `playwright merge-reports --reporter=junit,html,json` writes. Env, not a
