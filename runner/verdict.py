@@ -91,6 +91,12 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         )
     if results.failed:
         return Verdict(ExitCode.TESTS_FAILED, f"{results.failed} of {results.total} tests failed")
+    if facts.discovered and results.total < facts.discovered:
+        return Verdict(
+            ExitCode.INFRASTRUCTURE_ERROR,
+            f"the JUnit results hold {results.total} of the {facts.discovered} tests that were "
+            "discovered: the results are incomplete",
+        )
     if facts.returncode is not None and facts.returncode < 0:
         name = _signal_name(-facts.returncode)
         return Verdict(

@@ -79,3 +79,17 @@ def test_no_tests_is_exit_6_unless_allowed() -> None:
     facts = RunFacts(results=None, returncode=1, discovered=0)
     assert decide(facts, flaky_policy="warn", allow_no_tests=False).code == ExitCode.NO_TESTS
     assert decide(facts, flaky_policy="warn", allow_no_tests=True).code == ExitCode.PASSED
+
+
+def test_results_missing_discovered_tests_never_pass() -> None:
+    from runner.results import Results  # noqa: PLC0415
+
+    partial = Results(
+        total=3, passed=3, failed=0, skipped=0, failures=(), flaky=(), sources=("junit.xml",)
+    )
+    verdict = decide(
+        RunFacts(results=partial, returncode=0, discovered=5),
+        flaky_policy="pass",
+        allow_no_tests=True,
+    )
+    assert verdict.code == ExitCode.INFRASTRUCTURE_ERROR and "3 of the 5" in verdict.reason
