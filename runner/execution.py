@@ -11,27 +11,18 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from runner import __version__, kube, playwright, readiness, sharding
+from runner import __version__, kube, playwright, readiness, wrapup
 from runner.artifacts import RunLayout, publish_job_log
-from runner.attempts import Attempt, Host, begin_attempt
-from runner.cleanup import cleanup
-from runner.commands import identity_of, retention_policy
+from runner.attempts import Host, begin_attempt
+from runner.commands import identity_of
+from runner.context import RunContext
 from runner.control import Deadline, StopRequest
 from runner.errors import ConfigError, InfrastructureError, RunnerError
 from runner.exitcodes import ExitCode
-from runner.metadata import ExecutionMetadata, ResourceUsage, initial_metadata, write_metadata
+from runner.metadata import ResourceUsage, initial_metadata, write_metadata
 from runner.process import ProcessOutcome, become_subreaper, kill_descendants, run_streaming
-from runner.report import (
-    Summary,
-    build_summary,
-    summary_line,
-    write_summary,
-    write_termination_message,
-)
 from runner.reserve import SpaceReserve
 from runner.results import Results, ResultsBroken, read_flaky_from_json, read_junit, with_flaky
 from runner.secrets import Redactor, is_secret_name
@@ -40,17 +31,6 @@ from runner.tee import LogSink
 from runner.verdict import RunFacts, Verdict, decide
 
 TAIL_BYTES = 64 * 1024
-
-
-@dataclass
-class _Context:
-    settings: Settings
-    attempt: Attempt
-    sink: LogSink
-    deadline: Deadline
-    stop: StopRequest
-    metadata: ExecutionMetadata
-    base_env: Mapping[str, str]
 
 
 def run_verification(
@@ -92,7 +72,7 @@ def run_verification(
             sink.say(f"VERIFICATION NOT RUN (exit 3): the artifact volume failed: {exc}")
             sink.close()
             return ExitCode.INFRASTRUCTURE_ERROR
-        ctx = _Context(
+        ctx = RunContext(
             settings, attempt, sink, deadline, stop, initial_metadata(settings, attempt), base_env
         )
         return _run_attempt(ctx, playwright_args)
@@ -112,7 +92,7 @@ def _redactor(settings: Settings, base_env: Mapping[str, str]) -> Redactor:
     return Redactor(values)
 
 
-def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
+def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
     attempt, sink = ctx.attempt, ctx.sink
     verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "the runner stopped unexpectedly")
     results: Results | None = None
@@ -142,11 +122,11 @@ def _run_attempt(ctx: _Context, playwright_args: Sequence[str]) -> ExitCode:
                 f"interrupted ({ctx.stop.exit_code.outcome}) after: {verdict.reason}",
             )
         reserve.release()
-        _finish(ctx, verdict, results)
+        wrapup.finish(ctx, verdict, results)
     return verdict.code
 
 
-def _lookup_promotion(ctx: _Context) -> None:
+def _lookup_promotion(ctx: RunContext) -> None:
     """Learn the promotion behind this Job from the API; log, never fail, on any problem."""
     settings = ctx.settings
     if not (
@@ -180,7 +160,7 @@ def _lookup_promotion(ctx: _Context) -> None:
     )
 
 
-def _announce(ctx: _Context) -> None:
+def _announce(ctx: RunContext) -> None:
     attempt, sink = ctx.attempt, ctx.sink
     shard, count = ctx.settings.shard, ctx.settings.shard_count
     of_shard = "" if shard is None else f" of shard {shard} ({shard + 1}/{count})"
@@ -192,7 +172,7 @@ def _announce(ctx: _Context) -> None:
         )
 
 
-def _publish_log(ctx: _Context) -> None:
+def _publish_log(ctx: RunContext) -> None:
     settings = ctx.settings
     if settings.pod_namespace and settings.job_name:
         # The pods of an Indexed Job share the Job's name: each shard gets its own entry,
@@ -208,7 +188,7 @@ def _publish_log(ctx: _Context) -> None:
             ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: not a valid name")
 
 
-def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Results | None]:
+def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, Results | None]:
     settings, layout = ctx.settings, ctx.attempt.layout
     if not settings.tests_workspace.is_dir():
         raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")
@@ -255,7 +235,7 @@ def _verify(ctx: _Context, playwright_args: Sequence[str]) -> tuple[Verdict, Res
     return _judge(ctx, outcome)
 
 
-def _wait_for_target(ctx: _Context) -> None:
+def _wait_for_target(ctx: RunContext) -> None:
     """The readiness gate; its report goes into the metadata whether the target came up or not."""
     try:
         report = readiness.gate(ctx.settings, overall=ctx.deadline, stop=ctx.stop, say=ctx.sink.say)
@@ -265,7 +245,7 @@ def _wait_for_target(ctx: _Context) -> None:
     ctx.metadata.readiness = report.as_metadata()
 
 
-def _judge(ctx: _Context, outcome: ProcessOutcome) -> tuple[Verdict, Results | None]:
+def _judge(ctx: RunContext, outcome: ProcessOutcome) -> tuple[Verdict, Results | None]:
     layout = ctx.attempt.layout
     discovery = playwright.read_discovery(playwright.discovery_file(layout))
     results: Results | None = None
@@ -321,110 +301,3 @@ def _first_error(log: Path) -> str | None:
         if stripped.startswith("Error:") or stripped.startswith("Error ["):
             return stripped[:500]
     return None
-
-
-def _finish(ctx: _Context, verdict: Verdict, results: Results | None) -> None:
-    """Write everything people read, then record the outcome. Each step survives the others."""
-    layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
-    html = layout.html_report if (layout.html_report / "index.html").exists() else None
-    summary = build_summary(
-        verdict=verdict,
-        results=results,
-        run_name=ctx.attempt.run.run_name,
-        attempt=ctx.attempt.number,
-        html_report=html,
-        log=layout.log,
-        finished_at=now,
-    )
-    # Test names and failure messages come from the tests: mask known secrets in them too.
-    summary = Summary.model_validate_json(sink.redact(summary.model_dump_json()))
-    try:
-        write_summary(layout.summary, summary)
-    except OSError as exc:
-        sink.say(f"could not write summary.json: {exc}")
-    try:
-        _termination(ctx, summary)
-    except OSError as exc:
-        sink.say(f"could not write the termination message: {exc}")
-    ctx.metadata = ctx.metadata.model_copy(
-        update={
-            "ended_at": now,
-            "exit_code": int(verdict.code),
-            "outcome": verdict.code.outcome,
-            "reason": verdict.reason,
-        }
-    )
-    ctx.metadata = ExecutionMetadata.model_validate_json(
-        sink.redact(ctx.metadata.model_dump_json())
-    )
-    try:
-        write_metadata(layout.metadata, ctx.metadata)
-    except OSError as exc:
-        sink.say(f"could not write the metadata: {exc}")
-    for warning in verdict.warnings:
-        sink.say(warning)
-    try:
-        ctx.attempt.finish(verdict.code)
-        _merge_shards(ctx)
-        _retention(ctx)
-    finally:
-        sink.say(summary_line(summary))  # the verdict stays the last line of the log
-        sink.close()
-
-
-def _merge_shards(ctx: _Context) -> None:
-    """A sharded run's last shard merges every shard's results (runner/sharding.py). Only
-    logged: this shard's own verdict and exit code are already decided."""
-    settings = ctx.settings
-    if settings.shard is None:
-        return
-    merge = sharding.MergeContext(
-        run=ctx.attempt.run,
-        shard=settings.shard,
-        count=settings.shard_count,
-        host=ctx.attempt.host,
-        home=settings.playwright_home,
-        base_env=ctx.base_env,
-        deadline=ctx.deadline,
-        stop=ctx.stop,
-        grace=settings.kill_grace_seconds,
-        flaky_policy=settings.flaky_policy,
-        allow_no_tests=settings.allow_no_tests,
-        namespace=settings.pod_namespace,
-        job_name=settings.job_name,
-    )
-    try:
-        sharding.merge_when_last(merge, ctx.sink.say)
-    except Exception as exc:  # the merge must never change a shard's verdict
-        ctx.sink.say(f"merge failed: {exc!r}")
-
-
-def _retention(ctx: _Context) -> None:
-    """Prune old runs once this one's results and ledger end line are on disk. Whatever
-    happens here is only logged: the verdict is on disk before it starts, and it never
-    changes the exit code."""
-    if not ctx.settings.retention_enabled:
-        return
-    try:
-        report = cleanup(
-            ctx.settings.artifact_root,
-            retention_policy(ctx.settings),
-            current=ctx.attempt.run.run_name,
-            # A SIGTERM or the run deadline ends retention between two runs: the verdict is
-            # already on disk, and a Job killed at activeDeadlineSeconds would be Failed.
-            should_stop=lambda: ctx.stop.requested or ctx.deadline.expired(),
-        )
-        busy = report.outcomes or report.failures or report.stopped_early
-        lines = report.lines(verbose=False) if busy else []
-    except Exception as exc:  # retention must never fail a verification
-        lines = [f"retention skipped: {exc}"]
-    for line in lines:
-        ctx.sink.say(line)
-
-
-def _termination(ctx: _Context, summary: Summary) -> None:
-    # Kubernetes creates the file in a pod; elsewhere /dev/termination-log must not be made.
-    path = ctx.settings.termination_message_path
-    explicit = "termination_message_path" in ctx.settings.model_fields_set
-    if explicit or path.exists():
-        write_termination_message(path, summary)
