@@ -32,8 +32,8 @@ from runner.tee import LogSink
 
 _PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_EVERY = 1.0
-READ_SIZE = 1 << 20
-PIPE_SIZE = 1 << 20
+READ_SIZE = 1 << 16  # 64 KiB: larger reads allocate through mmap and cost more than they save
+PIPE_SIZE = 1 << 16
 BURST = 64
 
 

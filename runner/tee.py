@@ -47,7 +47,7 @@ class LogSink:
             self._file_fd = fd
             early, self._early = self._early, []
             for chunk in early:
-                self._write_fd(fd, chunk, console=False)
+                self._write_fd(fd, (chunk,), console=False)
 
     def close(self) -> None:
         with self._lock:
@@ -90,11 +90,8 @@ class LogSink:
                 self._pending = chunk[cut:]
                 self._emit(self._redactor.bytes(data))
                 return
-            if self._pending:
-                head, self._pending = self._pending, b""
-                self._emit(head)
-            self._emit(memoryview(chunk)[:cut])
-            self._pending = chunk[cut:]
+            head, self._pending = self._pending, chunk[cut:]
+            self._emit(head, memoryview(chunk)[:cut])  # one writev per descriptor
 
     def flush(self) -> None:
         with self._lock:
@@ -112,21 +109,31 @@ class LogSink:
                 data += b"\n"
             self._emit(self._redactor.bytes(data))
 
-    def _emit(self, data: bytes | memoryview) -> None:
+    def _emit(self, *parts: bytes | memoryview) -> None:
         if self._file_fd is None:
-            self._early.append(bytes(data))
+            self._early.append(b"".join(parts))
         else:
-            if self._file_gap and self._write_fd(self._file_fd, GAP_NOTE, console=False):
+            if self._file_gap and self._write_fd(self._file_fd, (GAP_NOTE,), console=False):
                 self._file_gap = False
-            self._write_fd(self._file_fd, data, console=False)
+            self._write_fd(self._file_fd, parts, console=False)
         if self._console_ok:
-            self._write_fd(self._console_fd, data, console=True)
+            self._write_fd(self._console_fd, parts, console=True)
 
-    def _write_fd(self, fd: int, data: bytes | memoryview, *, console: bool) -> bool:
+    def _write_fd(self, fd: int, parts: tuple[bytes | memoryview, ...], *, console: bool) -> bool:
         """Write it all; False (counted, never raised) when the descriptor failed."""
-        view = memoryview(data)
-        while view:
+        buffers: tuple[bytes | memoryview, ...] | None = parts  # first try: one system call
+        view = memoryview(b"")
+        while buffers is not None or view:
             try:
+                if buffers is not None:
+                    written = os.writev(fd, buffers)
+                    total = 0
+                    for part in buffers:
+                        total += len(part)
+                    if written < total:  # rare: a full pipe or disk; finish it piece by piece
+                        view = memoryview(b"".join(buffers))[written:]
+                    buffers = None
+                    continue
                 written = os.write(fd, view)
             except InterruptedError:
                 continue
