@@ -119,3 +119,10 @@ def test_written_evidence_is_readable_by_others(tmp_path: Path) -> None:
     target = tmp_path / "summary.json"
     atomic_write_json(target, {"a": 1})
     assert target.stat().st_mode & 0o777 == 0o644
+
+
+def test_every_setting_is_documented_in_the_readme() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("## Settings") :]
+    missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in table]
+    assert not missing, f"add these to the README's settings table: {missing}"
