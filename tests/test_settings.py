@@ -126,3 +126,14 @@ def test_every_setting_is_documented_in_the_readme() -> None:
     table = readme[readme.index("## Settings") :]
     missing = [name.upper() for name in Settings.model_fields if f"`{name.upper()}`" not in table]
     assert not missing, f"add these to the README's settings table: {missing}"
+
+
+def test_the_exit_code_table_is_the_contract() -> None:
+    import re  # noqa: PLC0415
+
+    from runner.exitcodes import ExitCode  # noqa: PLC0415
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme[readme.index("## Exit codes") : readme.index("## Settings")]
+    documented = {int(n) for n in re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)}
+    assert documented == {int(code) for code in ExitCode}
