@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -64,3 +65,23 @@ def fake_npx(tmp_path: Path) -> FakeNpx:
 
 def runner_command() -> list[str]:
     return [sys.executable, "-m", "runner"]
+
+
+def start_runner(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    """`verification-runner run ARGS` in the background, merged output on a pipe."""
+    return subprocess.Popen(
+        [*runner_command(), "run", *args],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+def read_until(proc: subprocess.Popen[bytes], marker: bytes) -> None:
+    """Consume the runner's output up to the first line holding `marker`."""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if marker in line:
+            return
+    raise AssertionError(f"the runner ended without printing {marker!r}")

@@ -40,7 +40,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, runner_command
+from tests.conftest import REPO, read_until, runner_command, start_runner
 
 HELPERS = REPO / "tests" / "helpers"
 UID = "5a1c0e2f-7b3d-4c4e-9f10-aabbccddeeff"
@@ -422,17 +422,8 @@ def killed_runner_left_a_lock(case: Case) -> None:
     """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay."""
     case.env["ANALYSIS_RUN_UID"] = UID
     env = {**case.env, "FAULT_PW": "discovery:3,print:2,say:holding,hang"}
-    victim = subprocess.Popen(
-        [*runner_command(), "run"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert victim.stdout is not None
-    for line in victim.stdout:
-        if b"holding" in line:
-            break
+    victim = start_runner(env)
+    read_until(victim, b"holding")
     children = psutil.Process(victim.pid).children(recursive=True)
     victim.kill()
     victim.wait()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakeNpx, read_until, runner_command, start_runner
 
 UID = "3f2b1c4d-5e6f-4a8b-9c0d-112233445566"
 
@@ -149,17 +149,8 @@ def test_signal_mid_run_is_forwarded_and_flushed(
     tmp_path: Path, fake_npx: FakeNpx, sig: int, code: int
 ) -> None:
     env = fake_npx.env(tmp_path / "a", "discovery:3,print:3,stubborn,hang")
-    proc = subprocess.Popen(
-        [*runner_command(), "run"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if b"stubborn grandchild up" in line:
-            break
+    proc = start_runner(env)
+    read_until(proc, b"stubborn grandchild up")
     proc.send_signal(sig)
     proc.communicate(timeout=60)
     assert proc.returncode == code
