@@ -53,14 +53,18 @@ class FakeNpx:
         return env
 
 
+def npx_shim(folder: Path, script: Path) -> FakeNpx:
+    """An `npx` in `folder` that runs `script` (a stand-in Playwright) with its arguments."""
+    folder.mkdir()
+    shim = folder / "npx"
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
+    shim.chmod(0o755)
+    return FakeNpx(bin_dir=folder, record=folder.parent / f"{folder.name}-record.json")
+
+
 @pytest.fixture
 def fake_npx(tmp_path: Path) -> FakeNpx:
-    bin_dir = tmp_path / "fake-bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "npx"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_PLAYWRIGHT}" "$@"\n')
-    shim.chmod(0o755)
-    return FakeNpx(bin_dir=bin_dir, record=tmp_path / "fake-record.json")
+    return npx_shim(tmp_path / "fake-bin", FAKE_PLAYWRIGHT)
 
 
 def runner_command() -> list[str]:

@@ -17,7 +17,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, runner_command
+from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, npx_shim, runner_command
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_CONF = REPO / "kustomize" / "components" / "artifact-server" / "artifact-server.conf"
@@ -94,13 +93,11 @@ def _free_port() -> int:
 def _verify(base: Path, root: Path, job: str, script: str) -> int:
     """One verification Job's pod: `verification-runner run` with the Job's downward-API env."""
     bin_dir = base / "fake-bin"
+    fake = FakeNpx(bin_dir, base / "fake-bin-record.json")
     if not bin_dir.exists():
-        bin_dir.mkdir()
-        shim = bin_dir / "npx"
-        shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_PLAYWRIGHT}" "$@"\n')
-        shim.chmod(0o755)
+        fake = npx_shim(bin_dir, FAKE_PLAYWRIGHT)
     uid = job.partition(".")[0]
-    env = FakeNpx(bin_dir, base / "fake-record.json").env(
+    env = fake.env(
         root,
         script,
         ANALYSIS_RUN_UID=uid,

@@ -392,13 +392,7 @@ def first_runner_holds(case: Case) -> None:
     """Another execution of the same run is under way (two pods for one run)."""
     case.env["ANALYSIS_RUN_UID"] = UID
     env = {**case.env, "FAULT_PW": "discovery:3,say:first holds,sleep:3,junit:pass:3,exit:0"}
-    first = subprocess.Popen(
-        [*runner_command(), "run"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    first = start_runner(env)
     case.background.append(first)
     assert first.stdout is not None
     for line in first.stdout:

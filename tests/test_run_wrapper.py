@@ -186,13 +186,7 @@ def test_duplicate_is_refused_with_exit_7(tmp_path: Path, fake_npx: FakeNpx) -> 
         POD_NAME="pod-one",
         NODE_NAME="node-a",
     )
-    first = subprocess.Popen(
-        [*runner_command(), "run"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    first = start_runner(env)
     try:
         assert first.stdout is not None
         for line in first.stdout:

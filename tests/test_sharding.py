@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -23,7 +22,7 @@ from filelock import FileLock
 
 from runner.cleanup import cleanup
 from runner.retention import Policy
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakeNpx, npx_shim, runner_command
 
 UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 RUN = "9a8b7c6d5e4f"
@@ -32,12 +31,7 @@ FAKE_SHARDS = REPO / "tests" / "helpers" / "fake_shards.py"
 
 @pytest.fixture
 def npx(tmp_path: Path) -> FakeNpx:
-    bin_dir = tmp_path / "shard-bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "npx"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{FAKE_SHARDS}" "$@"\n')
-    shim.chmod(0o755)
-    return FakeNpx(bin_dir=bin_dir, record=tmp_path / "record.json")
+    return npx_shim(tmp_path / "shard-bin", FAKE_SHARDS)
 
 
 def _start(

@@ -24,7 +24,7 @@ import psutil
 from runner.execution import run_verification
 from runner.settings import load_settings
 from runner.tee import LogSink
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakeNpx, runner_command, start_runner
 
 # 250 runs ("a few hundred") take about 100 s on the 2-core development VM (each run starts Python twice and
 # Node once); SOAK_RUNS raises it for a longer soak by hand.
@@ -63,13 +63,7 @@ def _one_run(i: int, fake_npx: FakeNpx, root: Path, rng: random.Random) -> tuple
         ON_DUPLICATE=rng.choice(["refuse", "refuse", "wait"]),
     )
     del env["FAKE_PW_RECORD"]  # the runs would race on one record file
-    proc = subprocess.Popen(
-        [*runner_command(), "run"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
+    proc = start_runner(env)
     assert proc.stdout is not None
     # Signalled once the test process runs: a signal during Python's start-up, before the
     # handlers exist, kills the runner outright (exit 143 all the same, nothing written yet).
