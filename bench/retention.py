@@ -17,8 +17,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from runner.cleanup import cleanup
-from runner.retention import Policy
+from runner.volume.cleanup import cleanup
+from runner.volume.retention import Policy
 
 RUNS = int(os.environ.get("BENCH_RUNS", "10000"))
 POLICY = Policy(keep_runs=20, max_age=timedelta(days=14))

@@ -95,7 +95,7 @@ def wait() -> None:
 )
 def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     """Judge existing JUnit files (from Playwright or any producer) without running anything."""
-    from runner.report import report_junit  # noqa: PLC0415 - per-command imports: fast start
+    from runner.judging.report import report_junit  # noqa: PLC0415 - per-command imports: fast start
 
     def action() -> ExitCode:
         settings = load_settings()

@@ -9,12 +9,12 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 
-from runner.artifacts import RunLayout
-from runner.cleanup import cleanup
 from runner.exitcodes import ExitCode
 from runner.identity import RunIdentity, resolve_identity
-from runner.retention import Policy
 from runner.settings import Settings
+from runner.volume.artifacts import RunLayout
+from runner.volume.cleanup import cleanup
+from runner.volume.retention import Policy
 
 
 def identity_of(settings: Settings) -> RunIdentity:

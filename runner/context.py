@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from runner.attempts import Attempt
 from runner.control import Deadline, StopRequest
 from runner.metadata import ExecutionMetadata
 from runner.settings import Settings
 from runner.tee import LogSink
+from runner.volume.attempts import Attempt
 
 
 @dataclass

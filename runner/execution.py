@@ -14,21 +14,27 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from runner import __version__, kube, playwright, readiness, wrapup
-from runner.artifacts import RunLayout, publish_job_log
-from runner.attempts import Host, begin_attempt
 from runner.commands import identity_of
 from runner.context import RunContext
 from runner.control import Deadline, StopRequest
 from runner.errors import ConfigError, InfrastructureError, RunnerError
 from runner.exitcodes import ExitCode
+from runner.judging.results import (
+    Results,
+    ResultsBroken,
+    read_flaky_from_json,
+    read_junit,
+    with_flaky,
+)
+from runner.judging.verdict import RunFacts, Verdict, decide
 from runner.metadata import ResourceUsage, initial_metadata, write_metadata
 from runner.process import ProcessOutcome, become_subreaper, kill_descendants, run_streaming
-from runner.reserve import SpaceReserve
-from runner.results import Results, ResultsBroken, read_flaky_from_json, read_junit, with_flaky
 from runner.secrets import Redactor, is_secret_name
 from runner.settings import Settings
 from runner.tee import LogSink
-from runner.verdict import RunFacts, Verdict, decide
+from runner.volume.artifacts import RunLayout, publish_job_log
+from runner.volume.attempts import Host, begin_attempt
+from runner.volume.reserve import SpaceReserve
 
 TAIL_BYTES = 64 * 1024
 
@@ -100,7 +106,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
     try:
         sink.open_file(attempt.layout.log)
         # Room for the summary, metadata, ledger end line and verdict line, should the tests
-        # fill the volume (runner/reserve.py); given back just before they are written.
+        # fill the volume (runner/volume/reserve.py); given back just before they are written.
         reserve = SpaceReserve.take(attempt.layout.dir)
         _publish_log(ctx)
         _announce(ctx)

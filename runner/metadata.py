@@ -13,9 +13,9 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from runner import __version__
-from runner.artifacts import atomic_write_text
-from runner.attempts import Attempt
 from runner.settings import Settings
+from runner.volume.artifacts import atomic_write_text
+from runner.volume.attempts import Attempt
 
 
 class Versions(BaseModel):

@@ -15,8 +15,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.artifacts import AttemptLayout
 from runner.settings import Settings
+from runner.volume.artifacts import AttemptLayout
 
 CONFIG_FILE = "playwright.config.ts"
 NO_TESTS_ERROR = "Error: No tests found"

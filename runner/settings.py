@@ -205,7 +205,7 @@ class Settings(BaseSettings):
     kill_grace_seconds: float = Field(default=10.0, ge=0)
     on_duplicate: Literal["refuse", "wait"] = "refuse"
 
-    # Artifact retention after every run and in `cleanup` (policy in runner/retention.py).
+    # Artifact retention after every run and in `cleanup` (policy in runner/volume/retention.py).
     retention_enabled: bool = True
     retention_keep_runs: int = Field(default=20, ge=0)
     retention_max_age_days: float = Field(default=14.0, ge=0)

@@ -31,8 +31,22 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from runner import playwright
-from runner.artifacts import MergedLayout, RunLayout, publish_job_log
-from runner.attempts import (
+from runner.control import Deadline, StopRequest
+from runner.exitcodes import ExitCode
+from runner.judging.report import Summary, build_summary, summary_line, write_summary
+from runner.judging.results import (
+    Results,
+    ResultsBroken,
+    read_flaky_from_json,
+    read_junit,
+    with_flaky,
+)
+from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
+from runner.process import run_streaming
+from runner.secrets import Redactor
+from runner.tee import LogSink
+from runner.volume.artifacts import MergedLayout, RunLayout, publish_job_log
+from runner.volume.attempts import (
     AttemptRecord,
     Host,
     last_merge,
@@ -42,14 +56,6 @@ from runner.attempts import (
     record_merge,
     run_lock_path,
 )
-from runner.control import Deadline, StopRequest
-from runner.exitcodes import ExitCode
-from runner.process import run_streaming
-from runner.report import Summary, build_summary, summary_line, write_summary
-from runner.results import Results, ResultsBroken, read_flaky_from_json, read_junit, with_flaky
-from runner.secrets import Redactor
-from runner.tee import LogSink
-from runner.verdict import FlakyPolicy, RunFacts, Verdict, decide
 
 WAIT_POLL = 0.5  # seconds between looks at the running shards' locks
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from runner import sharding
-from runner.cleanup import cleanup
 from runner.commands import retention_policy
 from runner.context import RunContext
-from runner.metadata import ExecutionMetadata, write_metadata
-from runner.report import (
+from runner.judging.report import (
     Summary,
     build_summary,
     summary_line,
     write_summary,
     write_termination_message,
 )
-from runner.results import Results
-from runner.verdict import Verdict
+from runner.judging.results import Results
+from runner.judging.verdict import Verdict
+from runner.metadata import ExecutionMetadata, write_metadata
+from runner.volume.cleanup import cleanup
 
 
 def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
-from runner.retention import Policy, RunInfo
+from runner.volume.retention import Policy, RunInfo
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -59,7 +59,7 @@ def fixed_uuid(n: int) -> str:
 
 # --- results and verdicts -------------------------------------------------------------------
 def _results(draw: st.DrawFn) -> object:
-    from runner.results import FailedTest, Results  # noqa: PLC0415 - keep strategies light
+    from runner.judging.results import FailedTest, Results  # noqa: PLC0415 - keep strategies light
 
     passed = draw(st.integers(0, 50))
     failed = draw(st.integers(0, 5))

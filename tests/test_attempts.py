@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.artifacts import RunLayout
-from runner.attempts import Host, begin_attempt, read_ledger
 from runner.errors import DuplicateExecution
 from runner.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
+from runner.volume.artifacts import RunLayout
+from runner.volume.attempts import Host, begin_attempt, read_ledger
 
 HELPER = [sys.executable, "-m", "tests.helpers.hold_attempt"]
 REPO = Path(__file__).resolve().parents[1]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hypothesis import given
 
-from runner.report import (
+from runner.judging.report import (
     NAME_LIMIT,
     TERMINATION_LIMIT,
     build_summary,
@@ -15,8 +15,8 @@ from runner.report import (
     summary_line,
     termination_message,
 )
-from runner.results import Results
-from runner.verdict import RunFacts, decide
+from runner.judging.results import Results
+from runner.judging.verdict import RunFacts, decide
 from tests import strategies as s
 
 

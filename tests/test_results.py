@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from runner.results import ResultsBroken, read_flaky_from_json, read_junit, with_flaky
+from runner.judging.results import ResultsBroken, read_flaky_from_json, read_junit, with_flaky
 
 PLAYWRIGHT_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuites id="" name="" tests="4" failures="1" skipped="1" errors="0" time="3.2">

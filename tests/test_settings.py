@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from runner.artifacts import RunLayout
 from runner.cli import main
 from runner.commands import identity_of
 from runner.errors import ConfigError
 from runner.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
+from runner.volume.artifacts import RunLayout
 from tests import strategies as s
 
 
@@ -114,7 +114,7 @@ def test_every_artifact_path_derives_from_settings(root: str, value: str, attemp
 
 def test_written_evidence_is_readable_by_others(tmp_path: Path) -> None:
     # The artifact server and the people reading reports may run as another uid.
-    from runner.artifacts import atomic_write_json  # noqa: PLC0415
+    from runner.volume.artifacts import atomic_write_json  # noqa: PLC0415
 
     target = tmp_path / "summary.json"
     atomic_write_json(target, {"a": 1})

@@ -20,8 +20,8 @@ import psutil
 import pytest
 from filelock import FileLock
 
-from runner.cleanup import cleanup
-from runner.retention import Policy
+from runner.volume.cleanup import cleanup
+from runner.volume.retention import Policy
 from tests.conftest import REPO, FakeNpx, npx_shim, runner_command
 
 UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.exitcodes import ExitCode
-from runner.results import Results
-from runner.verdict import RunFacts, decide
+from runner.judging.results import Results
+from runner.judging.verdict import RunFacts, decide
 from tests import strategies as s
 
 returncodes = st.one_of(st.none(), st.sampled_from([0, 1, 130, 143, -9, -11]))
@@ -82,7 +82,7 @@ def test_no_tests_is_exit_6_unless_allowed() -> None:
 
 
 def test_results_missing_discovered_tests_never_pass() -> None:
-    from runner.results import Results  # noqa: PLC0415
+    from runner.judging.results import Results  # noqa: PLC0415
 
     partial = Results(
         total=3, passed=3, failed=0, skipped=0, failures=(), flaky=(), sources=("junit.xml",)

@@ -12,11 +12,11 @@ import sys
 import time
 from pathlib import Path
 
-from runner.artifacts import RunLayout
-from runner.attempts import Host, begin_attempt
 from runner.errors import RunnerError
 from runner.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
+from runner.volume.artifacts import RunLayout
+from runner.volume.attempts import Host, begin_attempt
 
 
 def main() -> int:

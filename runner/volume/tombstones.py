@@ -29,8 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.artifacts import ATTEMPT_PREFIX, JOBS_INDEX, MERGED_DIR
-from runner.retention import RunInfo, human_size
+from runner.volume.artifacts import ATTEMPT_PREFIX, JOBS_INDEX, MERGED_DIR
+from runner.volume.retention import RunInfo, human_size
 
 TOMBSTONES = ".tombstones"
 ACTIVE_LOCK, LEDGER_LOCK, LEDGER = ".active.lock", ".ledger.lock", "ledger.jsonl"

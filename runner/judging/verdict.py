@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner.exitcodes import ExitCode
-from runner.results import Results
+from runner.judging.results import Results
 
 FlakyPolicy = Literal["pass", "warn", "fail"]
 # Playwright's message when Chromium cannot start (a broken or foreign BROWSER_EXECUTABLE, no

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from runner.artifacts import atomic_write_text
 from runner.exitcodes import ExitCode
-from runner.results import Results, read_junit
-from runner.verdict import FlakyPolicy, RunFacts, Verdict, decide
+from runner.judging.results import Results, read_junit
+from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
+from runner.volume.artifacts import atomic_write_text
 
 TERMINATION_LIMIT = 4096  # bytes; Kubernetes truncates a longer message
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")

@@ -19,11 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.artifacts import RUN_MARKER
 from runner.errors import InfrastructureError
 from runner.identity import SAFE_RUN_NAME
-from runner.retention import Plan, Policy, RunInfo, human_size, select
-from runner.tombstones import (
+from runner.volume.artifacts import RUN_MARKER
+from runner.volume.retention import Plan, Policy, RunInfo, human_size, select
+from runner.volume.tombstones import (
     DIR_FLAGS,
     LEDGER,
     Found,

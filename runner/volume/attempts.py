@@ -27,10 +27,10 @@ from typing import Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, Field, ValidationError
 
-from runner.artifacts import AttemptLayout, RunLayout, atomic_write_json
 from runner.errors import DeadlineExceeded, DuplicateExecution, InfrastructureError
 from runner.exitcodes import ExitCode
 from runner.identity import RunIdentity
+from runner.volume.artifacts import AttemptLayout, RunLayout, atomic_write_json
 
 
 class Host(BaseModel):
