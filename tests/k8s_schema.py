@@ -2,7 +2,7 @@
 
 `kubernetes-validate` knows only built-in kinds and merely warns on custom resources, so Kargo,
 Argo Rollouts, Kyverno and Argo CD objects are checked here against the CRDs copied byte for byte
-into ../shared/crds (see SOURCES.md there).
+into runner/lint/crds (see SOURCES.md there).
 
 Unknown fields are REJECTED, as the API server would prune them (and `kubectl apply` with
 field validation Strict would refuse them): a misspelt or invented field such as
