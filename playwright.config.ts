@@ -30,7 +30,7 @@ import { chromium } from 'playwright-core';
 const env = process.env;
 const repoNodeModules = path.join(__dirname, 'node_modules');
 // `playwright test --list` loads the specs but neither launches a browser nor starts the
-// webServer (domain-facts.md, Playwright section), so listing must work without either.
+// webServer (docs/platform-facts.md, Playwright section), so listing must work without either.
 const listing = process.argv.includes('--list');
 
 const workspace = path.resolve(env.TESTS_WORKSPACE || process.cwd());
@@ -41,7 +41,7 @@ const TEST_MATCH = '**/*.spec.{ts,js,mjs}';
 /**
  * Specs in a workspace outside this repository (a mounted volume, a temporary directory) cannot
  * find `@playwright/test`: Node resolves a bare import from the spec's own directory upwards
- * (domain-facts.md, Playwright section). Adding our node_modules to NODE_PATH fixes it for .ts
+ * (docs/platform-facts.md, Playwright section). Adding our node_modules to NODE_PATH fixes it for .ts
  * and CommonJS specs. Doing it here, and re-reading NODE_PATH in this process, makes a bare
  * `npx playwright test` work as well as the runner; worker processes inherit the variable.
  * NODE_PATH comes after any node_modules next to the spec, so pinPlaywrightCopy() below decides
@@ -58,7 +58,7 @@ function addRepoNodeModulesToNodePath(): void {
 /**
  * The runner's pinned Playwright wins. A workspace that ships its own @playwright/test would load
  * a second copy next to ours, and Playwright aborts the whole run ("Requiring @playwright/test
- * second time"; domain-facts.md, Playwright section). So these packages always resolve from this
+ * second time"; docs/platform-facts.md, Playwright section). So these packages always resolve from this
  * repository, whatever a spec's own node_modules holds.
  */
 const PINNED_PACKAGES = /^(@playwright\/test|playwright|playwright-core)(\/.*)?$/;

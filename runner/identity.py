@@ -1,7 +1,7 @@
 """Which verification run is this? Turn Kargo/Argo identity inputs into one run name.
 
 Every retry of one run must land in the same run directory, and any input, however hostile,
-must yield a single safe path component. Sources, most specific first (domain-facts.md):
+must yield a single safe path component. Sources, most specific first (docs/platform-facts.md):
 
 1. an explicit promotion id (`KARGO_PROMOTION_ID` or `--promotion`); Kargo names promotions
    and AnalysisRuns `<stage>.<ULID>.<short freight hash>`;

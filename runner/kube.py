@@ -4,7 +4,7 @@ Kargo passes no promotion to verification (there is no `ctx.promotion`), so the 
 the pod to the promotion is: our Job's annotation `analysisrun.argoproj.io/name`, then that
 AnalysisRun's annotation `kargo.akuity.io/promotion` (set on the first verification after a
 promotion) and labels `kargo.akuity.io/stage` / `kargo.akuity.io/freight-collection`
-(domain-facts.md). RBAC: get jobs, get analysisruns in the namespace; nothing else.
+(docs/platform-facts.md). RBAC: get jobs, get analysisruns in the namespace; nothing else.
 
 Best effort by design: a lookup that fails is logged and the verification goes on; it never
 changes a verdict. Plain urllib with the service account's token and CA, no client library.

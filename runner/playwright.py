@@ -87,7 +87,7 @@ def environment(
             "VR_RETRIES": str(settings.playwright_retries),
             "VR_DISCOVERY_FILE": str(discovery_file(layout)),
             # Specs in a workspace outside `home` resolve @playwright/test through NODE_PATH
-            # (domain-facts.md); the runner's pinned copy is the one that runs.
+            # (docs/platform-facts.md); the runner's pinned copy is the one that runs.
             "NODE_PATH": ":".join(dict.fromkeys([*node_path, str(home / "node_modules")])),
             "FORCE_COLOR": env.get("FORCE_COLOR", "0"),
         }

@@ -4,7 +4,7 @@
 #
 # Runs as root on Debian bookworm. Downloads only from the npm registry and Debian's mirror:
 # `npx playwright install` fetches browsers from a CDN, which is not reachable here, so the
-# browser is Debian's `chromium` (see ../shared/domain-facts.md, Playwright section).
+# browser is Debian's `chromium` (see docs/platform-facts.md, Playwright section).
 #
 # Env: VR_NODE_PREFIX (default /opt/vr-node) where a Node 20 from the npm registry goes when the
 #      system node is older than Playwright needs.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make podman usable on a fresh Debian bookworm machine of this project (run as root).
 #
-# Why each piece is here (see shared/domain-facts.md, "Containers on these machines"):
+# Why each piece is here (see docs/platform-facts.md, "Containers on these machines"):
 # - There is no Docker engine (a docker *client* may exist, but no daemon): podman is the engine.
 # - crun fails on this machine's cgroup layout (cgroup v1 hierarchy with a v2 "unified" mount),
 #   so the OCI runtime is runc.

@@ -44,7 +44,7 @@ def test_blank_inputs_count_as_unset() -> None:
 @given(s.uuids, st.from_regex(r"[a-z][a-z0-9-]{0,20}", fullmatch=True), st.integers(1, 50))
 def test_job_restart_and_new_measurement_share_the_run(uid: str, metric: str, n: int) -> None:
     # A restarted pod keeps the Job name; a new measurement gets <uid>.<metric>.<n+1>; the
-    # pod label carries the bare UID. All three are retries of one run (domain-facts.md).
+    # pod label carries the bare UID. All three are retries of one run (docs/platform-facts.md).
     names = {
         _resolve(job=f"{uid}.{metric}.{n}").run_name,
         _resolve(job=f"{uid}.{metric}.{n + 1}").run_name,

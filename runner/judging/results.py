@@ -3,7 +3,7 @@
 JUnit is the verdict's source: any producer's files can be judged (`verification-runner
 report`). Playwright's JUnit reporter writes one <testsuite> per spec file whose `hostname` is
 the project name; a test that passed on a retry is a plain passing <testcase> unless
-`includeRetries` adds <flakyFailure> children (domain-facts.md). The JSON report marks such a
+`includeRetries` adds <flakyFailure> children (docs/platform-facts.md). The JSON report marks such a
 test "flaky" as well; both are read so neither setting can hide a flaky test.
 """
 

@@ -57,7 +57,7 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
             ExitCode.DEADLINE_EXCEEDED, f"the run deadline was exceeded; {_partial(results)}"
         )
     if facts.empty_shard and facts.returncode in (None, 0):
-        # More shards than test groups: Playwright passes the empty ones (domain-facts.md).
+        # More shards than test groups: Playwright passes the empty ones (docs/platform-facts.md).
         return Verdict(ExitCode.PASSED, "no test fell to this shard (more shards than files)")
     if facts.discovered == 0:
         if allow_no_tests:

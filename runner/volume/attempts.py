@@ -6,7 +6,7 @@
   blocks the next attempt. A second process that finds the lock held is a duplicate execution
   (two pods for one run): refused with exit 7, or made to wait with `ON_DUPLICATE=wait`.
 * A free lock and earlier attempts on disk mean this is a retry: a restarted pod keeps its Job
-  name, a new measurement gets a new one, both keep the AnalysisRun UID (domain-facts.md).
+  name, a new measurement gets a new one, both keep the AnalysisRun UID (docs/platform-facts.md).
 * A sharded run (an Indexed Job) keeps all of this per shard: `<run>/shard-<i>/` holds the
   shard's active lock and attempts, and its ledger lines carry `shard`. Two pods of one shard
   are duplicates; two shards are not. A shard's lock is taken under the ledger lock, so a

@@ -1,0 +1,93 @@
+"""The repository stands on its own: a fresh clone has every fact, schema and licence it needs.
+
+Someone who clones the repository has nothing beside it, so no tracked file may send a reader or a
+test outside it; the CRD schemas the manifests are checked against are vendored byte for byte,
+and the platform facts the code relies on are written down in docs/platform-facts.md.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+CRDS = REPO / "runner" / "lint" / "crds"
+FACTS = REPO / "docs" / "platform-facts.md"
+
+# Spelt in pieces so this file does not match itself.
+_OUTSIDE = re.compile(
+    "|".join(("\\.\\./" + "shared", "shared/" + "domain-facts", "shared/" + "crds"))
+)
+
+
+def _tracked() -> list[Path]:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=REPO, capture_output=True, check=True
+    ).stdout.decode()
+    return [REPO / name for name in listed.split("\0") if name]
+
+
+def test_no_tracked_file_points_outside_the_repository() -> None:
+    offenders = []
+    for path in _tracked():
+        if not path.is_file():  # deleted in the work tree, not yet committed
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        offenders += [
+            f"{path.relative_to(REPO)}:{text.count(chr(10), 0, m.start()) + 1}: {m.group()}"
+            for m in _OUTSIDE.finditer(text)
+        ]
+    assert not offenders, (
+        "point these at docs/platform-facts.md or runner/lint/crds:\n" + "\n".join(offenders)
+    )
+
+
+def test_the_outside_pattern_catches_what_it_must() -> None:
+    for text in ("see ../../shared" + "/x", "(shared/" + "domain-facts.md)", "../shared" + "/crds"):
+        assert _OUTSIDE.search(text), text
+    assert not _OUTSIDE.search("docs/platform-facts.md, shared volume, runner/lint/crds")
+
+
+def _blob_id(path: Path) -> str:
+    return subprocess.run(
+        ["git", "hash-object", "--no-filters", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def test_vendored_crds_are_the_upstream_files_named_in_sources() -> None:
+    """Each CRD is listed in SOURCES.md with the upstream blob id it was copied from, and is still
+    that blob: a local edit (or a new file without a source) fails here."""
+    sources = (CRDS / "SOURCES.md").read_text(encoding="utf-8")
+    listed = dict(
+        re.findall(r"^\| (\S+\.yaml) \| \S+ \| ([0-9a-f]{40}) \|$", sources, re.MULTILINE)
+    )
+    on_disk = {path.name for path in CRDS.glob("*.yaml")}
+    assert on_disk == set(listed), "every vendored CRD, and only those, is listed in SOURCES.md"
+    for name, blob in listed.items():
+        assert _blob_id(CRDS / name) == blob, f"{name} differs from upstream blob {blob}"
+    assert "Apache-2.0" in sources
+    licence = (CRDS / "LICENSE-Apache-2.0.txt").read_text(encoding="utf-8")
+    assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+
+
+def test_platform_facts_name_their_sources_and_existing_tests() -> None:
+    """Every bullet of docs/platform-facts.md names an upstream source, and every test it cites as
+    the guard of a fact exists."""
+    text = FACTS.read_text(encoding="utf-8")
+    bullets = re.findall(r"^- (.*?)(?=^- |^## |\Z)", text, re.MULTILINE | re.DOTALL)
+    assert len(bullets) > 20
+    for bullet in bullets:
+        assert re.search(r"[\w.-]+/[\w.-]+:\s|<https://", bullet), f"no upstream source: {bullet}"
+    tests_text = "\n".join(
+        path.read_text(encoding="utf-8") for path in (REPO / "tests").rglob("*.py")
+    )
+    for cited in re.findall(r"\[([^\]]+)\]", text):
+        for name in re.split(r",\s*", cited):
+            if name.startswith("test_"):
+                assert f"def {name}(" in tests_text, f"platform-facts cites missing test {name}"
+            elif name.startswith("tests/"):
+                assert (REPO / name).exists(), f"platform-facts cites missing file {name}"
