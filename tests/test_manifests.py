@@ -1,8 +1,9 @@
 """The manifests under kustomize/: they render, they validate, and they encode the domain facts.
 
 Rendering uses the real `kubectl kustomize`; built-in kinds are validated by kubernetes-validate
-in strict mode, custom resources by tests/k8s_schema.py against ../shared/crds. The semantic
-tests below each name the fact in ../shared/domain-facts.md that they protect.
+in strict mode, custom resources by tests/k8s_schema.py against the CRDs vendored in
+runner/lint/crds. The semantic tests below each name the fact in docs/platform-facts.md that they
+protect.
 """
 
 from __future__ import annotations
@@ -25,9 +26,8 @@ from tests.k8s_schema import CrdRegistry, SchemaError
 
 REPO = Path(__file__).resolve().parents[1]
 KUSTOMIZE = REPO / "kustomize"
-# CI clones the repo into another folder with shared/ beside it.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-CRDS = SHARED / "crds"
+# Vendored byte for byte, with their sources and licences (runner/lint/crds/SOURCES.md).
+CRDS = REPO / "runner" / "lint" / "crds"
 K8S_VERSION = "1.33"
 
 RUNNER_IMAGE = "ghcr.io/example/verification-runner"
@@ -39,7 +39,7 @@ ARGS_TO_ENV = {
     "image": "FREIGHT_IMAGE",
     "commit": "FREIGHT_COMMIT",
 }
-# Settings fields filled through the downward API, and from where (domain-facts.md: the pod
+# Settings fields filled through the downward API, and from where (docs/platform-facts.md: the pod
 # carries the labels batch.kubernetes.io/job-name and analysisrun.argoproj.io/uid).
 DOWNWARD_API = {
     "pod_name": "metadata.name",
@@ -83,7 +83,7 @@ def _kustomize(directory: str) -> str:
 
 @functools.cache
 def registry() -> CrdRegistry:
-    assert CRDS.is_dir(), f"CRD schemas not found at {CRDS} (shared/ must sit beside the repo)"
+    assert CRDS.is_dir(), f"CRD schemas not found at {CRDS}"
     return CrdRegistry(CRDS)
 
 
@@ -434,6 +434,19 @@ def test_promotion_steps() -> None:
         assert {a or b for a, b in referenced} <= aliases
 
 
+def test_health_checks_use_the_pushed_commit() -> None:
+    """git-push rebases by default and outputs what it pushed; git-commit's output is not on the
+    remote when the branch moved (platform-facts.md, "Kargo verification")."""
+    for stage in of_kind(kargo_objs(), "Stage"):
+        steps = stage["spec"]["promotionTemplate"]["spec"]["steps"]
+        pushes = [step for step in steps if step["uses"] == "git-push"]
+        assert [step.get("as") for step in pushes] == ["push"], stage["metadata"]["name"]
+        revisions = re.findall(r"desiredRevision: (.*)", yaml.safe_dump(steps))
+        assert revisions, stage["metadata"]["name"]
+        for revision in revisions:
+            assert revision.replace(" ", "") == "${{outputs.push.commit}}", revision
+
+
 def test_kargo_names_resolve() -> None:
     objs = kargo_objs()
     (project,) = of_kind(objs, "Project")
@@ -622,6 +635,46 @@ def test_kyverno_copies_opted_in_secrets_and_keeps_them_in_sync() -> None:
             # The target is the trigger Namespace, never a list written into the policy.
             assert each["namespace"] == "{{ request.object.metadata.name }}"
             assert "secrets.eda/" in each.get("list", "")
+
+
+def test_kyverno_generate_rules_do_not_match_on_operations() -> None:
+    """Background generation (generateExisting, synchronize) carries no admission operation, so a
+    generate rule matching on `operations` is skipped there (platform-facts.md, "Kyverno")."""
+    generating = [
+        (policy["metadata"]["name"], rule)
+        for policy in of_kind(render("kyverno"), "ClusterPolicy")
+        for rule in policy["spec"]["rules"]
+        if "generate" in rule
+    ]
+    assert generating
+    for name, rule in generating:
+        for block in ("match", "exclude"):
+            for kind in ("any", "all"):
+                for entry in rule.get(block, {}).get(kind, []):
+                    assert "operations" not in entry.get("resources", {}), (name, block)
+
+
+def test_kyverno_docs_say_existing_namespaces_and_sync_need_no_operations() -> None:
+    readme = (KUSTOMIZE / "README.md").read_text(encoding="utf-8")
+    (section,) = re.findall(r"## Shared secrets.*?(?=\n## )", readme, re.DOTALL)
+    flat = " ".join(section.split())
+    assert "`generateExisting: true` (namespaces that opted in earlier are covered)" in flat
+    assert "must never list `operations`" in flat
+    policy = (KUSTOMIZE / "kyverno" / "sync-secrets.yaml").read_text(encoding="utf-8")
+    assert "No `operations` here" in policy
+
+
+def test_verification_namespaces_enforce_restricted() -> None:
+    """Pod Security "restricted" is enforced only where the namespace carries the label
+    (platform-facts.md, "Pod Security"): every namespace a deployment puts the verification
+    into is declared with enforce, warn and audit at restricted."""
+    namespaces = named(kargo_objs(), "Namespace")
+    for deployment in (*DEPLOYMENTS, "overlays/sharded"):
+        where = the_template(deployment)["metadata"]["namespace"]
+        assert where in namespaces, f"{deployment}: namespace {where} is not declared"
+        labels = namespaces[where]["metadata"]["labels"]
+        for mode in ("enforce", "warn", "audit"):
+            assert labels.get(f"pod-security.kubernetes.io/{mode}") == "restricted", (where, mode)
 
 
 def test_kargo_namespace_opts_in_to_its_secrets() -> None:
