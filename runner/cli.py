@@ -125,4 +125,62 @@ def cleanup(dry_run: bool) -> None:
     _run(lambda: commands.cleanup_artifacts(load_settings(), dry_run=dry_run, echo=click.echo))
 
 
+def _rule_ids(values: tuple[str, ...]) -> list[str]:
+    return [part.strip() for value in values for part in value.split(",") if part.strip()]
+
+
+@main.command()
+@click.argument("paths", nargs=-1, metavar="[PATH|-]...")
+@click.option(
+    "-k",
+    "--kustomize",
+    "kustomizations",
+    multiple=True,
+    metavar="DIR",
+    help="Render DIR with `kubectl kustomize` (else `kustomize build`) and lint the output.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "sarif"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--select", multiple=True, metavar="RULE[,RULE]", help="Only these rules.")
+@click.option("--ignore", multiple=True, metavar="RULE[,RULE]", help="Not these rules.")
+@click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+def lint(
+    *,
+    paths: tuple[str, ...],
+    kustomizations: tuple[str, ...],
+    fmt: str,
+    select: tuple[str, ...],
+    ignore: tuple[str, ...],
+    strict: bool,
+) -> None:
+    """Find the settings that make a Kargo verification pass when it should fail, or never run.
+
+    PATH is a YAML file, a directory (every .yaml/.yml under it) or `-` for stdin; everything
+    given is linted as one set. Exit 0 clean, 1 on an error finding (any finding with
+    --strict), 2 on a usage error or unreadable input. Silence one line with a comment
+    `# verification-runner: ignore=RULE` on it.
+    """
+    from runner.lint import lint_command  # noqa: PLC0415 - per-command imports keep start-up short
+
+    if not paths and not kustomizations:
+        raise click.UsageError("give a YAML file, a directory, -k DIR, or - for stdin")
+    _run(
+        lambda: lint_command(
+            paths=paths,
+            kustomizations=kustomizations,
+            read_stdin=sys.stdin.read,
+            fmt=fmt,
+            select=_rule_ids(select),
+            ignore=_rule_ids(ignore),
+            strict=strict,
+            echo=click.echo,
+        )
+    )
+
+
 __all__ = ["ExitCode", "main"]

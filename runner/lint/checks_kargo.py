@@ -1,0 +1,160 @@
+"""Checks on Kargo Stages and the AnalysisTemplates they run: args that resolve, expressions
+that exist in verification, health checks on what was really pushed."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from runner.lint.hits import FieldPath, Hit, analysis_docs, get, items, strings
+from runner.lint.yamldoc import Doc
+
+_ARG_USE = re.compile(r"\{\{\s*args\.([-\w]+)\s*\}\}")
+# outputs.alias or outputs['alias'] (not task.outputs, which a PromotionTask's caller reads).
+_OUTPUT_USE = re.compile(r"(?<![\w.])outputs(?:\.([A-Za-z_][-\w]*)|\[\s*['\"]([-\w]+)['\"]\s*\])")
+_STEP_KINDS = {"Stage": ("spec", "promotionTemplate", "spec", "steps")}
+_TASK_KINDS = ("PromotionTask", "ClusterPromotionTask")
+
+
+def _kargo(doc: Doc) -> bool:
+    return doc.api_version.startswith("kargo.akuity.io/")
+
+
+def _declared(template: Doc) -> dict[str, dict[str, Any]]:
+    return {
+        str(arg["name"]): arg
+        for _, arg in items(get(template.data, "spec", "args"))
+        if isinstance(arg, dict) and "name" in arg
+    }
+
+
+def check_args_used(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for template in analysis_docs(docs):
+        if template.kind == "AnalysisRun":
+            continue  # a run's args are already resolved
+        declared = _declared(template)
+        for path, text in strings(get(template.data, "spec", "metrics"), ("spec", "metrics")):
+            for name in _ARG_USE.findall(text):
+                if name not in declared:
+                    yield Hit(
+                        "undeclared-arg",
+                        template,
+                        path,
+                        f"{{{{args.{name}}}}} is used but {template.label} does not declare it",
+                    )
+
+
+def _referenced_templates(stage: Doc, docs: Sequence[Doc]) -> Iterator[tuple[int, Doc]]:
+    refs = get(stage.data, "spec", "verification", "analysisTemplates")
+    for index, ref in items(refs):
+        cluster = get(ref, "kind") == "ClusterAnalysisTemplate"
+        wanted = "ClusterAnalysisTemplate" if cluster else "AnalysisTemplate"
+        for doc in analysis_docs(docs):
+            if doc.kind != wanted or doc.name != get(ref, "name"):
+                continue
+            # A namespaced template must sit in the Stage's namespace (when both say one).
+            namespaces = {doc.namespace, stage.namespace} - {""}
+            if cluster or len(namespaces) < 2:
+                yield index, doc
+
+
+def check_stage_args(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for stage in docs:
+        if stage.kind != "Stage" or not _kargo(stage):
+            continue
+        args_path: FieldPath = ("spec", "verification", "args")
+        passed = {
+            str(arg.get("name")): index
+            for index, arg in items(get(stage.data, *args_path))
+            if isinstance(arg, dict)
+        }
+        for ref_index, template in _referenced_templates(stage, docs):
+            declared = _declared(template)
+            for name, arg in declared.items():
+                if name not in passed and "value" not in arg and "valueFrom" not in arg:
+                    yield Hit(
+                        "missing-arg",
+                        stage,
+                        ("spec", "verification", "analysisTemplates", ref_index),
+                        f"Stage {stage.name!r} does not pass arg {name!r}, which"
+                        f" {template.label} declares without a default",
+                    )
+            for name, index in passed.items():
+                if name not in declared:
+                    yield Hit(
+                        "undeclared-arg",
+                        stage,
+                        (*args_path, index, "name"),
+                        f"Stage {stage.name!r} passes arg {name!r}, which {template.label}"
+                        " does not declare",
+                    )
+
+
+def check_promotion_in_verification(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for stage in docs:
+        if stage.kind != "Stage" or not _kargo(stage):
+            continue
+        verification = get(stage.data, "spec", "verification")
+        for path, text in strings(verification, ("spec", "verification")):
+            if "ctx.promotion" in text:
+                yield Hit(
+                    "promotion-in-verification",
+                    stage,
+                    path,
+                    f"Stage {stage.name!r}: ctx.promotion does not exist in verification",
+                )
+
+
+def _step_lists(docs: Sequence[Doc]) -> Iterator[tuple[Doc, FieldPath, list[Any]]]:
+    for doc in docs:
+        if not _kargo(doc):
+            continue
+        path = _STEP_KINDS.get(doc.kind) or (("spec", "steps") if doc.kind in _TASK_KINDS else None)
+        steps = get(doc.data, *path) if path else None
+        if path and isinstance(steps, list):
+            yield doc, path, steps
+
+
+def _aliases(steps: list[Any]) -> dict[str, str]:
+    """Step alias -> the step it names (`uses`)."""
+    return {
+        str(step["as"]): str(step.get("uses", step.get("task", "")))
+        for step in steps
+        if isinstance(step, dict) and "as" in step
+    }
+
+
+def _outputs_used(steps: list[Any], base: FieldPath) -> Iterator[tuple[FieldPath, str, str]]:
+    for path, text in strings(steps, base):
+        for dotted, quoted in _OUTPUT_USE.findall(text):
+            yield path, dotted or quoted, text
+
+
+def check_step_outputs(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for doc, base, steps in _step_lists(docs):
+        aliases = _aliases(steps)
+        for path, alias, _text in _outputs_used(steps, base):
+            if alias not in aliases:
+                yield Hit(
+                    "unknown-step-output",
+                    doc,
+                    path,
+                    f"{doc.label}: outputs of step {alias!r}, but no step has `as: {alias}`",
+                )
+            elif path[-1] == "desiredRevision" and aliases[alias] == "git-commit":
+                yield Hit(
+                    "commit-output-revision",
+                    doc,
+                    path,
+                    f"{doc.label}: desiredRevision from git-commit step {alias!r}; use the"
+                    " git-push step's output (what reached the remote)",
+                )
+
+
+CHECKS = (
+    check_args_used,
+    check_stage_args,
+    check_promotion_in_verification,
+    check_step_outputs,
+)

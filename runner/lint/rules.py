@@ -1,0 +1,192 @@
+"""Every lint rule in one place: id, severity, why it matters, the upstream fact, the fix.
+
+The checks that fire them live in runner/lint/checks_*.py and name a rule by its id; the README's
+rules table is tested against this catalogue.
+"""
+
+from __future__ import annotations
+
+from runner.lint.model import Rule, Severity
+
+_E = Severity.ERROR
+_W = Severity.WARNING
+_JOB = "argo-rollouts-job-metric"
+_KARGO = "kargo-verification"
+_KYVERNO = "kyverno"
+_PSS = "pod-security"
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "failure-limit",
+        _E,
+        "A failed Job can end the metric Successful: the metric fails only when failed >"
+        " failureLimit, so failureLimit >= count never fails.",
+        "Argo Rollouts fails a metric only when failed > failureLimit (analysis.go).",
+        "Use count: 1 and leave failureLimit out (it defaults to 0).",
+        _JOB,
+    ),
+    Rule(
+        "job-metric-condition",
+        _E,
+        "successCondition/failureCondition are ignored for a job metric: the condition you wrote"
+        " never fails anything.",
+        "The job provider judges only the Job's Complete/Failed condition (metricproviders/job).",
+        "Delete the condition; make the container's exit code the verdict.",
+        _JOB,
+    ),
+    Rule(
+        "job-backoff-limit",
+        _E,
+        "backoffLimit > 0 (or missing: Kubernetes defaults it to 6) reruns a failed pod under the"
+        " same Job, and a flaky pass hides the failure.",
+        "A Job retries failed pods up to backoffLimit (default 6) before it fails.",
+        "Set backoffLimit: 0 and restartPolicy: Never; re-run with a reverify instead.",
+        _JOB,
+    ),
+    Rule(
+        "job-no-deadline",
+        _W,
+        "No activeDeadlineSeconds: Argo Rollouts has no metric timeout, so a hung run blocks the"
+        " verification forever.",
+        "Only the Job's activeDeadlineSeconds bounds a job measurement.",
+        "Set activeDeadlineSeconds on the Job spec (longer than the suite needs).",
+        _JOB,
+    ),
+    Rule(
+        "indexed-job",
+        _E,
+        "An Indexed Job under a job metric is never created: its name contains dots, and"
+        " Kubernetes refuses Indexed Jobs whose pod host names are not DNS labels.",
+        "Rollouts names the Job <uid>.<metric>.<n>; Kubernetes validates <name>-<index>.",
+        "Run shards as parallel metrics (one Job each), not as an Indexed Job.",
+        _JOB,
+    ),
+    Rule(
+        "job-name-too-long",
+        _W,
+        "The Job name <uid>.<metric>.<n> passes 63 characters: Rollouts truncates the metric"
+        " part, so Job names no longer say which metric (and similar names can collide).",
+        "Job names carry the 36-character AnalysisRun UID; pod labels hold 63 characters.",
+        "Keep metric names to 24 characters or fewer.",
+        _JOB,
+    ),
+    Rule(
+        "undeclared-arg",
+        _E,
+        "{{args.NAME}} is used but not declared in spec.args: the AnalysisRun errors and the"
+        " verification never runs.",
+        "Argo Rollouts resolves {{args.NAME}} only from the template's declared args.",
+        "Declare the arg in spec.args (and pass it from the Stage).",
+        _KARGO,
+    ),
+    Rule(
+        "missing-arg",
+        _E,
+        "An arg without a default is not passed by a Stage that uses the template: the"
+        " AnalysisRun cannot be created and the verification never runs.",
+        "Kargo passes Stage.spec.verification.args; an arg with no value fails the run.",
+        "Pass the arg in the Stage's verification.args, or give it a value in the template.",
+        _KARGO,
+    ),
+    Rule(
+        "run-deadline",
+        _W,
+        "RUN_DEADLINE_SECONDS is not below activeDeadlineSeconds: Kubernetes kills the runner"
+        " before it can stop the suite and write its verdict and evidence.",
+        "At activeDeadlineSeconds the Job controller kills the pod and fails the Job.",
+        "Set RUN_DEADLINE_SECONDS at least 60 s below activeDeadlineSeconds.",
+        _JOB,
+    ),
+    Rule(
+        "uid-label-env",
+        _W,
+        "An env var from the pod label analysisrun.argoproj.io/uid is empty on Argo Rollouts"
+        " 1.9 (the label is on the Job only) and the container has no fallback.",
+        "Rollouts copies the uid label to the pod only from v1.10.",
+        "Also pass JOB_NAME from metadata.labels['batch.kubernetes.io/job-name'] (the UID is"
+        " its first dot-separated part).",
+        _JOB,
+    ),
+    Rule(
+        "unknown-field",
+        _E,
+        "A field the CRD does not define is dropped by the API server: the setting you wrote"
+        " (e.g. verification.reuse) does nothing.",
+        "Structural CRD schemas prune unknown fields.",
+        "Remove or correct the field (see the CRD's schema for the real name).",
+        _KARGO,
+    ),
+    Rule(
+        "schema",
+        _E,
+        "The object does not validate against its CRD (type, enum, required field): the apply"
+        " fails and the verification never runs.",
+        "The API server validates custom resources against the CRD's openAPIV3Schema.",
+        "Correct the value as the message says.",
+        _KARGO,
+    ),
+    Rule(
+        "promotion-in-verification",
+        _E,
+        "ctx.promotion does not exist in verification args: the expression fails and the"
+        " verification never runs.",
+        "Verification args see ctx.project, ctx.stage, vars and freight functions only.",
+        "Read the promotion from the AnalysisRun's kargo.akuity.io/promotion annotation.",
+        _KARGO,
+    ),
+    Rule(
+        "commit-output-revision",
+        _E,
+        "desiredRevision comes from a git-commit output: when git-push rebases, the pushed"
+        " commit differs, the health check waits forever and verification never starts.",
+        "git-push rebases by default and outputs the commit it actually pushed.",
+        "Give git-push an alias (as: push) and use ${{ outputs.push.commit }}.",
+        _KARGO,
+    ),
+    Rule(
+        "unknown-step-output",
+        _E,
+        "An expression reads outputs of a step alias that no step declares: the promotion fails.",
+        "Promotion steps expose outputs under their `as:` alias only.",
+        "Add `as: NAME` to the step, or correct the alias.",
+        _KARGO,
+    ),
+    Rule(
+        "kyverno-generate-operations",
+        _E,
+        "A generate rule matching on operations is skipped by background processing: existing"
+        " namespaces get nothing and synchronize never propagates changes.",
+        "Background requests carry no admission operation (kyverno#10574).",
+        "Remove operations from the generate rule's match (CREATE and UPDATE are the default).",
+        _KYVERNO,
+    ),
+    Rule(
+        "kyverno-generate-fixed-namespace",
+        _W,
+        "A generate rule triggered by Namespaces writes to one fixed namespace: every other"
+        " namespace that opts in gets no copy.",
+        "The generated resource goes to `namespace`; the trigger is request.object.",
+        'Target the trigger: namespace: "{{ request.object.metadata.name }}".',
+        _KYVERNO,
+    ),
+    Rule(
+        "pss-not-enforced",
+        _W,
+        "The Job claims Pod Security 'restricted' but its namespace does not enforce it: a"
+        " change that breaks the claim goes unnoticed.",
+        "Only the namespace label pod-security.kubernetes.io/enforce enforces a level.",
+        "Label the namespace pod-security.kubernetes.io/enforce: restricted.",
+        _PSS,
+    ),
+    Rule(
+        "duplicate-key",
+        _W,
+        "A key appears twice in one mapping: the first value is silently replaced (kubectl's"
+        " strict validation refuses it).",
+        "YAML keeps the last duplicate key; kubectl --validate=strict rejects duplicates.",
+        "Keep one of the two keys.",
+        "yaml",
+    ),
+)
+
+BY_ID = {rule.id: rule for rule in RULES}

@@ -1,0 +1,388 @@
+"""`verification-runner lint` through the real CLI: one fixture pair per rule (a minimal bad
+manifest whose offending lines carry `# expect: RULE`, and its corrected twin), the output
+formats, the ways in (files, directories, `-k`, stdin) and the ways it refuses input (exit 2)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner, Result
+
+from runner.cli import main
+from runner.lint import RULES, Severity
+
+FIXTURES = Path(__file__).parent / "fixtures" / "lint"
+RULE_FIXTURES = FIXTURES / "rules"
+REPO = Path(__file__).resolve().parents[1]
+_EXPECT = re.compile(r"#\s*expect:\s*([-\w]+)")
+
+# The exact message of each rule's bad fixture (several lines: all carry the same message
+# unless listed more than once).
+MESSAGES = {
+    "failure-limit": "metric 'acceptance': failureLimit 1 with count 1: 1 failed Job(s) still end"
+    " the metric Successful",
+    "job-metric-condition": "metric 'acceptance': failureCondition is ignored for a job metric;"
+    " the Job's own Complete/Failed condition decides",
+    "job-backoff-limit": "metric 'acceptance': backoffLimit 2 reruns a failed suite under the same"
+    " Job|metric 'acceptance': backoffLimit is not set, so Kubernetes retries a failed run up to"
+    " 6 times",
+    "job-no-deadline": "metric 'acceptance': no activeDeadlineSeconds; nothing stops a hung run",
+    "indexed-job": "metric 'acceptance': an Indexed Job under a job metric is never created",
+    "job-name-too-long": "metric name 'acceptance-against-staging' has 26 characters: the Job name"
+    " <uid>.acceptance-against-staging.1 passes 63 (keep it to 24)",
+    "undeclared-arg": "{{args.base-url}} is used but AnalysisTemplate/verify does not declare it|"
+    "Stage 'test' passes arg 'base-url', which AnalysisTemplate/verify does not declare",
+    "missing-arg": "Stage 'test' does not pass arg 'base-url', which AnalysisTemplate/verify"
+    " declares without a default",
+    "run-deadline": "metric 'acceptance': RUN_DEADLINE_SECONDS 1800 leaves 0 s before"
+    " activeDeadlineSeconds 1800 (needs 60 s to stop and flush)",
+    "uid-label-env": "env ANALYSIS_RUN_UID: the pod label analysisrun.argoproj.io/uid is empty on"
+    " Argo Rollouts 1.9 and no env carries the Job name to fall back on",
+    "unknown-field": "Stage/test: spec.verification.reuse: unknown field (not in the Stage CRD"
+    " schema; dropped on apply)",
+    "schema": "Stage/test: spec.requestedFreight[0].origin.kind: 'Shed' not one of ['Warehouse']",
+    "promotion-in-verification": "Stage 'test': ctx.promotion does not exist in verification",
+    "commit-output-revision": "Stage/test: desiredRevision from git-commit step 'commit'; use the"
+    " git-push step's output (what reached the remote)",
+    "unknown-step-output": "Stage/test: outputs of step 'push', but no step has `as: push`",
+    "kyverno-generate-operations": "ClusterPolicy/sync-secrets rule 'clone-secret': a generate"
+    " rule matching on operations never runs in the background (no generateExisting, no sync)",
+    "kyverno-generate-fixed-namespace": "ClusterPolicy/sync-secrets rule 'clone-secret':"
+    " triggered by every Namespace but writes only to 'backstage'",
+    "pss-not-enforced": "namespace 'demo' runs a verification Job that claims Pod Security"
+    " 'restricted' but enforces baseline",
+    "duplicate-key": "key 'backoffLimit' appears twice in one mapping; the earlier value is lost",
+}
+RULE_IDS = [rule.id for rule in RULES]
+
+
+def lint(*args: str, stdin: str | None = None) -> Result:
+    return CliRunner().invoke(main, ["lint", *args], input=stdin)
+
+
+def findings(*args: str, stdin: str | None = None) -> tuple[int, list[dict[str, Any]]]:
+    result = lint("--format", "json", *args, stdin=stdin)
+    assert result.exit_code in (0, 1), result.output
+    return result.exit_code, json.loads(result.output)["findings"]
+
+
+def expected_marks(path: Path) -> set[tuple[str, int]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {(m.group(1), n) for n, line in enumerate(lines, 1) if (m := _EXPECT.search(line))}
+
+
+# -- one fixture pair per rule ---------------------------------------------------------------
+
+
+def test_every_rule_has_a_fixture_pair_and_a_message() -> None:
+    assert sorted(p.name for p in RULE_FIXTURES.iterdir()) == sorted(RULE_IDS)
+    assert set(MESSAGES) == set(RULE_IDS)
+    for rule in RULE_IDS:
+        assert (RULE_FIXTURES / rule / "good.yaml").is_file()
+        assert {r for r, _ in expected_marks(RULE_FIXTURES / rule / "bad.yaml")} == {rule}
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_bad_fixture_gives_the_exact_findings_lines_and_exit_code(rule_id: str) -> None:
+    bad = RULE_FIXTURES / rule_id / "bad.yaml"
+    code, found = findings(str(bad))
+    assert {(f["rule"], f["line"]) for f in found} == expected_marks(bad)
+    assert {f["message"] for f in found} == set(MESSAGES[rule_id].split("|"))
+    severity = {rule.id: rule.severity for rule in RULES}[rule_id]
+    assert {f["severity"] for f in found} == {severity.value}
+    assert code == (1 if severity is Severity.ERROR else 0)
+    assert lint("--strict", str(bad)).exit_code == 1
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_corrected_twin_is_clean(rule_id: str) -> None:
+    result = lint("--strict", str(RULE_FIXTURES / rule_id / "good.yaml"))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("no findings in ")
+
+
+# -- silencing and choosing rules ------------------------------------------------------------
+
+
+def test_inline_ignore_comment_silences_only_its_rule_on_its_line(tmp_path: Path) -> None:
+    text = (RULE_FIXTURES / "failure-limit" / "bad.yaml").read_text(encoding="utf-8")
+    waived = tmp_path / "waived.yaml"
+    waived.write_text(
+        text.replace("# expect: failure-limit", "# verification-runner: ignore=failure-limit")
+    )
+    assert lint(str(waived)).exit_code == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(
+        text.replace("# expect: failure-limit", "# verification-runner: ignore=indexed-job")
+    )
+    assert [f["rule"] for f in findings(str(other))[1]] == ["failure-limit"]
+
+
+def test_select_and_ignore(tmp_path: Path) -> None:
+    both = RULE_FIXTURES / "job-backoff-limit" / "bad.yaml"
+    deadline = RULE_FIXTURES / "job-no-deadline" / "bad.yaml"
+    _, found = findings(str(both), str(deadline), "--select", "job-no-deadline")
+    assert {f["rule"] for f in found} == {"job-no-deadline"}
+    _, found = findings(str(both), str(deadline), "--ignore", "job-backoff-limit,job-no-deadline")
+    assert found == []
+
+
+def test_unknown_rule_id_is_a_usage_error() -> None:
+    result = lint("--ignore", "failure-limt", str(RULE_FIXTURES))
+    assert result.exit_code == 2
+    assert "--ignore: unknown rule id failure-limt; the rules are failure-limit," in result.output
+
+
+# -- ways in ---------------------------------------------------------------------------------
+
+
+def test_a_directory_is_every_yaml_file_under_it(tmp_path: Path) -> None:
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    shutil.copy(RULE_FIXTURES / "failure-limit" / "bad.yaml", tmp_path / "template.yml")
+    shutil.copy(RULE_FIXTURES / "unknown-field" / "bad.yaml", tmp_path / "deep" / "er" / "s.yaml")
+    (tmp_path / "deep" / "notes.txt").write_text("kind: [not yaml at all")
+    for skipped in (".git", "node_modules"):
+        (tmp_path / skipped).mkdir()
+        shutil.copy(RULE_FIXTURES / "indexed-job" / "bad.yaml", tmp_path / skipped / "x.yaml")
+    _, found = findings(str(tmp_path))
+    assert [(f["source"], f["line"], f["rule"]) for f in found] == [
+        (str(tmp_path / "deep" / "er" / "s.yaml"), 16, "unknown-field"),
+        (str(tmp_path / "template.yml"), 9, "failure-limit"),
+    ]
+
+
+def test_files_given_together_are_one_set() -> None:
+    """A Stage and the template it runs, in two files: the missing arg is found."""
+    bad = RULE_FIXTURES / "missing-arg" / "bad.yaml"
+    docs = bad.read_text(encoding="utf-8").split("---\n")
+    assert len(docs) == 2
+    code, found = findings("-", str(RULE_FIXTURES / "failure-limit" / "good.yaml"), stdin=docs[1])
+    assert code == 0 and found == []  # the good template declares no args
+    code, found = findings(
+        "-", str(RULE_FIXTURES / "missing-arg" / "good.yaml"), stdin=docs[1].replace("demo", "x")
+    )
+    assert code == 0  # another namespace: another template
+
+
+def test_stdin(tmp_path: Path) -> None:
+    text = (RULE_FIXTURES / "unknown-field" / "bad.yaml").read_text(encoding="utf-8")
+    code, found = findings("-", stdin=text)
+    assert code == 1
+    assert [(f["source"], f["line"], f["rule"]) for f in found] == [
+        ("<stdin>", 16, "unknown-field")
+    ]
+
+
+def test_unknown_kinds_and_non_kubernetes_yaml_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.yaml"
+    path.write_text("---\nkind: Widget\nspec: {count: 1}\n---\n- a\n- b\n---\nplain\n---\n")
+    result = lint("--strict", str(path))
+    assert result.exit_code == 0
+    assert result.output.strip() == "no findings in 3 document(s)"
+
+
+def _kustomization(tmp_path: Path, *files: str) -> Path:
+    directory = tmp_path / "overlay"
+    directory.mkdir()
+    for name in files:
+        shutil.copy(RULE_FIXTURES / name, directory / name.replace("/", "-"))
+    resources = "".join(f"  - {name.replace('/', '-')}\n" for name in files)
+    (directory / "kustomization.yaml").write_text(f"resources:\n{resources}namespace: demo\n")
+    return directory
+
+
+def test_kustomization_is_rendered_and_lines_count_in_the_output(tmp_path: Path) -> None:
+    directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    code, found = findings("-k", str(directory))
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    (finding,) = found
+    assert code == 1 and finding["rule"] == "failure-limit" and finding["rendered"] is True
+    assert finding["source"] == f"{directory} (rendered)"
+    assert rendered[finding["line"] - 1].strip() == "failureLimit: 1"
+
+
+def _bin_with(tmp_path: Path, **tools: str) -> str:
+    """A PATH holding only the named tools (as shell scripts), so kubectl can be absent."""
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    for name, script in tools.items():
+        (folder / name).write_text(f"#!/bin/sh\n{script}\n")
+        (folder / name).chmod(0o755)
+    return str(folder)
+
+
+def _lint_process(path: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "runner", "lint", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": path},
+        cwd=REPO,
+        check=False,
+    )
+
+
+def test_without_kubectl_the_kustomize_binary_renders(tmp_path: Path) -> None:
+    # No standalone kustomize binary is installed here: this stand-in is kubectl's built-in
+    # kustomize behind the `kustomize build DIR` command line, so the rendering is still real.
+    kubectl = shutil.which("kubectl")
+    assert kubectl, "kubectl is installed by scripts/setup"
+    directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    path = _bin_with(tmp_path, kustomize=f'[ "$1" = build ] && exec {kubectl} kustomize "$2"')
+    done = _lint_process(path, "-k", str(directory))
+    assert done.returncode == 1, done.stderr
+    assert "failure-limit" in done.stdout
+
+
+def test_without_kubectl_or_kustomize_k_exits_2(tmp_path: Path) -> None:
+    directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    done = _lint_process(_bin_with(tmp_path), "-k", str(directory))
+    assert done.returncode == 2
+    assert done.stderr.strip() == (
+        f"verification-runner: -k {directory}: neither kubectl nor kustomize is on PATH; install"
+        " one, or render the kustomization yourself and lint the output from stdin (`-`)"
+    )
+
+
+# -- refusing input --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a: [1, 2\n", "not valid YAML: line 2: expected ',' or ']', but got '<stream end>'"),
+        ("a: b\n  c: d\n", "not valid YAML: line 2: mapping values are not allowed here"),
+        (b"kind: \xff\xfe\n", "not UTF-8 text; is it really a YAML file?"),
+        ("a: &x [1]\nb: !!python/object:os.system [*x]\n", "not valid YAML: line 2:"),
+    ],
+)
+def test_unreadable_yaml_exits_2_with_one_line(
+    tmp_path: Path, content: str | bytes, message: str
+) -> None:
+    path = tmp_path / "broken.yaml"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    result = lint(str(path))
+    assert result.exit_code == 2
+    assert result.output.startswith(f"verification-runner: {path}: {message}")
+    assert result.output.count("\n") == 1
+
+
+def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    path = tmp_path / "bomb.yaml"
+    path.write_text("\n".join(lines) + "\n")
+    result = lint(str(path))
+    assert result.exit_code == 2
+    assert "expands to more than 1000000 nodes through YAML aliases" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.yaml"], "missing.yaml: no such file or directory"),
+        (["-k", "."], "-k .: not a directory with a kustomization.yaml"),
+    ],
+)
+def test_bad_paths_exit_2(
+    tmp_path: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = lint(*args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_an_empty_directory_or_no_input_exit_2(tmp_path: Path) -> None:
+    result = lint(str(tmp_path))
+    assert result.exit_code == 2
+    assert "no .yaml or .yml files in this directory" in result.output
+    assert lint().exit_code == 2
+
+
+def test_a_failing_kustomization_exits_2_with_kustomize_s_reason(tmp_path: Path) -> None:
+    directory = tmp_path / "broken"
+    directory.mkdir()
+    (directory / "kustomization.yaml").write_text("resources:\n  - missing.yaml\n")
+    result = lint("-k", str(directory))
+    assert result.exit_code == 2
+    assert f"-k {directory}: `" in result.output and "failed: " in result.output
+    assert result.output.count("\n") == 1
+
+
+# -- output formats --------------------------------------------------------------------------
+
+
+def test_text_output_is_grouped_by_source_with_fix_and_summary() -> None:
+    bad = RULE_FIXTURES / "failure-limit" / "bad.yaml"
+    result = lint(str(bad), str(RULE_FIXTURES / "unknown-field" / "bad.yaml"))
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == str(bad)
+    assert lines[1].split()[:3] == ["9", "error", "failure-limit:"]
+    assert lines[2].strip().startswith("fix: Use count: 1 and leave failureLimit out")
+    assert "docs/platform-facts.md#" in lines[2]
+    assert lines[-1] == "2 error(s), 0 warning(s) in 2 source(s)"
+    assert "\x1b[" not in result.output  # no colours when not on a terminal
+
+
+def test_text_output_is_coloured_on_a_terminal() -> None:
+    bad = str(RULE_FIXTURES / "failure-limit" / "bad.yaml")
+    result = CliRunner().invoke(main, ["lint", bad], color=True)
+    assert "\x1b[31merror" in result.output
+
+
+def test_json_output_carries_why_fact_and_fix() -> None:
+    _, (finding,) = findings(str(RULE_FIXTURES / "indexed-job" / "bad.yaml"))
+    assert finding["rule"] == "indexed-job" and finding["severity"] == "error"
+    assert finding["fix"].startswith("Run shards as parallel metrics")
+    assert finding["facts"].startswith("docs/platform-facts.md#")
+    assert finding["why"] and finding["fact"]
+
+
+def test_sarif_output_validates_against_the_sarif_2_1_0_schema(tmp_path: Path) -> None:
+    schema = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    bad = [str(RULE_FIXTURES / rule / "bad.yaml") for rule in ("failure-limit", "pss-not-enforced")]
+    result = lint("--format", "sarif", *bad, "-k", str(directory))
+    assert result.exit_code == 1
+    log = json.loads(result.output)
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    assert [e.message for e in validator.iter_errors(log)] == []
+    (run,) = log["runs"]
+    assert [r["id"] for r in run["tool"]["driver"]["rules"]] == RULE_IDS
+    results = run["results"]
+    in_files = [r for r in results if "region" in r["locations"][0]["physicalLocation"]]
+    assert [
+        (r["ruleId"], r["level"], r["locations"][0]["physicalLocation"]["region"]) for r in in_files
+    ] == [
+        ("failure-limit", "error", {"startLine": 9}),
+        ("pss-not-enforced", "warning", {"startLine": 6}),
+    ]
+    (rendered,) = [r for r in results if r not in in_files]
+    assert rendered["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] == (
+        f"{directory.as_posix()}/kustomization.yaml"
+    )
+    assert "of the rendered output" in rendered["message"]["text"]
+    for item in results:
+        assert run["tool"]["driver"]["rules"][item["ruleIndex"]]["id"] == item["ruleId"]
+
+
+def test_sarif_with_no_findings_is_valid_too() -> None:
+    schema = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text())
+    result = lint("--format", "sarif", str(RULE_FIXTURES / "failure-limit" / "good.yaml"))
+    assert result.exit_code == 0
+    jsonschema.validate(json.loads(result.output), schema, cls=jsonschema.Draft4Validator)
