@@ -124,6 +124,9 @@ def test_inline_ignore_comment_silences_only_its_rule_on_its_line(tmp_path: Path
         text.replace("# expect: failure-limit", "# verification-runner: ignore=indexed-job")
     )
     assert [f["rule"] for f in findings(str(other))[1]] == ["failure-limit"]
+    every = tmp_path / "every.yaml"
+    every.write_text(text.replace("# expect: failure-limit", "# verification-runner: ignore=all"))
+    assert findings(str(every))[1] == []
 
 
 def test_select_and_ignore(tmp_path: Path) -> None:
@@ -260,8 +263,8 @@ def test_without_kubectl_or_kustomize_k_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("a: [1, 2\n", "not valid YAML: line 2: expected ',' or ']', but got '<stream end>'"),
-        ("a: b\n  c: d\n", "not valid YAML: line 2: mapping values are not allowed here"),
+        ("a: [1, 2\n", "not valid YAML: line 2: "),
+        ("a: b\n  c: d\n", "not valid YAML: line 2: mapping values are not allowed"),
         (b"kind: \xff\xfe\n", "not UTF-8 text; is it really a YAML file?"),
         ("a: &x [1]\nb: !!python/object:os.system [*x]\n", "not valid YAML: line 2:"),
     ],
@@ -386,3 +389,89 @@ def test_sarif_with_no_findings_is_valid_too() -> None:
     result = lint("--format", "sarif", str(RULE_FIXTURES / "failure-limit" / "good.yaml"))
     assert result.exit_code == 0
     jsonschema.validate(json.loads(result.output), schema, cls=jsonschema.Draft4Validator)
+
+
+# -- a realistic repository, the README and the facts it cites --------------------------------
+
+
+def test_a_platform_repository_with_the_seed_style_defects() -> None:
+    """count 1 with failureLimit 1, verification.reuse, a Kyverno policy scoped to one namespace
+    (and more), across several files: every defect at its line, nothing else."""
+    platform = FIXTURES / "platform"
+    code, found = findings(str(platform))
+    expected = {
+        (str(path), rule, line)
+        for path in platform.rglob("*.yaml")
+        for rule, line in expected_marks(path)
+    }
+    assert {(f["source"], f["rule"], f["line"]) for f in found} == expected
+    assert code == 1
+    seed = {(Path(f["source"]).name, f["rule"], f["line"]) for f in found}
+    assert {
+        ("analysis.yaml", "failure-limit", 13),
+        ("stages.yaml", "unknown-field", 54),
+        ("copy-registry-secret.yaml", "kyverno-generate-fixed-namespace", 21),
+    } <= seed
+
+
+def _readme_rules() -> dict[str, list[str]]:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Lint rules", 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| `")]
+    return {row.split("`")[1]: [c.strip() for c in row.strip("|").split("|")] for row in rows}
+
+
+def test_readme_has_a_row_per_rule_with_its_severity_why_and_fix() -> None:
+    rows = _readme_rules()
+    assert list(rows) == RULE_IDS
+    for rule in RULES:
+        _, severity, why, fix = rows[rule.id]
+        assert severity == rule.severity.value
+        assert why and fix
+
+
+def test_every_rule_cites_a_section_of_the_platform_facts() -> None:
+    facts = (REPO / "docs" / "platform-facts.md").read_text(encoding="utf-8")
+    anchors = {
+        re.sub(r"[^\w\- ]", "", line[3:].strip().lower()).replace(" ", "-")
+        for line in facts.splitlines()
+        if line.startswith("## ")
+    }
+    assert {rule.facts_section for rule in RULES} <= anchors
+
+
+# -- pre-commit ------------------------------------------------------------------------------
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_pre_commit_hook_runs_from_a_team_repository(tmp_path: Path) -> None:
+    """`pre-commit try-repo` installs this repository's hook (language: python, so pip installs
+    the package and its dependencies from PyPI into pre-commit's own environment) and runs it on
+    a fixture repository's YAML files."""
+    team = tmp_path / "team"
+    team.mkdir()
+    shutil.copy(RULE_FIXTURES / "failure-limit" / "bad.yaml", team / "analysis.yaml")
+    shutil.copy(RULE_FIXTURES / "unknown-field" / "good.yaml", team / "stage.yaml")
+    (team / "notes.txt").write_text("failureLimit: 1\n")
+    _git(team, "init", "-q")
+    _git(team, "add", ".")
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PRE_COMMIT_HOME": str(tmp_path / "cache"),
+    }
+    command = [str(pre_commit), "try-repo", str(REPO), "verification-runner-lint", "--all-files"]
+    done = subprocess.run(command, cwd=team, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "analysis.yaml\n     9  error   failure-limit: metric 'acceptance'" in done.stdout
+    assert "stage.yaml" not in done.stdout.split("verification-runner lint")[-1]
+
+    shutil.copy(RULE_FIXTURES / "failure-limit" / "good.yaml", team / "analysis.yaml")
+    _git(team, "add", ".")
+    done = subprocess.run(command, cwd=team, env=env, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Passed" in done.stdout

@@ -1,7 +1,7 @@
 """The manifests under kustomize/: they render, they validate, and they encode the domain facts.
 
 Rendering uses the real `kubectl kustomize`; built-in kinds are validated by kubernetes-validate
-in strict mode, custom resources by tests/k8s_schema.py against the CRDs vendored in
+in strict mode, custom resources by runner/lint/schema.py against the CRDs vendored in
 runner/lint/crds. The semantic tests below each name the fact in docs/platform-facts.md that they
 protect.
 """
@@ -21,8 +21,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from runner.lint.schema import CrdRegistry, SchemaError
 from runner.settings import Settings, load_settings
-from tests.k8s_schema import CrdRegistry, SchemaError
 
 REPO = Path(__file__).resolve().parents[1]
 KUSTOMIZE = REPO / "kustomize"
@@ -260,7 +260,7 @@ def test_validator_int_or_string_and_preserved_fields() -> None:
         assert registry().validate(template) == []
     metric["count"] = 1.5
     assert registry().validate(template) == [
-        SchemaError("spec.metrics[0].count", "expected integer or string, got float")
+        SchemaError(("spec", "metrics", 0, "count"), "expected integer or string, got float")
     ]
 
 

@@ -14,6 +14,7 @@ _JOB = "argo-rollouts-job-metric"
 _KARGO = "kargo-verification"
 _KYVERNO = "kyverno"
 _PSS = "pod-security"
+_GENERAL = "manifests-in-general"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -73,8 +74,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "undeclared-arg",
         _E,
-        "{{args.NAME}} is used but not declared in spec.args: the AnalysisRun errors and the"
-        " verification never runs.",
+        "{{args.NAME}} is used, or a Stage passes an arg, that spec.args does not declare: the"
+        " AnalysisRun errors and the verification never runs.",
         "Argo Rollouts resolves {{args.NAME}} only from the template's declared args.",
         "Declare the arg in spec.args (and pass it from the Stage).",
         _KARGO,
@@ -86,7 +87,7 @@ RULES: tuple[Rule, ...] = (
         " AnalysisRun cannot be created and the verification never runs.",
         "Kargo passes Stage.spec.verification.args; an arg with no value fails the run.",
         "Pass the arg in the Stage's verification.args, or give it a value in the template.",
-        _KARGO,
+        _JOB,
     ),
     Rule(
         "run-deadline",
@@ -114,7 +115,7 @@ RULES: tuple[Rule, ...] = (
         " (e.g. verification.reuse) does nothing.",
         "Structural CRD schemas prune unknown fields.",
         "Remove or correct the field (see the CRD's schema for the real name).",
-        _KARGO,
+        _GENERAL,
     ),
     Rule(
         "schema",
@@ -123,7 +124,7 @@ RULES: tuple[Rule, ...] = (
         " fails and the verification never runs.",
         "The API server validates custom resources against the CRD's openAPIV3Schema.",
         "Correct the value as the message says.",
-        _KARGO,
+        _GENERAL,
     ),
     Rule(
         "promotion-in-verification",
@@ -185,7 +186,7 @@ RULES: tuple[Rule, ...] = (
         " strict validation refuses it).",
         "YAML keeps the last duplicate key; kubectl --validate=strict rejects duplicates.",
         "Keep one of the two keys.",
-        "yaml",
+        _GENERAL,
     ),
 )
 
