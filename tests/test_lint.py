@@ -22,7 +22,7 @@ from runner.lint import RULES, Severity
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"
 RULE_FIXTURES = FIXTURES / "rules"
 REPO = Path(__file__).resolve().parents[1]
-_EXPECT = re.compile(r"#\s*expect:\s*([-\w]+)")
+_EXPECT = re.compile(r"#\s*expect:\s*([-\w, ]+)")
 
 # The exact message of each rule's bad fixture (several lines: all carry the same message
 # unless listed more than once).
@@ -34,6 +34,12 @@ MESSAGES = {
     "job-backoff-limit": "metric 'acceptance': backoffLimit 2 reruns a failed suite under the same"
     " Job|metric 'acceptance': backoffLimit is not set, so Kubernetes retries a failed run up to"
     " 6 times",
+    "job-restart-policy": "metric 'acceptance': restartPolicy OnFailure; a failed run restarts in"
+    " the same pod",
+    "job-disruption": "metric 'acceptance': an evicted pod fails the verification (no"
+    " podFailurePolicy rule ignores DisruptionTarget)",
+    "job-ttl": "metric 'acceptance': ttlSecondsAfterFinished 600 deletes the Job and its logs"
+    " within the hour",
     "job-no-deadline": "metric 'acceptance': no activeDeadlineSeconds; nothing stops a hung run",
     "indexed-job": "metric 'acceptance': an Indexed Job under a job metric is never created",
     "job-name-too-long": "metric name 'acceptance-against-staging' has 26 characters: the Job name"
@@ -42,6 +48,8 @@ MESSAGES = {
     "Stage 'test' passes arg 'base-url', which AnalysisTemplate/verify does not declare",
     "missing-arg": "Stage 'test' does not pass arg 'base-url', which AnalysisTemplate/verify"
     " declares without a default",
+    "template-namespace": "Stage 'test' in namespace 'demo' uses AnalysisTemplate 'verify',"
+    " which is only in tools",
     "run-deadline": "metric 'acceptance': RUN_DEADLINE_SECONDS 1800 leaves 0 s before"
     " activeDeadlineSeconds 1800 (needs 60 s to stop and flush)",
     "uid-label-env": "env ANALYSIS_RUN_UID: the pod label analysisrun.argoproj.io/uid is empty on"
@@ -59,6 +67,10 @@ MESSAGES = {
     " triggered by every Namespace but writes only to 'backstage'",
     "pss-not-enforced": "namespace 'demo' runs a verification Job that claims Pod Security"
     " 'restricted' but enforces baseline",
+    "pss-violation": "AnalysisTemplate/verify: container 'runner': allowPrivilegeEscalation is not"
+    " false; namespace 'demo' enforces 'restricted', so the pod is refused",
+    "kustomize-common-labels": "commonLabels also rewrites selectors; use labels: with"
+    " includeSelectors: false|labels with includeSelectors: true rewrite selectors",
     "duplicate-key": "key 'backoffLimit' appears twice in one mapping; the earlier value is lost",
 }
 RULE_IDS = [rule.id for rule in RULES]
@@ -76,7 +88,12 @@ def findings(*args: str, stdin: str | None = None) -> tuple[int, list[dict[str, 
 
 def expected_marks(path: Path) -> set[tuple[str, int]]:
     lines = path.read_text(encoding="utf-8").splitlines()
-    return {(m.group(1), n) for n, line in enumerate(lines, 1) if (m := _EXPECT.search(line))}
+    return {
+        (rule.strip(), n)
+        for n, line in enumerate(lines, 1)
+        if (m := _EXPECT.search(line))
+        for rule in m.group(1).split(",")
+    }
 
 
 # -- one fixture pair per rule ---------------------------------------------------------------

@@ -91,6 +91,30 @@ def check_stage_args(docs: Sequence[Doc]) -> Iterator[Hit]:
                     )
 
 
+def check_template_namespace(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for stage in docs:
+        if stage.kind != "Stage" or not _kargo(stage) or not stage.namespace:
+            continue
+        found = {index for index, _ in _referenced_templates(stage, docs)}
+        refs = get(stage.data, "spec", "verification", "analysisTemplates")
+        for index, ref in items(refs):
+            if index in found or get(ref, "kind") == "ClusterAnalysisTemplate":
+                continue
+            elsewhere = sorted(
+                d.namespace
+                for d in analysis_docs(docs)
+                if d.kind == "AnalysisTemplate" and d.name == get(ref, "name") and d.namespace
+            )
+            if elsewhere:
+                yield Hit(
+                    "template-namespace",
+                    stage,
+                    ("spec", "verification", "analysisTemplates", index, "name"),
+                    f"Stage {stage.name!r} in namespace {stage.namespace!r} uses AnalysisTemplate"
+                    f" {get(ref, 'name')!r}, which is only in {', '.join(elsewhere)}",
+                )
+
+
 def check_promotion_in_verification(docs: Sequence[Doc]) -> Iterator[Hit]:
     for stage in docs:
         if stage.kind != "Stage" or not _kargo(stage):
@@ -155,6 +179,7 @@ def check_step_outputs(docs: Sequence[Doc]) -> Iterator[Hit]:
 CHECKS = (
     check_args_used,
     check_stage_args,
+    check_template_namespace,
     check_promotion_in_verification,
     check_step_outputs,
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runner.lint.hits import Hit, JobMetric, as_int, get, items, job_metrics
+from runner.lint.hits import Hit, as_int, get, items, job_metrics
 from runner.lint.yamldoc import Doc
 
 # <AnalysisRun UID (36)>.<metric>.<n>: with n = 1, a metric name up to 24 characters fits the
@@ -15,6 +15,7 @@ UID_LENGTH = 36
 MAX_JOB_NAME = 63
 MAX_METRIC_NAME = MAX_JOB_NAME - UID_LENGTH - len("..1")
 RUN_DEADLINE_MARGIN_SECONDS = 60
+MIN_TTL_SECONDS = 3600
 _UID_LABEL = "analysisrun.argoproj.io/uid"
 _JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 
@@ -71,6 +72,52 @@ def check_backoff(docs: Sequence[Doc]) -> Iterator[Hit]:
                     (*jm.job_path, key),
                     f"metric {jm.name!r}: {key} {value} reruns a failed suite under the same Job",
                 )
+
+
+def check_restart_policy(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for jm in job_metrics(docs):
+        policy = get(jm.job_spec, "template", "spec", "restartPolicy")
+        if policy != "Never":
+            yield Hit(
+                "job-restart-policy",
+                jm.doc,
+                (*jm.job_path, "template", "spec", "restartPolicy"),
+                f"metric {jm.name!r}: restartPolicy {policy or 'is not set'}; a failed run"
+                " restarts in the same pod",
+            )
+
+
+def check_disruption(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for jm in job_metrics(docs):
+        rules = get(jm.job_spec, "podFailurePolicy", "rules")
+        if not any(_ignores_disruption(rule) for _, rule in items(rules)):
+            yield Hit(
+                "job-disruption",
+                jm.doc,
+                jm.job_path,
+                f"metric {jm.name!r}: an evicted pod fails the verification (no podFailurePolicy"
+                " rule ignores DisruptionTarget)",
+            )
+
+
+def _ignores_disruption(rule: Any) -> bool:
+    return get(rule, "action") == "Ignore" and any(
+        get(c, "type") == "DisruptionTarget" and str(get(c, "status")) == "True"
+        for _, c in items(get(rule, "onPodConditions"))
+    )
+
+
+def check_ttl(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for jm in job_metrics(docs):
+        ttl = as_int(jm.job_spec.get("ttlSecondsAfterFinished"))
+        if ttl is not None and ttl < MIN_TTL_SECONDS:
+            yield Hit(
+                "job-ttl",
+                jm.doc,
+                (*jm.job_path, "ttlSecondsAfterFinished"),
+                f"metric {jm.name!r}: ttlSecondsAfterFinished {ttl} deletes the Job and its logs"
+                " within the hour",
+            )
 
 
 def check_deadline(docs: Sequence[Doc]) -> Iterator[Hit]:
@@ -161,67 +208,16 @@ def check_uid_label_env(docs: Sequence[Doc]) -> Iterator[Hit]:
                     )
 
 
-def _claims_restricted(jm: JobMetric) -> bool:
-    pod = get(jm.job_spec, "template", "spec") or {}
-    pod_ctx = get(pod, "securityContext") or {}
-    containers = [c for _, c in jm.containers()]
-    if not containers:
-        return False
-    for container in containers:
-        ctx = container.get("securityContext") or {}
-        seccomp = get(ctx, "seccompProfile", "type") or get(pod_ctx, "seccompProfile", "type")
-        if not (
-            ctx.get("allowPrivilegeEscalation") is False
-            and "ALL" in (get(ctx, "capabilities", "drop") or [])
-            and ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is True
-            and seccomp in {"RuntimeDefault", "Localhost"}
-        ):
-            return False
-    return True
-
-
-def check_pss(docs: Sequence[Doc]) -> Iterator[Hit]:
-    """A Job whose every container meets 'restricted' claims it; its namespace must enforce it.
-    The namespace is the template's own or that of the Stages that run it."""
-    namespaces = {d.name: d for d in docs if d.kind == "Namespace" and d.api_version == "v1"}
-    claiming: set[str] = set()
-    for jm in job_metrics(docs):
-        if _claims_restricted(jm):
-            claiming |= _verification_namespaces(jm.doc, docs)
-    for name in sorted(claiming & set(namespaces)):
-        ns = namespaces[name]
-        level = get(ns.data, "metadata", "labels", "pod-security.kubernetes.io/enforce")
-        if level != "restricted":
-            yield Hit(
-                "pss-not-enforced",
-                ns,
-                ("metadata", "labels", "pod-security.kubernetes.io/enforce")
-                if level is not None
-                else ("metadata", "name"),
-                f"namespace {name!r} runs a verification Job that claims Pod Security"
-                f" 'restricted' but enforces {level or 'nothing'}",
-            )
-
-
-def _verification_namespaces(template: Doc, docs: Sequence[Doc]) -> set[str]:
-    found = {template.namespace} if template.namespace else set()
-    for doc in docs:
-        if doc.kind != "Stage":
-            continue
-        refs = get(doc.data, "spec", "verification", "analysisTemplates")
-        if any(get(ref, "name") == template.name for _, ref in items(refs)) and doc.namespace:
-            found.add(doc.namespace)
-    return found
-
-
 CHECKS = (
     check_failure_limit,
     check_conditions,
     check_backoff,
+    check_restart_policy,
+    check_disruption,
+    check_ttl,
     check_deadline,
     check_indexed,
     check_job_name_length,
     check_run_deadline,
     check_uid_label_env,
-    check_pss,
 )

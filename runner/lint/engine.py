@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 from runner.exitcodes import ExitCode
-from runner.lint import checks_kargo, checks_kyverno, checks_rollouts, checks_schema
+from runner.lint import (
+    checks_kargo,
+    checks_kustomize,
+    checks_kyverno,
+    checks_pods,
+    checks_rollouts,
+    checks_schema,
+)
 from runner.lint.errors import LintInputError
 from runner.lint.hits import Hit
 from runner.lint.model import Finding, Severity
@@ -19,6 +26,8 @@ CHECKS: tuple[Check, ...] = (
     *checks_rollouts.CHECKS,
     *checks_kargo.CHECKS,
     *checks_kyverno.CHECKS,
+    *checks_pods.CHECKS,
+    *checks_kustomize.CHECKS,
 )
 
 

@@ -15,6 +15,7 @@ _KARGO = "kargo-verification"
 _KYVERNO = "kyverno"
 _PSS = "pod-security"
 _GENERAL = "manifests-in-general"
+_TOOLING = "kubernetes-tooling-offline"
 
 RULES: tuple[Rule, ...] = (
     Rule(
@@ -42,6 +43,34 @@ RULES: tuple[Rule, ...] = (
         " same Job, and a flaky pass hides the failure.",
         "A Job retries failed pods up to backoffLimit (default 6) before it fails.",
         "Set backoffLimit: 0 and restartPolicy: Never; re-run with a reverify instead.",
+        _JOB,
+    ),
+    Rule(
+        "job-restart-policy",
+        _E,
+        "restartPolicy is not Never: a failed container restarts in the same pod and reruns the"
+        " suite, so a flaky pass hides the failure.",
+        "With OnFailure the kubelet restarts the container in place; podFailurePolicy needs Never.",
+        "Set restartPolicy: Never in the Job's pod template.",
+        _JOB,
+    ),
+    Rule(
+        "job-disruption",
+        _W,
+        "No podFailurePolicy rule ignores DisruptionTarget: a node drain or preemption fails the"
+        " verification as if the tests had failed.",
+        "Evicted pods carry the DisruptionTarget condition; action Ignore does not count them.",
+        "Add podFailurePolicy.rules: [{action: Ignore, onPodConditions: [{type:"
+        " DisruptionTarget, status: 'True'}]}].",
+        _JOB,
+    ),
+    Rule(
+        "job-ttl",
+        _W,
+        "ttlSecondsAfterFinished under an hour deletes the Job and its pod logs before anyone"
+        " can look at a failed verification.",
+        "Kargo copies no ttlStrategy; the Job's own TTL decides when it goes.",
+        "Set ttlSecondsAfterFinished to hours (e.g. 86400).",
         _JOB,
     ),
     Rule(
@@ -88,6 +117,16 @@ RULES: tuple[Rule, ...] = (
         "Kargo passes Stage.spec.verification.args; an arg with no value fails the run.",
         "Pass the arg in the Stage's verification.args, or give it a value in the template.",
         _JOB,
+    ),
+    Rule(
+        "template-namespace",
+        _E,
+        "The Stage's AnalysisTemplate exists only in another namespace: Kargo looks in the"
+        " Stage's namespace, the AnalysisRun is never created.",
+        "An AnalysisTemplate is namespaced; a Stage finds it in its own namespace (or a"
+        " ClusterAnalysisTemplate with kind: ClusterAnalysisTemplate).",
+        "Put the template in the Stage's namespace, or use a ClusterAnalysisTemplate.",
+        _KARGO,
     ),
     Rule(
         "run-deadline",
@@ -178,6 +217,25 @@ RULES: tuple[Rule, ...] = (
         "Only the namespace label pod-security.kubernetes.io/enforce enforces a level.",
         "Label the namespace pod-security.kubernetes.io/enforce: restricted.",
         _PSS,
+    ),
+    Rule(
+        "pss-violation",
+        _E,
+        "A pod breaks Pod Security 'restricted' in a namespace that enforces it: the pod is"
+        " refused and the verification never runs.",
+        "Admission refuses pods that break the namespace's enforced level.",
+        "Meet the profile: runAsNonRoot, allowPrivilegeEscalation: false, drop ALL,"
+        " seccompProfile RuntimeDefault, allowed volume types only.",
+        _PSS,
+    ),
+    Rule(
+        "kustomize-common-labels",
+        _W,
+        "commonLabels (or labels with includeSelectors: true) writes the labels into selectors:"
+        " changing one later breaks the immutable selectors of Deployments and Jobs.",
+        "kustomize's commonLabels is deprecated and rewrites selectors.",
+        "Use labels: with includeSelectors: false.",
+        _TOOLING,
     ),
     Rule(
         "duplicate-key",
