@@ -21,6 +21,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from runner.lint.checks_pods import RESTRICTED_VOLUME_TYPES
 from runner.lint.schema import CrdRegistry, SchemaError
 from runner.settings import Settings, load_settings
 
@@ -539,18 +540,6 @@ def test_runner_role_is_least_privilege() -> None:
         for verb in rule["verbs"]
     }
     assert rules == {("batch", "jobs", "get"), ("argoproj.io", "analysisruns", "get")}
-
-
-RESTRICTED_VOLUME_TYPES = {
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-}
 
 
 @pytest.mark.parametrize("directory", DEPLOYMENTS)
