@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from runner.exitcodes import ExitCode
-from runner.identity import RunIdentity, resolve_identity
+from runner.identity import RunIdentity, analysis_run_uid, resolve_identity
 from runner.settings import Settings
 from runner.volume.artifacts import RunLayout
 from runner.volume.cleanup import cleanup
@@ -28,6 +28,7 @@ def identity_of(settings: Settings) -> RunIdentity:
 def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], None]) -> ExitCode:
     """Print the resolved identity and the directories a run would use; create nothing."""
     identity = identity_of(settings)
+    uid = analysis_run_uid(settings.analysis_run_uid, settings.job_name)
     run = RunLayout(settings.artifact_root, identity.run_name)
     attempts = run.existing_attempts()
     next_attempt = run.attempt(max(attempts, default=0) + 1)
@@ -37,6 +38,8 @@ def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], No
         "key_kind": identity.key_kind.value,
         "original": identity.original,
         "is_kargo_execution": identity.is_kargo_execution,
+        "analysis_run_uid": uid.value if uid else None,
+        "analysis_run_uid_source": uid.source.value if uid else None,
         "artifact_root": str(settings.artifact_root),
         "run_dir": str(run.dir),
         "existing_attempts": attempts,

@@ -9,6 +9,10 @@ must yield a single safe path component. Sources, most specific first (docs/plat
    restarted by its controller and a new measurement of the same AnalysisRun share it;
 3. the Job name `<AnalysisRun UID>.<metric>.<n>` that Argo Rollouts gives every measurement;
 4. otherwise a local run with a unique, sortable name.
+
+On Argo Rollouts v1.9 the uid label is on the Job only, so the pod's label (2.) is empty and the
+name comes from the Job name (3.): the same UUID, so the same run directory. `analysis_run_uid`
+derives the UID from the Job name then, and says which of the two it came from.
 """
 
 from __future__ import annotations
@@ -36,6 +40,19 @@ class IdentitySource(enum.StrEnum):
     ANALYSIS_RUN = "analysisrun"
     JOB = "job"
     LOCAL = "local"
+
+
+class UidSource(enum.StrEnum):
+    """Where the AnalysisRun UID in the metadata came from."""
+
+    POD_LABEL = "pod-label"  # ANALYSIS_RUN_UID, the pod label (Argo Rollouts >= 1.10)
+    JOB_NAME = "job-name"  # the first part of JOB_NAME `<uid>.<metric>.<n>` (v1.9)
+
+
+@dataclass(frozen=True)
+class AnalysisRunUid:
+    value: str
+    source: UidSource
 
 
 class KeyKind(enum.StrEnum):
@@ -73,6 +90,18 @@ def run_key(value: str) -> tuple[str, KeyKind]:
     # A bare search for a ULID would match inside any long word; only whole parts count.
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return HASH_PREFIX + digest[:KEY_LENGTH], KeyKind.HASH
+
+
+def analysis_run_uid(label: str | None, job_name: str | None) -> AnalysisRunUid | None:
+    """The AnalysisRun UID: the pod label when set, else the UUID that starts a Rollouts Job
+    name `<uid>.<metric>.<n>`; None when neither holds one (a Job not made by Rollouts)."""
+    if label is not None and label.strip():
+        return AnalysisRunUid(label.strip(), UidSource.POD_LABEL)
+    if job_name is not None:
+        first, dot, _ = job_name.strip().partition(".")
+        if dot and _UUID.fullmatch(first):
+            return AnalysisRunUid(first.lower(), UidSource.JOB_NAME)
+    return None
 
 
 def local_run_name(now: datetime, suffix: str | None = None) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from runner import __version__
+from runner.identity import analysis_run_uid
 from runner.settings import Settings
 from runner.volume.artifacts import atomic_write_text
 from runner.volume.attempts import Attempt
@@ -40,6 +41,9 @@ class ExecutionMetadata(BaseModel):
     identity_original: str
     promotion: str | None
     analysis_run_uid: str | None
+    # "pod-label" or "job-name" (Argo Rollouts v1.9 puts the uid label on the Job only):
+    # runner/identity.py, analysis_run_uid.
+    analysis_run_uid_source: str | None = None
     analysis_run_name: str | None = None  # from the Kubernetes API (kube.py), when allowed
     freight_collection: str | None = None
     freight_image: str | None
@@ -68,12 +72,14 @@ class ExecutionMetadata(BaseModel):
 
 def initial_metadata(settings: Settings, attempt: Attempt) -> ExecutionMetadata:
     identity = attempt.identity
+    uid = analysis_run_uid(settings.analysis_run_uid, settings.job_name)
     return ExecutionMetadata(
         run_name=identity.run_name,
         identity_source=identity.source.value,
         identity_original=identity.original,
         promotion=settings.kargo_promotion_id,
-        analysis_run_uid=settings.analysis_run_uid,
+        analysis_run_uid=uid.value if uid else None,
+        analysis_run_uid_source=uid.source.value if uid else None,
         freight_image=settings.freight_image,
         freight_commit=settings.freight_commit,
         stage=settings.kargo_stage,

@@ -49,3 +49,26 @@ def test_python_dash_m_runner_is_the_same_cli(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "source" in done.stdout and "local" in done.stdout
+
+
+def _identity(tmp_path: Path, **env: str) -> dict[str, object]:
+    result = CliRunner().invoke(
+        main, ["identity", "--json"], env={"ARTIFACT_ROOT": str(tmp_path), **env}
+    )
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)  # type: ignore[no-any-return]
+
+
+def test_rollouts_1_9_uid_is_derived_from_the_job_name(tmp_path: Path) -> None:
+    """Argo Rollouts v1.9: the pod label is empty, the Job name `<uid>.<metric>.<n>` is not."""
+    facts = _identity(tmp_path, ANALYSIS_RUN_UID="", JOB_NAME=f"{UID}.acceptance.1")
+    assert (facts["analysis_run_uid"], facts["analysis_run_uid_source"]) == (UID, "job-name")
+    assert facts["run_name"] == "3f2b1c4d5e6f"  # the directory the label would give
+    facts = _identity(tmp_path, ANALYSIS_RUN_UID=UID, JOB_NAME=f"{UID}.acceptance.1")
+    assert (facts["analysis_run_uid"], facts["analysis_run_uid_source"]) == (UID, "pod-label")
+
+
+def test_a_job_name_without_a_uid_gives_none(tmp_path: Path) -> None:
+    for job in ("nightly-verification", "../../etc.passwd.1", f"x{UID}.acceptance.1"):
+        facts = _identity(tmp_path, ANALYSIS_RUN_UID="", JOB_NAME=job)
+        assert facts["analysis_run_uid"] is None and facts["analysis_run_uid_source"] is None

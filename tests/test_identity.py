@@ -9,6 +9,8 @@ from runner.identity import (
     SAFE_RUN_NAME,
     IdentitySource,
     KeyKind,
+    UidSource,
+    analysis_run_uid,
     local_run_name,
     resolve_identity,
     run_key,
@@ -96,3 +98,33 @@ def test_local_names_are_unique_and_sort_by_time() -> None:
     assert names == sorted(names)
     assert local_run_name(start) != local_run_name(start)
     assert all(SAFE_RUN_NAME.fullmatch(n) for n in names)
+
+
+# -- the AnalysisRun UID on Argo Rollouts 1.9 (docs/platform-facts.md, "Argo Rollouts job metric")
+
+
+@given(s.job_names)
+def test_uid_comes_from_the_job_name_when_the_pod_label_is_empty(job: str) -> None:
+    # v1.9 puts analysisrun.argoproj.io/uid on the Job only: the pod's label reads "".
+    uid = analysis_run_uid("", job)
+    assert uid is not None
+    assert (uid.value, uid.source) == (job.partition(".")[0].lower(), UidSource.JOB_NAME)
+    # ...and it names the same run directory the pod label would (v1.10).
+    assert _resolve(job=job).run_name == _resolve(uid=uid.value).run_name
+
+
+@given(s.uuids, s.job_names)
+def test_the_pod_label_wins_when_set(label: str, job: str) -> None:
+    uid = analysis_run_uid(f" {label} ", job)
+    assert uid is not None and (uid.value, uid.source) == (label, UidSource.POD_LABEL)
+
+
+@given(st.one_of(s.hostile_strings, s.uuids, s.kargo_names))
+def test_no_uid_from_a_job_name_rollouts_did_not_make(job: str) -> None:
+    # A bare UUID or any name whose first dot-part is not a UUID is not `<uid>.<metric>.<n>`.
+    uid = analysis_run_uid(None, job)
+    if uid is not None:
+        first, dot, _ = job.strip().partition(".")
+        assert dot and uid.value == first.lower() and uid.source is UidSource.JOB_NAME
+    assert analysis_run_uid(None, None) is None
+    assert analysis_run_uid("  ", "not-a-uuid.acceptance.1") is None

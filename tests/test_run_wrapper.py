@@ -223,3 +223,21 @@ def test_missing_npx_is_an_infrastructure_error_with_a_fix(tmp_path: Path) -> No
     done = _run(env)
     assert done.returncode == 3
     assert b"apt-get install nodejs npm" in done.stdout
+
+
+def test_metadata_records_the_uid_derived_from_the_job_name(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    """Argo Rollouts v1.9: the pod label ANALYSIS_RUN_UID reads empty; the metadata still
+    carries the UID, taken from the Job name, and says so (docs/platform-facts.md)."""
+    uid = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
+    env = fake_npx.env(
+        tmp_path / "a",
+        "discovery:1,junit:pass:1",
+        ANALYSIS_RUN_UID="",
+        JOB_NAME=f"{uid}.acceptance.1",
+    )
+    assert _run(env).returncode == 0
+    meta = json.loads((_attempt(tmp_path / "a") / "execution-metadata.json").read_text())
+    assert (meta["analysis_run_uid"], meta["analysis_run_uid_source"]) == (uid, "job-name")
+    assert meta["run_name"] == "0b1c2d3e4f50"
