@@ -181,14 +181,15 @@ def _announce(ctx: RunContext) -> None:
 def _publish_log(ctx: RunContext) -> None:
     settings = ctx.settings
     if settings.pod_namespace and settings.job_name:
-        # The pods of an Indexed Job share the Job's name: each shard gets its own entry,
-        # and the merge points the Job's name at the merged log (runner/sharding.py).
-        shard = settings.shard
+        # A shard of parallel metrics (SHARD_INDEX) is its own Job: its log goes under that
+        # name, which Kargo's urlTemplate asks for. The pods of an Indexed Job share the Job's
+        # name: each shard gets its own entry, and the merge points the Job's name at the
+        # merged log (runner/sharding.py).
+        name = settings.job_name
+        if settings.shards_share_the_job:
+            name = f"{name}.shard-{settings.shard}"
         link = publish_job_log(
-            settings.artifact_root,
-            settings.pod_namespace,
-            settings.job_name if shard is None else f"{settings.job_name}.shard-{shard}",
-            ctx.attempt.layout.log,
+            settings.artifact_root, settings.pod_namespace, name, ctx.attempt.layout.log
         )
         if link is None:
             ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: not a valid name")

@@ -195,10 +195,12 @@ class Settings(BaseSettings):
     flaky_policy: Literal["pass", "warn", "fail"] = "warn"
     playwright_retries: int = Field(default=1, ge=0, le=10)
 
-    # Sharding (README "Sharding"): an Indexed Job runs SHARD_COUNT pods of one run, and
-    # Kubernetes sets JOB_COMPLETION_INDEX (0-based) in each. 1 = unsharded.
+    # Sharding (README "Sharding"): SHARD_COUNT pods run one run, each with its SHARD_INDEX
+    # (0-based; one AnalysisTemplate metric per shard sets it). JOB_COMPLETION_INDEX, which
+    # Kubernetes sets in an Indexed Job's pods, is the fallback. 1 = unsharded.
     shard_count: int = Field(default=1, ge=1, le=100)
-    job_completion_index: int | None = Field(default=None, ge=0, validate_default=True)
+    job_completion_index: int | None = Field(default=None, ge=0)
+    shard_index: int | None = Field(default=None, ge=0, validate_default=True)
 
     # Time limits and duplicates.
     run_deadline_seconds: float = Field(default=1800.0, gt=0)
@@ -280,25 +282,40 @@ class Settings(BaseSettings):
             raise ValueError("expected a PEM file of CA certificates")
         return value
 
-    @field_validator("job_completion_index")
+    @field_validator("shard_index")
     @classmethod
     def _index_below_count(cls, value: int | None, info: ValidationInfo) -> int | None:
         count = info.data.get("shard_count")
-        if count is None:
-            return value  # SHARD_COUNT itself is wrong and reported
-        if value is None and count > 1:
+        if count is None or "job_completion_index" not in info.data:
+            return value  # SHARD_COUNT or JOB_COMPLETION_INDEX itself is wrong and reported
+        fallback = info.data["job_completion_index"]
+        if value is not None and fallback is not None and value != fallback:
+            raise ValueError(f"disagrees with JOB_COMPLETION_INDEX={fallback}: set only one")
+        index = value if value is not None else fallback
+        name = "SHARD_INDEX" if value is not None else "JOB_COMPLETION_INDEX"
+        if index is None and count > 1:
             raise ValueError(
-                f"unset, but SHARD_COUNT={count} needs it (Kubernetes sets it in an Indexed "
-                f"Job; elsewhere set it to 0..{count - 1})"
+                f"SHARD_INDEX and JOB_COMPLETION_INDEX are unset, but SHARD_COUNT={count} needs "
+                f"one (0..{count - 1}; the sharding component sets SHARD_INDEX per metric)"
             )
-        if value is not None and value >= count:
-            raise ValueError(f"must be below SHARD_COUNT ({count}): indexes run 0..{count - 1}")
+        if index is not None and index >= count:
+            raise ValueError(
+                f"{name}={index} must be below SHARD_COUNT ({count}): indexes run 0..{count - 1}"
+            )
         return value
 
     @property
     def shard(self) -> int | None:
         """This pod's shard (0-based), or None for an unsharded run."""
-        return self.job_completion_index if self.shard_count > 1 else None
+        if self.shard_count == 1:
+            return None
+        return self.shard_index if self.shard_index is not None else self.job_completion_index
+
+    @property
+    def shards_share_the_job(self) -> bool:
+        """True when every shard runs under one Job name (an Indexed Job, JOB_COMPLETION_INDEX);
+        with SHARD_INDEX each shard is its own Job (one metric each)."""
+        return self.shard is not None and self.shard_index is None
 
     @model_validator(mode="after")
     def _default_artifact_root(self) -> Settings:

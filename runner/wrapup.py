@@ -91,7 +91,9 @@ def _merge_shards(ctx: RunContext) -> None:
         flaky_policy=settings.flaky_policy,
         allow_no_tests=settings.allow_no_tests,
         namespace=settings.pod_namespace,
-        job_name=settings.job_name,
+        # Only a Job that all shards share shows the merged log under its name; a shard that is
+        # its own Job keeps its own log there (the merge result is at its end, too).
+        job_name=settings.job_name if settings.shards_share_the_job else None,
     )
     try:
         sharding.merge_when_last(merge, ctx.sink.say)

@@ -8,6 +8,7 @@ protect.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -304,28 +305,118 @@ def test_job_spec_keeps_one_pod_per_run() -> None:
     } in rules
 
 
-def test_sharding_makes_an_indexed_job_that_fails_when_any_shard_fails() -> None:
-    """components/sharding (README "Sharding"): N pods at once, one per index, one try each;
-    a failed index fails the Job without stopping the other shards; N reaches the runner."""
+# -- sharding as parallel metrics (platform-facts.md: no Indexed Job under a job metric) -------
+
+SHARDING = KUSTOMIZE / "components" / "sharding"
+# The longest Job name Argo Rollouts makes is <36-char UID>.<metric>.<n>; it must stay a DNS
+# label-sized name (63), or Rollouts truncates the metric part and shard names could collide.
+ROLLOUTS_UID = "0" * 8 + "-0000-0000-0000-" + "0" * 12
+_CONTAINER_ENV = "/provider/job/spec/template/spec/containers/0/env/-"
+
+
+def shard_patch(count: int) -> list[Obj]:
+    """components/sharding/shards.yaml for N = count: the pattern its header describes."""
+    ops: list[Obj] = [
+        {
+            "op": "add",
+            "path": f"/spec/metrics/0{_CONTAINER_ENV}",
+            "value": {"name": "SHARD_COUNT", "value": str(count)},
+        }
+    ]
+    ops += [{"op": "copy", "from": "/spec/metrics/0", "path": "/spec/metrics/-"}] * (count - 1)
+    for index in range(count):
+        ops += [
+            {
+                "op": "replace",
+                "path": f"/spec/metrics/{index}/name",
+                "value": f"acceptance-{index}",
+            },
+            {
+                "op": "add",
+                "path": f"/spec/metrics/{index}{_CONTAINER_ENV}",
+                "value": {"name": "SHARD_INDEX", "value": str(index)},
+            },
+        ]
+    return ops
+
+
+def sharded_overlay(tmp_path: Path, count: int) -> str:
+    """overlays/sharded with N = count, changed the way the README says: shards.yaml only."""
+    component = tmp_path / "sharding"
+    shutil.copytree(SHARDING, component)
+    (component / "shards.yaml").write_text(yaml.safe_dump(shard_patch(count)))
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(KUSTOMIZE / "overlays" / "cluster", overlay)],
+        "components": ["../sharding"],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return str(overlay)
+
+
+def test_shipped_shard_patch_follows_the_pattern() -> None:
+    shipped = yaml.safe_load((SHARDING / "shards.yaml").read_text(encoding="utf-8"))
+    count = int(shipped[0]["value"]["value"])
+    assert shipped == shard_patch(count), "shards.yaml no longer follows its own header"
+
+
+def test_sharding_is_parallel_metrics_not_an_indexed_job() -> None:
+    """An Indexed Job under a job metric is never created (its Job name has dots); the sharded
+    overlay must be N plain job metrics, one Job each (platform-facts.md)."""
     template = the_template("overlays/sharded")
-    (metric,) = job_metrics(template)
-    job = metric["provider"]["job"]["spec"]
-    count = int(env_of(runner_container(template))["SHARD_COUNT"]["value"])
-    assert count > 1 and job["completionMode"] == "Indexed"
-    assert job["completions"] == job["parallelism"] == count
-    assert job["backoffLimitPerIndex"] == 0 and "backoffLimit" not in job
-    assert job["template"]["spec"]["restartPolicy"] == "Never"
-    assert (
-        job["podFailurePolicy"]
-        == the_template()["spec"]["metrics"][0]["provider"]["job"]["spec"]["podFailurePolicy"]
-    )
-    assert metric.get("count") == 1 and metric.get("failureLimit", 0) in (0, "0")
+    metrics = job_metrics(template)
+    assert len(metrics) > 1
+    for metric in metrics:
+        job = metric["provider"]["job"]["spec"]
+        assert not {"completionMode", "completions", "parallelism"} & set(job), metric["name"]
+        assert "backoffLimitPerIndex" not in job and job["backoffLimit"] == 0
+        env = {e["name"]: e for e in job["template"]["spec"]["containers"][0]["env"]}
+        assert "JOB_COMPLETION_INDEX" not in env
+
+
+@pytest.mark.parametrize("count", [2, 4])
+def test_sharded_metrics_render_validate_and_are_distinct(tmp_path: Path, count: int) -> None:
+    directory = sharded_overlay(tmp_path, count)
+    problems = [
+        f"{obj['kind']}: {error}"
+        for obj in render(directory)
+        if registry().knows(obj["apiVersion"], obj["kind"])
+        for error in registry().validate(obj)
+    ]
+    assert not problems, "\n".join(problems)
+    template = the_template(directory)
+    base = job_metrics(the_template("overlays/cluster"))[0]
+    metrics = job_metrics(template)
+    names = [metric["name"] for metric in metrics]
+    assert names == [f"acceptance-{i}" for i in range(count)]
     known = {field.upper() for field in Settings.model_fields}
-    assert {"SHARD_COUNT", "JOB_COMPLETION_INDEX"} <= known
-    # Kubernetes sets JOB_COMPLETION_INDEX in an Indexed Job's pods: never by hand here.
-    assert "JOB_COMPLETION_INDEX" not in env_of(runner_container(template))
-    check = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "c"}, "spec": job}
-    kubernetes_validate.validate(check, K8S_VERSION, strict=True)
+    assert {"SHARD_COUNT", "SHARD_INDEX"} <= known
+    indexes = []
+    for metric in metrics:
+        assert len(f"{ROLLOUTS_UID}.{metric['name']}.1") <= 63, metric["name"]
+        assert metric.get("count") == 1 and metric.get("failureLimit", 0) in (0, "0")
+        job = metric["provider"]["job"]["spec"]
+        (container,) = job["template"]["spec"]["containers"]
+        env = env_of(container)
+        assert env["SHARD_COUNT"] == {"name": "SHARD_COUNT", "value": str(count)}
+        indexes.append(int(env["SHARD_INDEX"]["value"]))
+        # Apart from the name and the two shard variables, every shard is the base metric.
+        plain = copy.deepcopy(metric)
+        plain["name"] = base["name"]
+        (plain_container,) = plain["provider"]["job"]["spec"]["template"]["spec"]["containers"]
+        plain_container["env"] = [e for e in env.values() if not e["name"].startswith("SHARD_")]
+        assert plain == base
+        check = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "c"}, "spec": job}
+        kubernetes_validate.validate(check, K8S_VERSION, strict=True)
+    assert indexes == list(range(count))
+    for index in indexes:  # and the runner accepts each shard's values
+        settings = load_settings(
+            {"SHARD_COUNT": str(count), "SHARD_INDEX": str(index), "HOME": "/tmp"}
+        )
+        assert settings.shard == index
 
 
 def test_run_deadline_leaves_room_before_the_job_deadline() -> None:

@@ -1,4 +1,5 @@
-"""One run sharded across N runner processes (an Indexed Job's pods), merged into one report.
+"""One run sharded across N runner processes (one AnalysisTemplate metric, so one Job, per
+shard; SHARD_INDEX), merged into one report.
 
 The bookkeeping cases use a stand-in npx (tests/helpers/fake_shards.py: a fake blob is a zip
 holding the shard's JUnit file, and a fake merge-reports joins them); the last test runs real
@@ -35,16 +36,18 @@ def npx(tmp_path: Path) -> FakeNpx:
 
 
 def _start(
-    npx: FakeNpx, root: Path, index: int, script: str, count: int = 3
+    npx: FakeNpx, root: Path, index: int, script: str, count: int = 3, **extra: str
 ) -> subprocess.Popen[str]:
     env = npx.env(
         root,
         script,
         ANALYSIS_RUN_UID=UID,
         SHARD_COUNT=str(count),
-        JOB_COMPLETION_INDEX=str(index),
+        SHARD_INDEX=str(index),
         RETENTION_ENABLED="false",
     )
+    env.update(extra)
+    env = {name: value for name, value in env.items() if value}  # "" = unset here
     return subprocess.Popen(
         [*runner_command(), "run"],
         env=env,
@@ -169,7 +172,78 @@ def test_an_empty_shard_passes(tmp_path: Path, npx: FakeNpx) -> None:
 def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakeNpx) -> None:
     proc = _start(npx, tmp_path, 3, "junit:pass", count=3)
     out, _ = proc.communicate(timeout=60)
-    assert proc.returncode == 2 and "JOB_COMPLETION_INDEX" in out
+    assert proc.returncode == 2 and "SHARD_INDEX=3 must be below SHARD_COUNT (3)" in out, out
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ({"SHARD_INDEX": ""}, "SHARD_INDEX and JOB_COMPLETION_INDEX are unset"),
+        ({"SHARD_INDEX": "-1"}, "SHARD_INDEX='-1'"),
+        ({"SHARD_INDEX": "one"}, "SHARD_INDEX='one'"),
+        ({"JOB_COMPLETION_INDEX": "0"}, "disagrees with JOB_COMPLETION_INDEX=0: set only one"),
+        ({"SHARD_INDEX": "", "JOB_COMPLETION_INDEX": "5"}, "JOB_COMPLETION_INDEX=5 must be below"),
+    ],
+)
+def test_a_missing_or_contradictory_index_is_a_usage_error(
+    tmp_path: Path, npx: FakeNpx, extra: dict[str, str], says: str
+) -> None:
+    proc = _start(npx, tmp_path, 1, "junit:pass", count=2, **extra)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 2 and says in out, out
+    assert len(out.strip().splitlines()) <= 3, "a short error, not a traceback"
+
+
+def _job_log(root: Path, job: str) -> str:
+    return (root / "_jobs" / "ns" / f"{job}.log").read_text()
+
+
+def test_each_metric_shard_publishes_its_log_under_its_own_job(
+    tmp_path: Path, npx: FakeNpx
+) -> None:
+    """Parallel metrics: each shard is its own Job `<uid>.acceptance-<i>.1`, the name Kargo's
+    urlTemplate asks for; that name shows the shard's own log, ending with the merge when it was
+    the one that merged."""
+    jobs = [f"{UID}.acceptance-{i}.1" for i in range(2)]
+    procs = [
+        _start(npx, tmp_path, i, "discovery:1,junit:pass:1", 2, JOB_NAME=job, POD_NAMESPACE="ns")
+        for i, job in enumerate(jobs)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    for i, job in enumerate(jobs):
+        log = _job_log(tmp_path, job)
+        assert f"of shard {i} ({i + 1}/2)" in log
+        assert log == (tmp_path / RUN / f"shard-{i}" / "attempt-1" / "verification.log").read_text()
+    assert sum("merged report:" in _job_log(tmp_path, job) for job in jobs) == 1
+    assert not list((tmp_path / "_jobs" / "ns").glob("*.shard-*")), "no per-index suffix"
+
+
+def test_indexed_job_shards_fall_back_to_job_completion_index(tmp_path: Path, npx: FakeNpx) -> None:
+    """JOB_COMPLETION_INDEX still works outside Argo Rollouts: the pods share the Job name, so
+    each shard's log gets a suffix and the Job's own name shows the merged log."""
+    job = "plain-indexed-job"
+    procs = [
+        _start(
+            npx,
+            tmp_path,
+            i,
+            "discovery:1,junit:pass:1",
+            2,
+            SHARD_INDEX="",
+            JOB_COMPLETION_INDEX=str(i),
+            JOB_NAME=job,
+            POD_NAMESPACE="ns",
+        )
+        for i in range(2)
+    ]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert _merged(tmp_path)["total"] == 2
+    for i in range(2):
+        assert f"of shard {i} (" in _job_log(tmp_path, f"{job}.shard-{i}")
+    merged = (tmp_path / RUN / "merged" / "verification.log").read_text()
+    assert _job_log(tmp_path, job) == merged
 
 
 @pytest.mark.parametrize("lock", ["shard-1/.active.lock", ".merge.lock"])
@@ -209,7 +283,7 @@ def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
     procs = [
         subprocess.Popen(
             [*runner_command(), "run"],
-            env={**base, "JOB_COMPLETION_INDEX": str(i)},
+            env={**base, "SHARD_INDEX": str(i)},
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
