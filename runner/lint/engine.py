@@ -11,6 +11,7 @@ from runner.lint import (
     checks_kyverno,
     checks_pods,
     checks_rollouts,
+    checks_runner,
     checks_schema,
 )
 from runner.lint.errors import LintInputError
@@ -28,6 +29,7 @@ CHECKS: tuple[Check, ...] = (
     *checks_kyverno.CHECKS,
     *checks_pods.CHECKS,
     *checks_kustomize.CHECKS,
+    *checks_runner.CHECKS,
 )
 
 

@@ -26,10 +26,11 @@ class Rule:
     fact: str
     fix: str
     facts_section: str
+    facts_doc: str = FACTS_DOC
 
     @property
     def facts_ref(self) -> str:
-        return f"{FACTS_DOC}#{self.facts_section}"
+        return f"{self.facts_doc}#{self.facts_section}"
 
 
 @dataclass(frozen=True, order=True)

@@ -148,6 +148,16 @@ RULES: tuple[Rule, ...] = (
         _JOB,
     ),
     Rule(
+        "unknown-runner-setting",
+        _W,
+        "An env var on the verification-runner container is close to a setting the runner reads"
+        " but is not one: the misspelt setting is ignored and its default applies.",
+        "The runner reads exactly the variables in the README's settings table.",
+        "Correct the name to the setting it was meant to be.",
+        "settings",
+        "README.md",
+    ),
+    Rule(
         "unknown-field",
         _E,
         "A field the CRD does not define is dropped by the API server: the setting you wrote"
