@@ -312,6 +312,17 @@ def test_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
     assert "expands to more than 1000000 nodes through YAML aliases" in result.output
 
 
+def test_deep_nesting_is_refused_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("".join(f"{'  ' * i}k{i}:\n" for i in range(600)) + "  " * 600 + "end\n")
+    result = lint(str(path))
+    assert result.exit_code == 2
+    assert result.output == (
+        f"verification-runner: {path}: line 101: nested more than 100 levels deep: refused"
+        " (manifests are not)\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -20,6 +20,9 @@ from runner.lint.errors import LintInputError
 # refused: a few lines of nested aliases ("billion laughs") would otherwise make every walk over
 # the tree take hours. Real manifests are a few thousand nodes.
 MAX_EXPANDED_NODES = 1_000_000
+# Deeper than any manifest (a CronJob's container env is about 15 levels), far below Python's
+# recursion limit, which the constructor and the checks would otherwise hit.
+MAX_DEPTH = 100
 
 _IGNORE = re.compile(r"#\s*verification-runner:\s*ignore=([\w,\- ]+)")
 
@@ -165,10 +168,15 @@ def load_documents(text: str, source: Source) -> list[Doc]:
 def _check_size(root: yaml.Node) -> None:
     sizes: dict[int, int] = {}
 
-    def size(node: yaml.Node) -> int:
+    def size(node: yaml.Node, depth: int) -> int:
         known = sizes.get(id(node))
         if known is not None:
             return known
+        if depth > MAX_DEPTH:
+            raise LintInputError(
+                f"line {node.start_mark.line + 1}: nested more than {MAX_DEPTH} levels deep:"
+                " refused (manifests are not)"
+            )
         sizes[id(node)] = 1  # a recursive alias counts once instead of looping
         children: Iterator[yaml.Node]
         if isinstance(node, yaml.MappingNode):
@@ -177,11 +185,11 @@ def _check_size(root: yaml.Node) -> None:
             children = iter(node.value)
         else:
             children = iter(())
-        total = 1 + sum(size(child) for child in children)
+        total = 1 + sum(size(child, depth + 1) for child in children)
         sizes[id(node)] = total
         return total
 
-    if size(root) > MAX_EXPANDED_NODES:
+    if size(root, 0) > MAX_EXPANDED_NODES:
         raise LintInputError(
             f"a document expands to more than {MAX_EXPANDED_NODES} nodes through YAML aliases:"
             " refused (manifests do not need that many)"
