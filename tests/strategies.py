@@ -130,3 +130,23 @@ retention_policies = st.builds(
     max_age=st.sampled_from([0, 1, 7, 14, 30]).map(lambda d: timedelta(days=d)),
     max_total_bytes=st.one_of(st.none(), st.integers(0, 60_000)),
 )
+
+
+# --- lint: any value where a manifest field should be ---------------------------------------
+
+yaml_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**40), 2**40),
+    st.floats(allow_nan=False),
+    st.text(max_size=30),
+    st.sampled_from(["Never", "Indexed", "{{args.x}}", "${{ ctx.promotion }}", "ALL", "-1"]),
+)
+yaml_values = st.recursive(
+    yaml_scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(max_size=12), children, max_size=4),
+    ),
+    max_leaves=12,
+)

@@ -4,6 +4,8 @@ formats, the ways in (files, directories, `-k`, stdin) and the ways it refuses i
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import json
 import re
 import shutil
@@ -15,9 +17,13 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner, Result
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from runner.cli import main
-from runner.lint import RULES, Severity
+from runner.lint import RULES, Severity, lint_documents
+from runner.lint.loading import load_paths
+from tests.strategies import yaml_values
 
 FIXTURES = Path(__file__).parent / "fixtures" / "lint"
 RULE_FIXTURES = FIXTURES / "rules"
@@ -507,3 +513,42 @@ def test_pre_commit_hook_runs_from_a_team_repository(tmp_path: Path) -> None:
     done = subprocess.run(command, cwd=team, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Passed" in done.stdout
+
+
+# -- any value in any field: a finding or nothing, never a crash ------------------------------
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [path]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found += _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _paths(item, (*path, index))
+    return found
+
+
+_CORPUS = [
+    doc
+    for rule in RULE_IDS
+    for doc in load_paths([str(RULE_FIXTURES / rule / "good.yaml")], read_stdin=str)
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(doc_index=st.integers(0, len(_CORPUS) - 1), pick=st.integers(0), value=yaml_values)
+def test_any_value_in_any_field_never_crashes_the_rules(
+    doc_index: int, pick: int, value: Any
+) -> None:
+    doc = _CORPUS[doc_index]
+    data = copy.deepcopy(doc.data)
+    paths = _paths(data)[1:]
+    *parent_path, key = paths[pick % len(paths)]
+    parent = data
+    for step in parent_path:
+        parent = parent[step]
+    parent[key] = value
+    broken = dataclasses.replace(doc, data=data)
+    for finding in lint_documents([broken, *_CORPUS]):
+        assert finding.rule_id in RULE_IDS

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from runner.lint.hits import FieldPath, Hit, get, items
+from runner.lint.hits import FieldPath, Hit, get, items, strs
 from runner.lint.yamldoc import Doc
 
 _POLICY_KINDS = ("ClusterPolicy", "Policy")
@@ -45,7 +45,7 @@ def check_generate_operations(docs: Sequence[Doc]) -> Iterator[Hit]:
 
 def check_generate_fixed_namespace(docs: Sequence[Doc]) -> Iterator[Hit]:
     for doc, path, rule in _generate_rules(docs):
-        kinds = {k for _, res in _match_filters(rule) for k in (get(res, "kinds") or [])}
+        kinds = {k for _, res in _match_filters(rule) for k in strs(get(res, "kinds"))}
         if not kinds & {"Namespace", "v1/Namespace"}:
             continue
         generate = rule["generate"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runner.lint.hits import FieldPath, Hit, JobMetric, get, items, job_metrics
+from runner.lint.hits import FieldPath, Hit, JobMetric, as_dict, get, items, job_metrics, strs
 from runner.lint.yamldoc import Doc
 
 _ENFORCE = "pod-security.kubernetes.io/enforce"
@@ -39,14 +39,14 @@ def restricted_violations(pod: Any, base: FieldPath) -> Iterator[tuple[FieldPath
     """Where a pod spec breaks the 'restricted' profile, and how."""
     if not isinstance(pod, dict):
         return
-    pod_ctx = pod.get("securityContext") or {}
+    pod_ctx = as_dict(pod.get("securityContext"))
     for flag in ("hostNetwork", "hostPID", "hostIPC"):
         if pod.get(flag):
             yield (*base, flag), f"{flag} is set"
     for index, volume in items(pod.get("volumes")):
         kinds = set(volume) - {"name"} if isinstance(volume, dict) else set()
         if kinds - RESTRICTED_VOLUME_TYPES:
-            yield (*base, "volumes", index), f"volume type {', '.join(sorted(kinds))}"
+            yield (*base, "volumes", index), f"volume type {', '.join(sorted(map(str, kinds)))}"
     for key in ("initContainers", "containers", "ephemeralContainers"):
         for index, container in items(pod.get(key)):
             if isinstance(container, dict):
@@ -56,7 +56,7 @@ def restricted_violations(pod: Any, base: FieldPath) -> Iterator[tuple[FieldPath
 def _container(
     container: dict[str, Any], pod_ctx: dict[str, Any], path: FieldPath
 ) -> Iterator[tuple[FieldPath, str]]:
-    ctx = container.get("securityContext") or {}
+    ctx = as_dict(container.get("securityContext"))
     name = container.get("name")
     at = (*path, "securityContext")
     if ctx.get("runAsNonRoot", pod_ctx.get("runAsNonRoot")) is not True:
@@ -67,13 +67,15 @@ def _container(
         yield at, f"container {name!r}: allowPrivilegeEscalation is not false"
     if ctx.get("privileged"):
         yield at, f"container {name!r}: privileged"
-    capabilities = ctx.get("capabilities") or {}
-    if "ALL" not in (capabilities.get("drop") or []):
+    capabilities = as_dict(ctx.get("capabilities"))
+    if "ALL" not in strs(capabilities.get("drop")):
         yield at, f"container {name!r}: capabilities do not drop ALL"
-    if set(capabilities.get("add") or []) - {"NET_BIND_SERVICE"}:
+    added = capabilities.get("add")
+    if added and (not isinstance(added, list) or set(strs(added)) - {"NET_BIND_SERVICE"}):
         yield at, f"container {name!r}: capabilities add more than NET_BIND_SERVICE"
     seccomp = get(ctx, "seccompProfile", "type") or get(pod_ctx, "seccompProfile", "type")
-    if seccomp not in {"RuntimeDefault", "Localhost"}:
+    # A tuple, not a set: the value may be any YAML, lists included (unhashable).
+    if seccomp not in ("RuntimeDefault", "Localhost"):
         yield at, f"container {name!r}: no RuntimeDefault or Localhost seccompProfile"
 
 

@@ -40,6 +40,16 @@ def get(value: Any, *path: str | int) -> Any:
     return value
 
 
+def as_dict(value: Any) -> dict[Any, Any]:
+    """A mapping field, or {} when the manifest put something else there."""
+    return value if isinstance(value, dict) else {}
+
+
+def strs(value: Any) -> list[str]:
+    """The strings of a list field (anything else in it, or a non-list, counts for nothing)."""
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
+
+
 def items(value: Any) -> list[tuple[int, Any]]:
     return list(enumerate(value)) if isinstance(value, list) else []
 
