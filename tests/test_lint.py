@@ -227,8 +227,37 @@ def _kustomization(tmp_path: Path, *files: str) -> Path:
     return directory
 
 
-def test_kustomization_is_rendered_and_lines_count_in_the_output(tmp_path: Path) -> None:
+def test_kustomization_findings_point_at_the_source_file(tmp_path: Path) -> None:
     directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    code, found = findings("-k", str(directory))
+    (finding,) = found
+    assert code == 1 and finding["rule"] == "failure-limit" and finding["rendered"] is False
+    assert finding["source"] == str(directory / "failure-limit-bad.yaml")
+    assert finding["line"] == 9
+
+
+def test_kustomization_inline_ignore_in_the_source_file_holds(tmp_path: Path) -> None:
+    directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    source = directory / "failure-limit-bad.yaml"
+    source.write_text(
+        source.read_text().replace("# expect:", "# verification-runner: ignore=failure-limit #")
+    )
+    assert findings("-k", str(directory)) == (0, [])
+
+
+def _patched(tmp_path: Path) -> Path:
+    """A kustomization whose patch sets failureLimit: the line is in the rendered output."""
+    directory = _kustomization(tmp_path, "failure-limit/good.yaml")
+    with (directory / "kustomization.yaml").open("a") as file:
+        file.write(
+            "patches:\n  - target: {kind: AnalysisTemplate}\n    patch: |-\n"
+            "      - {op: add, path: /spec/metrics/0/failureLimit, value: 1}\n"
+        )
+    return directory
+
+
+def test_a_field_a_patch_set_points_at_the_rendered_output(tmp_path: Path) -> None:
+    directory = _patched(tmp_path)
     code, found = findings("-k", str(directory))
     rendered = subprocess.run(
         ["kubectl", "kustomize", str(directory)], capture_output=True, text=True, check=True
@@ -394,7 +423,7 @@ def test_json_output_carries_why_fact_and_fix() -> None:
 
 def test_sarif_output_validates_against_the_sarif_2_1_0_schema(tmp_path: Path) -> None:
     schema = json.loads((FIXTURES / "sarif" / "sarif-schema-2.1.0.json").read_text())
-    directory = _kustomization(tmp_path, "failure-limit/bad.yaml")
+    directory = _patched(tmp_path)
     bad = [str(RULE_FIXTURES / rule / "bad.yaml") for rule in ("failure-limit", "pss-not-enforced")]
     result = lint("--format", "sarif", *bad, "-k", str(directory))
     assert result.exit_code == 1

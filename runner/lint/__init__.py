@@ -12,9 +12,10 @@ from collections.abc import Callable, Collection, Sequence
 
 from runner.exitcodes import ExitCode
 from runner.lint.engine import exit_code, lint_documents, validate_rule_ids
-from runner.lint.loading import load_paths, render_kustomization
+from runner.lint.loading import load_paths
 from runner.lint.model import Finding, Rule, Severity
 from runner.lint.output import FORMATS, render
+from runner.lint.rendering import render_kustomization
 from runner.lint.rules import RULES
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Any
 
 from runner.exitcodes import ExitCode
 from runner.lint import (
@@ -57,22 +58,55 @@ def lint_documents(
         for hit in check(docs):
             if (select and hit.rule_id not in select) or hit.rule_id in ignore:
                 continue
-            line = hit.at_line
-            waived = hit.doc.ignores.get(line, frozenset()) if not hit.doc.source.rendered else ()
+            doc, line = _locate(hit)
+            waived = doc.ignores.get(line, frozenset())
             if hit.rule_id in waived or "all" in waived:
                 continue
             findings.add(
                 Finding(
-                    source=hit.doc.source.label,
+                    source=doc.source.label,
                     line=line,
                     rule_id=hit.rule_id,
                     message=hit.message,
                     severity=BY_ID[hit.rule_id].severity,
-                    uri=hit.doc.source.uri,
-                    rendered=hit.doc.source.rendered,
+                    uri=doc.source.uri,
+                    rendered=doc.source.rendered,
                 )
             )
     return sorted(findings)
+
+
+_MISSING = object()
+
+
+def _locate(hit: Hit) -> tuple[Doc, int]:
+    """The document and line to report: a rendered document's source file when kustomize named
+    it and the field reads the same there (no patch or transformer changed it), else the line
+    in the rendered output."""
+    origin = hit.doc.origin
+    if origin is not None and hit.line is None:
+        here, there = _resolve(hit.doc.data, hit.path), _resolve(origin.data, hit.path)
+        if here == there:
+            return origin, origin.line_at(hit.path)
+    return hit.doc, hit.at_line
+
+
+def _resolve(data: Any, path: Sequence[str | int]) -> tuple[int, Any]:
+    """How deep `path` goes in `data`, and what is there: a scalar's value, or only the type of
+    a mapping or list (kustomize adds labels to a pod template; the finding is about a field
+    that is the same in both)."""
+    node = data
+    for depth, step in enumerate(path):
+        if isinstance(node, dict):
+            found = step in node
+        else:
+            found = isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node)
+        if not found:
+            return depth, _MISSING
+        node = node[step]
+    if isinstance(node, dict | list):
+        return len(path), type(node)
+    return len(path), node
 
 
 def exit_code(findings: Sequence[Finding], *, strict: bool) -> ExitCode:

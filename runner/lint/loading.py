@@ -6,9 +6,6 @@ to do; nothing is skipped silently except files that are not YAML inside a direc
 
 from __future__ import annotations
 
-import shlex
-import shutil
-import subprocess
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -18,7 +15,6 @@ from runner.lint.yamldoc import Doc, Source, load_documents
 YAML_SUFFIXES = frozenset({".yaml", ".yml"})
 # Directories never worth walking for manifests.
 _SKIP_DIRS = frozenset({"node_modules", "__pycache__"})
-RENDER_TIMEOUT_SECONDS = 120
 
 
 def load_paths(paths: Iterable[str], *, read_stdin: Callable[[], str]) -> list[Doc]:
@@ -38,9 +34,9 @@ def load_paths(paths: Iterable[str], *, read_stdin: Callable[[], str]) -> list[D
             if not files:
                 raise LintInputError(f"{raw}: no .yaml or .yml files in this directory")
             for file in files:
-                docs += _load_file(file)
+                docs += load_file(file)
         elif path.exists():
-            docs += _load_file(path)
+            docs += load_file(path)
         else:
             raise LintInputError(f"{raw}: no such file or directory")
     return docs
@@ -66,7 +62,7 @@ def _yaml_files(root: Path) -> list[Path]:
     return found
 
 
-def _load_file(path: Path) -> list[Doc]:
+def load_file(path: Path) -> list[Doc]:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -74,54 +70,3 @@ def _load_file(path: Path) -> list[Doc]:
     except OSError as exc:
         raise LintInputError(f"{path}: cannot read it: {exc.strerror or exc}") from None
     return load_documents(text, Source(str(path), path.as_posix()))
-
-
-def render_kustomization(directory: str) -> list[Doc]:
-    """The documents `kubectl kustomize DIR` renders (else `kustomize build DIR`). Lines then
-    count in the rendered output, which the findings say."""
-    path = Path(directory)
-    if not (path.is_dir() and _has_kustomization(path)):
-        raise LintInputError(
-            f"-k {directory}: not a directory with a kustomization.yaml (or kustomization.yml,"
-            " Kustomization)"
-        )
-    # A directory named like an option must not become one.
-    command = _renderer(directory if not directory.startswith("-") else f"./{directory}")
-    try:
-        done = subprocess.run(
-            command,
-            capture_output=True,
-            text=True,
-            timeout=RENDER_TIMEOUT_SECONDS,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise LintInputError(
-            f"-k {directory}: `{shlex.join(command)}` took over {RENDER_TIMEOUT_SECONDS} s"
-            " (remote bases?); render it yourself and lint the output from stdin"
-        ) from None
-    except OSError as exc:
-        raise LintInputError(f"-k {directory}: cannot run {command[0]}: {exc}") from None
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or ["(no message)"])[-1]
-        raise LintInputError(f"-k {directory}: `{shlex.join(command)}` failed: {last}")
-    uri = (path / "kustomization.yaml").as_posix()
-    return load_documents(done.stdout, Source(f"{directory} (rendered)", uri, rendered=True))
-
-
-def _has_kustomization(path: Path) -> bool:
-    names = ("kustomization.yaml", "kustomization.yml", "Kustomization")
-    return any((path / name).is_file() for name in names)
-
-
-def _renderer(directory: str) -> list[str]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is not None:
-        return [kubectl, "kustomize", directory]
-    kustomize = shutil.which("kustomize")
-    if kustomize is not None:
-        return [kustomize, "build", directory]
-    raise LintInputError(
-        f"-k {directory}: neither kubectl nor kustomize is on PATH; install one, or render the"
-        " kustomization yourself and lint the output from stdin (`-`)"
-    )

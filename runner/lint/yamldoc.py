@@ -101,6 +101,9 @@ class Doc:
     data: Any
     line: int
     ignores: dict[int, frozenset[str]] = field(default_factory=dict, compare=False)
+    # For a document kustomize rendered: the document of the file it came from, when kustomize
+    # could say which (runner/lint/rendering.py); findings then point at that file.
+    origin: Doc | None = field(default=None, compare=False)
 
     @property
     def kind(self) -> str:
