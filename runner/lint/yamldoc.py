@@ -78,8 +78,20 @@ def _sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return sequence
 
 
+def _other_tag(loader: _Loader, _suffix: str, node: yaml.Node) -> Any:
+    """A tag no manifest uses (CloudFormation's !Ref, GitLab's !reference, !!python/...): read
+    the node as the plain value it is written as, never as the object it names. A pre-commit
+    hook sees every YAML file of a repository, and those are not ours to refuse."""
+    if isinstance(node, yaml.MappingNode):
+        return _mapping(loader, node)
+    if isinstance(node, yaml.SequenceNode):
+        return _sequence(loader, node)
+    return loader.construct_scalar(node)
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+_Loader.add_multi_constructor("", _other_tag)
 
 
 @dataclass(frozen=True)
