@@ -187,6 +187,19 @@ def test_a_directory_is_every_yaml_file_under_it(tmp_path: Path) -> None:
     ]
 
 
+def test_steps_without_as_have_their_default_alias(tmp_path: Path) -> None:
+    """Kargo calls a step without `as` step-<n>, from 1: outputs['step-2'] is the git-commit step
+    of the fixture (so a health check on it is commit-output-revision), step-9 is no step."""
+    text = (RULE_FIXTURES / "commit-output-revision" / "bad.yaml").read_text(encoding="utf-8")
+    path = tmp_path / "stage.yaml"
+    path.write_text(
+        text.replace("          as: commit\n", "").replace("outputs.commit", "outputs['step-2']")
+    )
+    assert [f["rule"] for f in findings(str(path))[1]] == ["commit-output-revision"]
+    path.write_text(text.replace("outputs.commit", "outputs['step-9']"))
+    assert [f["rule"] for f in findings(str(path))[1]] == ["unknown-step-output"]
+
+
 def test_files_given_together_are_one_set() -> None:
     """A Stage and the template it runs, in two files: the missing arg is found."""
     bad = RULE_FIXTURES / "missing-arg" / "bad.yaml"

@@ -141,12 +141,15 @@ def _step_lists(docs: Sequence[Doc]) -> Iterator[tuple[Doc, FieldPath, list[Any]
 
 
 def _aliases(steps: list[Any]) -> dict[str, str]:
-    """Step alias -> the step it names (`uses`)."""
-    return {
-        str(step["as"]): str(step.get("uses", step.get("task", "")))
-        for step in steps
-        if isinstance(step, dict) and "as" in step
-    }
+    """Step alias -> the step it names (`uses`). A step without `as` is `step-<n>` (`task-<n>`
+    for a task), n counting from 1 (kargo: api/v1alpha1/promotion_types.go, GetAlias)."""
+    aliases: dict[str, str] = {}
+    for index, step in items(steps):
+        if not isinstance(step, dict):
+            continue
+        default = f"task-{index + 1}" if step.get("task") else f"step-{index + 1}"
+        aliases[str(step.get("as") or default)] = str(step.get("uses", step.get("task", "")))
+    return aliases
 
 
 def _outputs_used(steps: list[Any], base: FieldPath) -> Iterator[tuple[FieldPath, str, str]]:
