@@ -28,15 +28,23 @@ def check_failure_limit(docs: Sequence[Doc]) -> Iterator[Hit]:
         count = as_int(raw_count) if raw_count is not None else None
         if count is None and raw_count is None and "interval" not in jm.metric:
             count = 1
-        if limit is None or count is None or limit < count or limit < 0:
-            continue
-        yield Hit(
-            "failure-limit",
-            jm.doc,
-            (*jm.path, "failureLimit"),
-            f"metric {jm.name!r}: failureLimit {limit} with count {count}: {count} failed Job(s)"
-            " still end the metric Successful",
-        )
+        path = (*jm.path, "failureLimit")
+        if limit is not None and limit < 0:
+            yield Hit(
+                "failure-limit",
+                jm.doc,
+                path,
+                f"metric {jm.name!r}: failureLimit {limit} switches failure off: a failed Job"
+                " never fails the metric",
+            )
+        elif limit is not None and count is not None and limit >= count:
+            yield Hit(
+                "failure-limit",
+                jm.doc,
+                path,
+                f"metric {jm.name!r}: failureLimit {limit} with count {count}: {count} failed"
+                " Job(s) still end the metric Successful",
+            )
 
 
 def check_conditions(docs: Sequence[Doc]) -> Iterator[Hit]:
@@ -142,6 +150,16 @@ def check_indexed(docs: Sequence[Doc]) -> Iterator[Hit]:
             )
 
 
+def rollouts_job_name(metric: str, measurement: int = 1) -> str:
+    """The Job name Argo Rollouts 1.9 gives a measurement (metricproviders/job/job.go,
+    newJobName): the metric part is cut so the name fits 63 characters."""
+    name = f"{'u' * UID_LENGTH}.{metric}.{measurement}"
+    over = len(name) - MAX_JOB_NAME
+    if over > 0:
+        name = f"{'u' * UID_LENGTH}.{metric[: len(metric) - over]}.{measurement}"
+    return name
+
+
 def check_job_name_length(docs: Sequence[Doc]) -> Iterator[Hit]:
     for jm in job_metrics(docs):
         if len(jm.name) > MAX_METRIC_NAME:
@@ -151,6 +169,23 @@ def check_job_name_length(docs: Sequence[Doc]) -> Iterator[Hit]:
                 (*jm.path, "name"),
                 f"metric name {jm.name!r} has {len(jm.name)} characters: the Job name"
                 f" <uid>.{jm.name}.1 passes {MAX_JOB_NAME} (keep it to {MAX_METRIC_NAME})",
+            )
+
+
+def check_job_name_collision(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """Two metrics cut to one Job name: Rollouts finds the Job already there (same owner) and
+    takes it as the second metric's own, so that metric's tests never run."""
+    seen: dict[tuple[int, str], str] = {}
+    for jm in job_metrics(docs):
+        key = (id(jm.doc), rollouts_job_name(jm.name))
+        first = seen.setdefault(key, jm.name)
+        if first != jm.name:
+            yield Hit(
+                "job-name-collision",
+                jm.doc,
+                (*jm.path, "name"),
+                f"metrics {first!r} and {jm.name!r} get the same Job name once Rollouts cuts"
+                f" them to 63 characters: {jm.name!r} reuses the Job of {first!r} and never runs",
             )
 
 
@@ -218,6 +253,7 @@ CHECKS = (
     check_deadline,
     check_indexed,
     check_job_name_length,
+    check_job_name_collision,
     check_run_deadline,
     check_uid_label_env,
 )

@@ -22,8 +22,9 @@ RULES: tuple[Rule, ...] = (
         "failure-limit",
         _E,
         "A failed Job can end the metric Successful: the metric fails only when failed >"
-        " failureLimit, so failureLimit >= count never fails.",
-        "Argo Rollouts fails a metric only when failed > failureLimit (analysis.go).",
+        " failureLimit, so failureLimit >= count (or -1, which turns failure off) never fails.",
+        "Argo Rollouts fails a metric only when failed > failureLimit, and never when it is"
+        " negative (analysis.go).",
         "Use count: 1 and leave failureLimit out (it defaults to 0).",
         _JOB,
     ),
@@ -98,6 +99,16 @@ RULES: tuple[Rule, ...] = (
         " part, so Job names no longer say which metric (and similar names can collide).",
         "Job names carry the 36-character AnalysisRun UID; pod labels hold 63 characters.",
         "Keep metric names to 24 characters or fewer.",
+        _JOB,
+    ),
+    Rule(
+        "job-name-collision",
+        _E,
+        "Two metrics get the same Job name once Rollouts cuts them to 63 characters: the second"
+        " finds the first's Job, takes it as its own, and its tests never run.",
+        "Rollouts 1.9 cuts the metric part of <uid>.<metric>.<n> and accepts an existing Job of"
+        " the same AnalysisRun as the measurement's own.",
+        "Make metric names differ within their first 24 characters (e.g. acceptance-0, -1, ...).",
         _JOB,
     ),
     Rule(
