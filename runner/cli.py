@@ -149,6 +149,7 @@ def _rule_ids(values: tuple[str, ...]) -> list[str]:
 @click.option("--select", multiple=True, metavar="RULE[,RULE]", help="Only these rules.")
 @click.option("--ignore", multiple=True, metavar="RULE[,RULE]", help="Not these rules.")
 @click.option("--strict", is_flag=True, help="Exit 1 on warnings too.")
+@click.option("--list-rules", is_flag=True, help="Print every rule (why, fix) and exit.")
 def lint(
     *,
     paths: tuple[str, ...],
@@ -157,6 +158,7 @@ def lint(
     select: tuple[str, ...],
     ignore: tuple[str, ...],
     strict: bool,
+    list_rules: bool,
 ) -> None:
     """Find the settings that make a Kargo verification pass when it should fail, or never run.
 
@@ -165,12 +167,14 @@ def lint(
     --strict), 2 on a usage error or unreadable input. Silence one line with a comment
     `# verification-runner: ignore=RULE` on it.
     """
-    from runner.lint import lint_command  # noqa: PLC0415 - per-command imports keep start-up short
+    from runner import lint as linting  # noqa: PLC0415 - per-command imports keep start-up short
 
+    if list_rules:
+        _run(lambda: linting.list_rules(fmt=fmt, echo=click.echo))
     if not paths and not kustomizations:
         raise click.UsageError("give a YAML file, a directory, -k DIR, or - for stdin")
     _run(
-        lambda: lint_command(
+        lambda: linting.lint_command(
             paths=paths,
             kustomizations=kustomizations,
             read_stdin=sys.stdin.read,

@@ -168,6 +168,18 @@ def test_select_and_ignore(tmp_path: Path) -> None:
     assert found == []
 
 
+def test_list_rules() -> None:
+    text = lint("--list-rules")
+    assert text.exit_code == 0
+    assert [line for line in text.output.splitlines() if not line.startswith(" ")] == [
+        f"{rule.id} ({rule.severity.value})" for rule in RULES
+    ]
+    listed = json.loads(lint("--list-rules", "--format", "json").output)["rules"]
+    assert [(r["id"], r["severity"], r["fix"]) for r in listed] == [
+        (rule.id, rule.severity.value, rule.fix) for rule in RULES
+    ]
+
+
 def test_unknown_rule_id_is_a_usage_error() -> None:
     result = lint("--ignore", "failure-limt", str(RULE_FIXTURES))
     assert result.exit_code == 2

@@ -14,7 +14,7 @@ from runner.exitcodes import ExitCode
 from runner.lint.engine import exit_code, lint_documents, validate_rule_ids
 from runner.lint.loading import load_paths
 from runner.lint.model import Finding, Rule, Severity
-from runner.lint.output import FORMATS, render
+from runner.lint.output import FORMATS, render, rules_catalogue
 from runner.lint.rendering import render_kustomization
 from runner.lint.rules import RULES
 
@@ -43,4 +43,18 @@ def lint_command(
     return exit_code(findings, strict=strict)
 
 
-__all__ = ["FORMATS", "RULES", "Finding", "Rule", "Severity", "lint_command", "lint_documents"]
+def list_rules(*, fmt: str, echo: Callable[[str], None]) -> ExitCode:
+    echo(rules_catalogue(fmt=fmt))
+    return ExitCode.PASSED
+
+
+__all__ = [
+    "FORMATS",
+    "RULES",
+    "Finding",
+    "Rule",
+    "Severity",
+    "lint_command",
+    "lint_documents",
+    "list_rules",
+]

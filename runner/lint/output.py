@@ -73,6 +73,28 @@ def as_json(findings: Sequence[Finding]) -> str:
     return json.dumps({"findings": rows, "summary": summary}, indent=2)
 
 
+def rules_catalogue(*, fmt: str) -> str:
+    """Every rule: its id, severity, why and fix (text), or all its fields (json/sarif)."""
+    if fmt != "text":
+        rows = [
+            {
+                "id": rule.id,
+                "severity": rule.severity.value,
+                "why": rule.why,
+                "fact": rule.fact,
+                "facts": rule.facts_ref,
+                "fix": rule.fix,
+            }
+            for rule in RULES
+        ]
+        return json.dumps({"rules": rows}, indent=2)
+    lines = []
+    for rule in RULES:
+        severity = click.style(rule.severity.value, fg=_COLOURS[rule.severity])
+        lines += [f"{rule.id} ({severity})", f"  why: {rule.why}", f"  fix: {rule.fix}"]
+    return "\n".join(lines)
+
+
 def _sarif_rule(index: int) -> dict[str, Any]:
     rule = RULES[index]
     return {
