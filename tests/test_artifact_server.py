@@ -10,6 +10,7 @@ root, markers in the state files) are added by hand. Install nginx with scripts/
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -21,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import pytest
 import yaml
@@ -172,10 +173,10 @@ def _config(base: Path, root: Path, port: int) -> Path:
     return conf
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp("artifact-server")
-    root = _artifact_tree(base)
+@contextlib.contextmanager
+def running_server(base: Path, root: Path) -> Iterator[Server]:
+    """A real nginx with the component's config, serving `root` on a free 127.0.0.1 port (its
+    own files under `base`); also used by tests/test_played_pod.py."""
     port = _free_port()
     conf = _config(base, root, port)
     nginx = _nginx()
@@ -217,6 +218,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             process.stderr.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("artifact-server")
+    with running_server(base, _artifact_tree(base)) as live:
+        yield live
+
+
+def kargo_log_url(namespace: str, job: str, project_namespace: str) -> SplitResult:
+    """The log URL Kargo's API server GETs: kustomize/README.md's urlTemplate, filled in."""
+    readme = (REPO / "kustomize" / "README.md").read_text(encoding="utf-8")
+    (template,) = re.findall(r'^\s*urlTemplate: "([^"]+)"', readme, re.MULTILINE)
+    return urlsplit(
+        template.replace("${{jobNamespace}}", namespace)
+        .replace("${{jobName}}", job)
+        .replace("${{namespace}}", project_namespace)
+    )
+
+
 @pytest.mark.parametrize(
     ("job", "attempt", "verdict"),
     [
@@ -240,14 +259,8 @@ def test_job_log_by_name(server: Server, job: str, attempt: str, verdict: str) -
 def test_kargo_log_url_from_the_readme_reaches_the_log(server: Server) -> None:
     """The Helm value kustomize/README.md tells operators to set, filled in as Kargo's API server
     does, names the artifact Service and a path this nginx answers with the Job's log."""
-    readme = (REPO / "kustomize" / "README.md").read_text(encoding="utf-8")
-    (template,) = re.findall(r'^\s*urlTemplate: "([^"]+)"', readme, re.MULTILINE)
     service = yaml.safe_load(SERVER_CONF.with_name("service.yaml").read_text())
-    url = urlsplit(
-        template.replace("${{jobNamespace}}", NAMESPACE)
-        .replace("${{jobName}}", JOB)
-        .replace("${{namespace}}", "kargo-project")
-    )
+    url = kargo_log_url(NAMESPACE, JOB, "kargo-project")
     assert url.hostname == f"{service['metadata']['name']}.kargo-project.svc"
     assert (url.port or 80) == service["spec"]["ports"][0]["port"]
     response = server.request(url.path)
