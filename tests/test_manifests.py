@@ -42,7 +42,8 @@ ARGS_TO_ENV = {
     "commit": "FREIGHT_COMMIT",
 }
 # Settings fields filled through the downward API, and from where (docs/platform-facts.md: the pod
-# carries the labels batch.kubernetes.io/job-name and analysisrun.argoproj.io/uid).
+# carries the label batch.kubernetes.io/job-name, and analysisrun.argoproj.io/uid from Argo
+# Rollouts v1.10 only; on v1.9 ANALYSIS_RUN_UID reads empty and the runner uses JOB_NAME).
 DOWNWARD_API = {
     "pod_name": "metadata.name",
     "pod_namespace": "metadata.namespace",
