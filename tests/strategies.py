@@ -150,3 +150,46 @@ yaml_values = st.recursive(
     ),
     max_leaves=12,
 )
+
+
+# --- JUnit files nested every way a producer might nest them --------------------------------
+# Each value is (xml, testcases, failed testcases). Containers are suites, unknown wrappers and
+# testcases holding other testcases; the root is <testsuites> or a single <testsuite>.
+_Node = tuple[str, int, int]
+_junit_leaves: st.SearchStrategy[_Node] = st.sampled_from(
+    [
+        ('<testcase name="ok" classname="c"/>', 1, 0),
+        ('<testcase name="bad" classname="c"><failure message="m"/></testcase>', 1, 1),
+        ('<testcase name="err" classname="c"><error message="e"/></testcase>', 1, 1),
+        ('<testcase name="skip" classname="c"><skipped/></testcase>', 1, 0),
+    ]
+)
+
+
+def _container(children: st.SearchStrategy[list[_Node]]) -> st.SearchStrategy[_Node]:
+    def wrap(tag: str, kids: list[_Node]) -> _Node:
+        body = "".join(k[0] for k in kids)
+        cases, failed = sum(k[1] for k in kids), sum(k[2] for k in kids)
+        if tag == "testcase":  # a passing testcase that holds others
+            return f'<testcase name="outer" classname="c">{body}</testcase>', cases + 1, failed
+        return f'<{tag} name="n">{body}</{tag}>', cases, failed
+
+    return st.builds(
+        wrap, st.sampled_from(["testsuite", "testsuite", "group", "testcase"]), children
+    )
+
+
+junit_layouts = st.builds(
+    lambda root, kids: (
+        f"<{root}>{''.join(k[0] for k in kids)}</{root}>",
+        sum(k[1] for k in kids),
+        sum(k[2] for k in kids),
+    ),
+    st.sampled_from(["testsuites", "testsuite"]),
+    st.lists(
+        st.recursive(
+            _junit_leaves, lambda inner: _container(st.lists(inner, max_size=4)), max_leaves=12
+        ),
+        max_size=5,
+    ),
+)

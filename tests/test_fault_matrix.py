@@ -595,6 +595,9 @@ FAULTS: list[Fault] = [
     Fault("JUnit truncated", "discovery:3,junit:truncated,exit:0", 3, "not valid XML"),
     Fault("JUnit not XML", "discovery:3,junit:notxml,exit:0", 3, "not valid XML"),
     Fault("JUnit with zero testcases", "discovery:3,junit:zero,exit:0", 3, "no testcase"),
+    # A failure the JUnit file holds anywhere counts, whatever Playwright's exit code says.
+    Fault("JUnit failure a suite deeper", "discovery:3,junit:nested,exit:0", 1, "1 of 3 tests"),
+    Fault("JUnit failure under <testsuites>", "discovery:3,junit:stray,exit:0", 1, "1 of 3 tests"),
     # -- installation ----------------------------------------------------------------------------
     Fault("npx missing", "", 3, "not installed or not on PATH", env={"PATH": "/nonexistent"}),
     Fault(

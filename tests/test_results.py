@@ -1,13 +1,17 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
 
 from runner.cli import main
 from runner.judging.results import ResultsBroken, read_flaky_from_json, read_junit, with_flaky
+from tests.strategies import junit_layouts
 
 PLAYWRIGHT_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
 <testsuites id="" name="" tests="4" failures="1" skipped="1" errors="0" time="3.2">
@@ -129,3 +133,68 @@ def test_report_command_malformed_is_exit_3_with_position(tmp_path: Path) -> Non
     result = CliRunner().invoke(main, ["report", str(path)], env={})
     assert result.exit_code == 3
     assert f"{path}:3:" in result.output
+
+
+DEEP_FAILURE = '<testcase name="deep" classname="c"><failure message="boom"/></testcase>'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # PHPUnit's data providers: a suite inside the suite
+        f'<testsuites><testsuite name="s"><testsuite name="s::data">{DEEP_FAILURE}'
+        "</testsuite></testsuite></testsuites>",
+        # a testcase directly under <testsuites>
+        f"<testsuites>{DEEP_FAILURE}</testsuites>",
+        # a root <testsuite> whose case sits in an unknown wrapper element
+        f'<testsuite name="s"><group>{DEEP_FAILURE}</group></testsuite>',
+        # a testcase nested in a testcase, and a suite hidden in a wrapper
+        f'<testsuites><x><testsuite name="s"><testcase name="outer">{DEEP_FAILURE}'
+        "</testcase></testsuite></x></testsuites>",
+    ],
+)
+def test_report_counts_a_failure_at_any_depth(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path, "deep.xml", text)
+    done = CliRunner().invoke(main, ["report", str(path)])
+    assert done.exit_code == 1, done.output
+    assert "failed: c \u203a deep" in done.output
+    results = read_junit([path])
+    assert results.total == text.count("<testcase") and results.failed == 1
+
+
+def test_every_testcase_counts_once_whatever_the_nesting(tmp_path: Path) -> None:
+    """Property: however suites and wrappers nest, total = the number of <testcase> elements
+    and each failure is counted once."""
+
+    @given(layout=junit_layouts)
+    @settings(max_examples=60, deadline=None)
+    def check(layout: tuple[str, int, int]) -> None:
+        text, cases, failures = layout
+        path = _write(tmp_path, "p.xml", text)
+        results = read_junit([path])
+        assert (results.total, results.failed) == (cases, failures)
+        assert results.passed + results.skipped == cases - failures
+
+    check()
+
+
+@pytest.mark.parametrize(
+    ("declaration", "message"),
+    [
+        ('<?xml version="1.0" encoding="x-unknown"?>', "unknown encoding: x-unknown"),
+        ('<?xml version="1.0" encoding="shift_jis"?>', "multi-byte encodings are not supported"),
+    ],
+)
+def test_an_unknown_declared_encoding_is_one_line_exit_3(
+    tmp_path: Path, declaration: str, message: str
+) -> None:
+    path = _write(tmp_path, "enc.xml", declaration + "\n<testsuites/>")
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "report", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert message in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1

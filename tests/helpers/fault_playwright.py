@@ -9,6 +9,8 @@ these are handled here, every other action is handed to fake_playwright one at a
   junit:launchfail   every test failed because the browser could not be launched
   junit:hostile      a failed test whose name forges a verdict line, with control characters
   junit:huge:N       a passing JUnit file of N testcases (slow to parse)
+  junit:nested       2 passing tests and a failed one a suite deeper (PHPUnit's data providers)
+  junit:stray        2 passing tests and a failed one directly under <testsuites>
   secret:VAR         print the value of the environment variable VAR (a test that leaks it)
   junitsecret:VAR    a failed test whose name and message hold the value of VAR
 """
@@ -63,6 +65,20 @@ def junit(kind: str, arg: str) -> str:
     )
 
 
+NESTED = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="3">'
+    '<testsuite name="home.spec.ts" hostname="central" tests="3">'
+    '<testcase name="one" classname="home.spec.ts"/><testcase name="two" classname="home.spec.ts"/>'
+    '<testsuite name="home.spec.ts::data set">{failed}</testsuite></testsuite></testsuites>\n'
+)
+STRAY = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="3">'
+    '<testsuite name="home.spec.ts" hostname="central" tests="2">'
+    '<testcase name="one" classname="home.spec.ts"/><testcase name="two" classname="home.spec.ts"/>'
+    "</testsuite>{failed}</testsuites>\n"
+)
+
+
 def main() -> int:
     out = sys.stdout.buffer
     junit_file = Path(os.environ.get("PLAYWRIGHT_JUNIT_OUTPUT_NAME", "junit.xml"))
@@ -80,6 +96,9 @@ def main() -> int:
             os.kill(os.getpid(), signal.Signals[f"SIG{arg}"])
         elif verb == "junitsecret":
             junit_file.write_text(junit("secret", arg))
+        elif verb == "junit" and kind in ("nested", "stray"):
+            failed = FAILED.format(name="hidden", message="hidden failure")
+            junit_file.write_text((NESTED if kind == "nested" else STRAY).format(failed=failed))
         elif verb == "junit" and kind in ("launchfail", "hostile", "huge"):
             junit_file.write_text(junit(kind, rest))
         else:
