@@ -232,6 +232,18 @@ function localWebServer(): { baseURL: string; webServer?: PlaywrightTestConfig['
   };
 }
 
+/**
+ * Keys the runner owns, applied last whatever else sets them: a verification always runs the
+ * whole suite (a stray test.only would narrow it to one test and pass), and a Kargo run compares
+ * against the committed snapshots, never writing a missing one into the workspace (the retry
+ * would then pass against it) nor skipping the comparison. The runner refuses the command-line
+ * options that would override these (runner/playwright.py, check_arguments).
+ */
+function runnerOwned(): Pick<PlaywrightTestConfig, 'forbidOnly' | 'updateSnapshots' | 'ignoreSnapshots'> {
+  const kargo = (env.VR_SUITE || 'local') === 'kargo';
+  return { forbidOnly: true, ...(kargo ? { updateSnapshots: 'none', ignoreSnapshots: false } : {}) };
+}
+
 addRepoNodeModulesToNodePath();
 pinPlaywrightCopy();
 registerEsmFallback();
@@ -245,7 +257,6 @@ export default defineConfig({
   outputDir: path.resolve(env.TEST_RESULTS_DIR || 'test-results'),
   retries: retries(),
   grepInvert: suiteGrepInvert(),
-  forbidOnly: Boolean(env.CI),
   reporter: reporters(),
   webServer: target.webServer,
   use: {
@@ -260,4 +271,5 @@ export default defineConfig({
     { name: 'central', testDir: centralDir, testMatch: TEST_MATCH },
     ...pluginTrees(pluginGlob).map((tree) => ({ name: `plugin:${tree.name}`, testDir: tree.dir, testMatch: TEST_MATCH })),
   ],
+  ...runnerOwned(),
 });

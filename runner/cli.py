@@ -60,7 +60,12 @@ def identity(as_json: bool, promotion: str | None) -> None:
     _run(lambda: commands.show_identity(_settings(promotion), as_json=as_json, echo=click.echo))
 
 
-@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+# No --help/-h of its own: in a Job's args a help text would exit 0, a green verification of
+# nothing. They reach Playwright's argument check instead and are refused (exit 2).
+@main.command(
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+    add_help_option=False,
+)
 @click.option("--promotion", default=None, help=PROMOTION_HELP)
 @click.argument("playwright_args", nargs=-1, type=click.UNPROCESSED)
 def run(promotion: str | None, playwright_args: tuple[str, ...]) -> None:

@@ -205,6 +205,7 @@ def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, R
             f"{playwright.CONFIG_FILE}; point it at the runner's Node side"
         )
     suite = settings.suite or ("kargo" if ctx.attempt.identity.is_kargo_execution else "local")
+    playwright.check_arguments(playwright_args, kargo=suite == "kargo")
     env = playwright.environment(settings, layout, base=ctx.base_env, suite=suite)
     node, pw = playwright.versions(settings.playwright_home, env)
     ctx.metadata.versions.node, ctx.metadata.versions.playwright = node, pw
@@ -305,6 +306,7 @@ def _first_error(log: Path) -> str | None:
         return None
     for line in tail.splitlines():
         stripped = line.strip()
-        if stripped.startswith("Error:") or stripped.startswith("Error ["):
+        # "error: " is commander's usage error (an unknown option, a missing value).
+        if stripped.startswith(("Error:", "Error [", "error: ")):
             return stripped[:500]
     return None

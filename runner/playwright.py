@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.errors import ConfigError
 from runner.settings import Settings
 from runner.volume.artifacts import AttemptLayout
 
@@ -39,6 +40,81 @@ def command(
         *sharding,
         *extra_args,
     ]
+
+
+# Arguments after `run` go to `playwright test`, except those that would replace what the
+# verdict stands on. Names from `npx playwright test --help` (1.65); commander, Playwright's
+# parser, takes no abbreviations, so the exact names are enough.
+_REFUSED: dict[str, str] = {
+    "--reporter": "it replaces the runner's JUnit, JSON and discovery reporters, which the "
+    "verdict is read from (--add-reporter adds one)",
+    "--config": "the runner's playwright.config.ts decides the test trees, reporters and retries",
+    "--list": "it lists the tests without running any",
+    "--help": "it prints help and runs nothing (`verification-runner --help` lists the commands)",
+    "--shard": "the runner shards (SHARD_COUNT); a shard of an unsharded run would pass on "
+    "part of the suite",
+    "--last-failed": "it runs only the tests that failed before",
+    "--last-failed-file": "it runs only the tests that failed before",
+    "--only-changed": "it runs only the test files changed in git",
+    "--output": "traces and screenshots belong in the attempt directory",
+    "--ui": "an interactive run never ends by itself",
+    "--ui-host": "an interactive run never ends by itself",
+    "--ui-port": "an interactive run never ends by itself",
+    "--debug": "an interactive run never ends by itself",
+}
+# Refused in Kargo runs: a verification must not write into the workspace or skip comparisons.
+_REFUSED_KARGO: dict[str, str] = {
+    "--update-snapshots": "a Kargo run compares against the committed snapshots, it never "
+    "writes them (updateSnapshots: 'none')",
+    "--ignore-snapshots": "a Kargo run compares screenshots and snapshots, it never skips them",
+    "--run-agents": "a Kargo run never generates code into the workspace",
+}
+_SHORT = {"-c": "--config", "-h": "--help", "-u": "--update-snapshots"}
+# Short options whose value may follow in the same argument (`-cfile`): later letters are it.
+_SHORT_WITH_VALUE = frozenset("cgGju")
+# Long options whose value may be the next argument, so that value is not read as an option.
+_TAKES_VALUE = frozenset(
+    {
+        "--grep", "-g", "--grep-invert", "-G", "--workers", "-j", "--timeout", "--retries",
+        "--repeat-each", "--max-failures", "--global-timeout", "--browser", "--trace",
+        "--tsconfig", "--test-list", "--test-list-invert", "--add-reporter",
+        "--update-source-method",
+    }
+)  # fmt: skip
+
+
+def check_arguments(args: Sequence[str], *, kargo: bool) -> None:
+    """Refuse (ConfigError, exit 2) an argument that would replace what the verdict depends
+    on; a Kargo run also refuses those that write snapshots or skip their comparison."""
+    refused = {**_REFUSED, **(_REFUSED_KARGO if kargo else {})}
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if arg == "--":
+            return  # test filters follow
+        for name in _option_names(arg):
+            if name in refused:
+                where = " in a Kargo run (SUITE=kargo)" if name in _REFUSED_KARGO else ""
+                raise ConfigError(
+                    f"playwright argument {arg!r} is not allowed{where}: {refused[name]}"
+                )
+        skip_next = arg in _TAKES_VALUE
+
+
+def _option_names(arg: str) -> list[str]:
+    """The long option names an argument stands for: `--x=1` is --x; `-xu` is -x then -u."""
+    if arg.startswith("--"):
+        return [arg.split("=", 1)[0]]
+    if not arg.startswith("-") or arg == "-":
+        return []
+    names = []
+    for letter in arg[1:]:
+        names.append(_SHORT.get(f"-{letter}", f"-{letter}"))
+        if letter in _SHORT_WITH_VALUE:
+            break  # the rest of the argument is this option's value
+    return names
 
 
 def merge_command(blobs: Path) -> list[str]:

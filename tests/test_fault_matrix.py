@@ -112,6 +112,7 @@ class Fault:
     setup: Setup | None = None
     action: Action | None = None
     check: Check | None = None  # what this row adds to the shared assertions
+    args: tuple[str, ...] = ()  # after `run`: Playwright's arguments
     attempt: bool = True  # an attempt directory is expected (False: the root is unwritable)
     console: bool = True  # the pod log is read (False: its pipe is closed on the runner)
     marks: tuple[pytest.MarkDecorator, ...] = ()
@@ -123,7 +124,7 @@ def _run_case(fault: Fault, case: Case) -> subprocess.CompletedProcess[bytes]:
     case.notes["attempts_before"] = _attempts(case.root)
     started = time.monotonic()
     case.proc = subprocess.Popen(
-        [*case.argv_prefix, *runner_command(), "run"],
+        [*case.argv_prefix, *runner_command(), "run", *fault.args],
         env={**case.env, "FAULT_PW": fault.script, **fault.env},
         cwd=REPO,
         stdin=subprocess.DEVNULL,
@@ -532,6 +533,45 @@ def no_console(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
     assert b"fails on purpose" in (attempt / "verification.log").read_bytes()
 
 
+def real_workspace(files: dict[str, str]) -> Setup:
+    """Real Playwright (no browser needed: these specs use no page) on a workspace of `files`
+    under the central tree, as a Kargo run."""
+
+    def setup(case: Case) -> None:
+        workspace = case.tmp / "workspace"
+        for name, text in files.items():
+            path = workspace / "apps/backstage/tests/acceptance" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(IMPORT + text)
+        case.env.update(
+            PATH=os.environ["PATH"],
+            TESTS_WORKSPACE=str(workspace),
+            SUITE="kargo",
+            BASE_URL="http://127.0.0.1:9",
+            READY_SKIP="true",
+        )
+        case.notes["workspace"] = workspace
+
+    return setup
+
+
+IMPORT = "import { test, expect } from '@playwright/test';\n"
+TWO_FAIL_ONE_FOCUSED = {
+    "a.spec.ts": "test('a1', () => { expect(1).toBe(2); });\ntest('a2', () => { expect(1).toBe(3); });\n",
+    "b.spec.ts": "test.only('b', () => { expect(1).toBe(1); });\n",
+}
+SNAPSHOT = {
+    "snap.spec.ts": "test('snap', () => { expect('hello').toMatchSnapshot('hello.txt'); });\n"
+}
+PASSING = {"ok.spec.ts": "test('ok', () => { expect(1).toBe(1); });\n"}
+
+
+def workspace_untouched(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    workspace = case.notes["workspace"]
+    assert isinstance(workspace, Path)
+    assert [p.name for p in workspace.rglob("*") if p.is_file()] == ["snap.spec.ts"]
+
+
 SIGS = (("SIGTERM", signal.SIGTERM, 143), ("SIGINT", signal.SIGINT, 130))
 FAILED_RUN = "discovery:3,junit:fail:3,exit:1"
 
@@ -598,6 +638,50 @@ FAULTS: list[Fault] = [
     # A failure the JUnit file holds anywhere counts, whatever Playwright's exit code says.
     Fault("JUnit failure a suite deeper", "discovery:3,junit:nested,exit:0", 1, "1 of 3 tests"),
     Fault("JUnit failure under <testsuites>", "discovery:3,junit:stray,exit:0", 1, "1 of 3 tests"),
+    # -- what a verification runs: the whole suite, as committed (real Playwright) -----------------
+    Fault(
+        "test.only narrows the suite",
+        "",
+        2,
+        "a focused test (test.only / describe.only)",
+        setup=real_workspace(TWO_FAIL_ONE_FOCUSED),
+    ),
+    Fault(
+        "missing snapshot baseline in a Kargo run",
+        "",
+        1,
+        "1 of 1 tests failed",
+        setup=real_workspace(SNAPSHOT),
+        check=workspace_untouched,
+    ),
+    Fault(
+        "mistyped Playwright option",
+        "",
+        2,
+        "Playwright refused the arguments (error: unknown option '--promotoin')",
+        setup=real_workspace(PASSING),
+        args=("--promotoin", "x"),
+    ),
+    *[
+        Fault(
+            f"Playwright argument {' '.join(args)}",
+            "discovery:3,junit:pass:3,exit:0",
+            2,
+            "is not allowed",
+            setup=real_workspace(PASSING),
+            args=args,
+        )
+        for args in (
+            ("--reporter=dot",),
+            ("-c", "other.config.ts"),
+            ("--list",),
+            ("--help",),
+            ("-h",),
+            ("-xu",),
+            ("--update-snapshots", "all"),
+            ("--shard=1/2",),
+        )
+    ],
     # -- installation ----------------------------------------------------------------------------
     Fault("npx missing", "", 3, "not installed or not on PATH", env={"PATH": "/nonexistent"}),
     Fault(

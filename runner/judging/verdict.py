@@ -17,6 +17,11 @@ FlakyPolicy = Literal["pass", "warn", "fail"]
 # Playwright's message when Chromium cannot start (a broken or foreign BROWSER_EXECUTABLE, no
 # shared memory, a sandbox refused): every test fails with it, and the deployment is not at fault.
 LAUNCH_ERROR = "browserType.launch:"
+# Playwright's command-line parser (commander) says "error: unknown option '--x'", "error:
+# option '--grep <grep>' argument missing" and exits 1 before running anything.
+USAGE_ERROR = "error: "
+# forbidOnly (always on in playwright.config.ts): a focused test would narrow the suite to itself.
+FOCUSED_ERROR = "not allowed due to the 'forbidOnly' option"
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,9 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         return Verdict(
             ExitCode.DEADLINE_EXCEEDED, f"the run deadline was exceeded; {_partial(results)}"
         )
+    usage = _usage_error(facts.playwright_error)
+    if usage:
+        return Verdict(ExitCode.CONFIG_ERROR, usage)
     if facts.empty_shard and facts.returncode in (None, 0):
         # More shards than test groups: Playwright passes the empty ones (docs/platform-facts.md).
         return Verdict(ExitCode.PASSED, "no test fell to this shard (more shards than files)")
@@ -123,6 +131,23 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         )
         return Verdict(ExitCode.PASSED, f"all {results.executed} tests passed, {flaky}", warnings)
     return Verdict(ExitCode.PASSED, f"all {results.executed} tests passed")
+
+
+def _usage_error(error: str | None) -> str | None:
+    """The suite was not run because of how it was asked for: wrong arguments or a focused test."""
+    if error is None:
+        return None
+    if error.startswith(USAGE_ERROR):
+        return (
+            f"Playwright refused the arguments ({error}); "
+            "arguments after `run` go to `playwright test`"
+        )
+    if FOCUSED_ERROR in error:
+        return (
+            "a focused test (test.only / describe.only) would narrow the verification to "
+            f"itself; remove it: {error}"
+        )
+    return None
 
 
 def _partial(results: Results | None) -> str:
