@@ -101,6 +101,7 @@ def wait() -> None:
 def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     """Judge existing JUnit files (from Playwright or any producer) without running anything."""
     from runner.judging.report import report_junit  # noqa: PLC0415 - per-command imports: fast start
+    from runner.secrets import Redactor  # noqa: PLC0415
 
     def action() -> ExitCode:
         settings = load_settings()
@@ -110,6 +111,7 @@ def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
             allow_no_tests=settings.allow_no_tests,
             summary_json=summary_json,
             echo=click.echo,
+            redactor=Redactor.from_environment(child_environment()),
         )
 
     _run(action)

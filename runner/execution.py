@@ -111,7 +111,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         _publish_log(ctx)
         _announce(ctx)
         _lookup_promotion(ctx)
-        write_metadata(attempt.layout.metadata, ctx.metadata)
+        write_metadata(attempt.layout.metadata, ctx.metadata, sink.redactor)
         verdict, results = _verify(ctx, playwright_args)
     except RunnerError as exc:
         verdict = Verdict(exc.exit_code, str(exc))

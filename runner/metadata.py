@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from runner import __version__
 from runner.identity import analysis_run_uid
+from runner.secrets import Redactor
 from runner.settings import Settings
 from runner.volume.artifacts import atomic_write_text
 from runner.volume.attempts import Attempt
@@ -98,5 +99,5 @@ def initial_metadata(settings: Settings, attempt: Attempt) -> ExecutionMetadata:
     )
 
 
-def write_metadata(path: Path, metadata: ExecutionMetadata) -> None:
-    atomic_write_text(path, metadata.model_dump_json(indent=2) + "\n")
+def write_metadata(path: Path, metadata: ExecutionMetadata, redactor: Redactor) -> None:
+    atomic_write_text(path, redactor.json(metadata))

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 MASK = "****"
 
@@ -32,18 +35,35 @@ def mask_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return {name: mask_value(name, value) for name, value in sorted(environ.items())}
 
 
-class Redactor:
-    """Replaces known secret values in text (a log line, a summary) with the mask.
+MIN_SECRET_LENGTH = 4
+_JSON_LITERAL = re.compile(r"true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?")
+M = TypeVar("M", bound=BaseModel)
 
-    Values shorter than 4 characters are not scrubbed: they would shred ordinary output and
-    are too short to be real credentials.
+
+def maskable(value: str) -> bool:
+    """Whether a secret value is masked wherever it appears. Values shorter than
+    MIN_SECRET_LENGTH and JSON literals (`true`, `null`, `8080`: a flag that happens to have a
+    secret-looking name) are not: masking them would shred ordinary output, and they are no
+    credentials."""
+    return len(value) >= MIN_SECRET_LENGTH and not _JSON_LITERAL.fullmatch(value.strip())
+
+
+class Redactor:
+    """Replaces known secret values with the mask: in text streams (the log), and in the
+    values of every file the runner writes (`model`), never in serialized text, where a value
+    with a quote or a backslash is escaped and no longer matches (and where masking could break
+    the syntax).
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if len(s) >= 4}, key=len, reverse=True)
+        values = sorted({s for s in secrets if maskable(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+        # Bytes that are not UTF-8 reach Python as surrogate escapes (os.environ): encode them
+        # back to the very bytes a child prints.
         self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(v.encode()) for v in values)) if values else None
+            re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape")) for v in values))
+            if values
+            else None
         )
 
     @classmethod
@@ -60,3 +80,23 @@ class Redactor:
 
     def bytes(self, data: bytes) -> bytes:
         return self._bytes_pattern.sub(MASK.encode(), data) if self._bytes_pattern else data
+
+    def data(self, value: object) -> object:
+        """JSON-like data with every string in it (keys too) masked."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.data(k): self.data(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.data(v) for v in value]
+        return value
+
+    def model(self, model: M) -> M:
+        """A copy of a pydantic model (summary, metadata) with every string value masked."""
+        if not self._pattern:
+            return model
+        return type(model).model_validate(self.data(model.model_dump(mode="json")))
+
+    def json(self, model: BaseModel) -> str:
+        """The model as the JSON text of a file the runner writes: values masked first."""
+        return self.model(model).model_dump_json(indent=2) + "\n"

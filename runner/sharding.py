@@ -128,6 +128,7 @@ class MergeContext:
     allow_no_tests: bool
     namespace: str | None
     job_name: str | None
+    redactor: Redactor  # the run's: merged/ masks what the shard's own files mask
 
 
 def merge_when_last(ctx: MergeContext, say: Callable[[str], None]) -> ShardSummary | None:
@@ -187,7 +188,7 @@ def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], Non
     staging = MergedLayout(run.dir / f".merged-new-{pid}")
     shutil.rmtree(staging.dir, ignore_errors=True)
     staging.dir.mkdir()
-    sink = LogSink(redactor=Redactor.from_environment(ctx.base_env))
+    sink = LogSink(redactor=ctx.redactor)
     sink.open_file(staging.log)
     started = time.monotonic()
     results, error = _merge_reports(ctx, states, staging, sink)
@@ -211,7 +212,7 @@ def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], Non
         shards=[_shard_entry(run, s) for s in states],
         missing_shards=[s.index for s in states if s.missing_why],
     )
-    write_summary(staging.summary, summary)
+    write_summary(staging.summary, summary, ctx.redactor)
     for warning in verdict.warnings:
         sink.say(warning)
     line = f"[merged {ctx.count} shards in {seconds:.1f}s] {summary_line(summary)}"

@@ -101,6 +101,11 @@ class LogSink:
         """`text` with the secrets this sink masks masked: for the files written beside it."""
         return self._redactor.text(text)
 
+    @property
+    def redactor(self) -> Redactor:
+        """What this sink masks: every file written beside the log masks the same values."""
+        return self._redactor
+
     # -- internals (called with the lock held) -------------------------------------------
     def _flush_pending(self) -> None:
         if self._pending:

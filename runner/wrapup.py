@@ -19,7 +19,7 @@ from runner.judging.report import (
 )
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
-from runner.metadata import ExecutionMetadata, write_metadata
+from runner.metadata import write_metadata
 from runner.volume.cleanup import cleanup
 
 
@@ -36,10 +36,8 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
         log=layout.log,
         finished_at=now,
     )
-    # Test names and failure messages come from the tests: mask known secrets in them too.
-    summary = Summary.model_validate_json(sink.redact(summary.model_dump_json()))
     try:
-        write_summary(layout.summary, summary)
+        write_summary(layout.summary, summary, sink.redactor)
     except OSError as exc:
         sink.say(f"could not write summary.json: {exc}")
     try:
@@ -54,11 +52,8 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
             "reason": verdict.reason,
         }
     )
-    ctx.metadata = ExecutionMetadata.model_validate_json(
-        sink.redact(ctx.metadata.model_dump_json())
-    )
     try:
-        write_metadata(layout.metadata, ctx.metadata)
+        write_metadata(layout.metadata, ctx.metadata, sink.redactor)
     except OSError as exc:
         sink.say(f"could not write the metadata: {exc}")
     for warning in verdict.warnings:
@@ -94,6 +89,7 @@ def _merge_shards(ctx: RunContext) -> None:
         # Only a Job that all shards share shows the merged log under its name; a shard that is
         # its own Job keeps its own log there (the merge result is at its end, too).
         job_name=settings.job_name if settings.shards_share_the_job else None,
+        redactor=ctx.sink.redactor,
     )
     try:
         sharding.merge_when_last(merge, ctx.sink.say)
@@ -129,4 +125,4 @@ def _termination(ctx: RunContext, summary: Summary) -> None:
     path = ctx.settings.termination_message_path
     explicit = "termination_message_path" in ctx.settings.model_fields_set
     if explicit or path.exists():
-        write_termination_message(path, summary)
+        write_termination_message(path, summary, ctx.sink.redactor)

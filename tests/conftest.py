@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -89,3 +90,14 @@ def read_until(proc: subprocess.Popen[bytes], marker: bytes) -> None:
         if marker in line:
             return
     raise AssertionError(f"the runner ended without printing {marker!r}")
+
+
+def written_forms(secret: str) -> set[bytes]:
+    """The bytes a secret becomes in a file: as is, JSON-escaped (ASCII or not), XML-escaped."""
+    xml = secret.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+    return {
+        secret.encode(),
+        json.dumps(secret)[1:-1].encode(),
+        json.dumps(secret, ensure_ascii=False)[1:-1].encode(),
+        xml.encode(),
+    }

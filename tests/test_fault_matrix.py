@@ -572,6 +572,15 @@ def workspace_untouched(case: Case, done: subprocess.CompletedProcess[bytes]) ->
     assert [p.name for p in workspace.rglob("*") if p.is_file()] == ["snap.spec.ts"]
 
 
+def literals_shown(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    """A flag called AUTH_ENABLED=true is no credential: "true" stays readable everywhere."""
+    assert b"flags true false null 3600" in done.stdout
+
+
+def bytes_secret_masked(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"the token is ****" in done.stdout and b"\xffcd" not in done.stdout
+
+
 SIGS = (("SIGTERM", signal.SIGTERM, 143), ("SIGINT", signal.SIGINT, 130))
 FAILED_RUN = "discovery:3,junit:fail:3,exit:1"
 
@@ -831,6 +840,28 @@ FAULTS: list[Fault] = [
         1,
         "1 of 3 tests failed",
         setup=termination_dir,
+    ),
+    # -- secrets -----------------------------------------------------------------------------------
+    Fault(
+        "secret-looking flags holding JSON literals",
+        "discovery:3,say:flags true false null 3600,junit:fail:3,exit:1",
+        1,
+        "1 of 3 tests failed",
+        env={
+            "AUTH_ENABLED": "true",
+            "COOKIE_SECURE": "false",
+            "X_TOKEN": "null",
+            "SESSION_TTL": "3600",
+        },
+        check=literals_shown,
+    ),
+    Fault(
+        "a secret holding bytes that are not UTF-8",
+        "discovery:3,secret:MY_TOKEN,junit:fail:3,exit:1",
+        1,
+        "1 of 3 tests failed",
+        env={"MY_TOKEN": os.fsdecode(b"ab\xffcd-not-utf8")},
+        check=bytes_secret_masked,
     ),
     # -- identity, duplicates, locks, clock ---------------------------------------------------------
     Fault(

@@ -27,11 +27,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, runner_command
+from tests.conftest import REPO, runner_command, written_forms
 
-TOKEN = "PLANTED-TOKEN-6f1c9e2a7b"  # noqa: S105 - planted on purpose, to be hunted
-HEADER_TOKEN = "HEADER-SECRET-0d4e8b1c55"  # noqa: S105
-FILE_TOKEN = "FILE-SECRET-9a7c3e1f02"  # noqa: S105
+# Quotes, backslashes and non-ASCII: JSON escapes them, so a mask applied to serialized text
+# would miss them (a header value must stay Latin-1, so no non-ASCII there).
+TOKEN = 'PLANTED-"TOKEN\\6f1c9e2a7b-Grüße'  # noqa: S105 - planted on purpose, to be hunted
+HEADER_TOKEN = 'HEADER-"SECRET\\0d4e8b1c55'  # noqa: S105
+FILE_TOKEN = "FILE-SECRET\\9a7c3e1f02-ü"  # noqa: S105
 # What the runner itself writes. Playwright's own reports (junit.xml, results.json,
 # html-report/, test-results/ traces and screenshots, discovery.json) hold what the tests put in
 # them and are not rewritten: see docs/threat-model.md.
@@ -90,7 +92,7 @@ def _shim(tmp_path: Path) -> Path:
         "discovery:1,secret:HEALTH_HEADER,junitsecret:HEALTH_HEADER,exit:1",
         "discovery:1,secret:TOKEN_FILE_CONTENT,junitsecret:TOKEN_FILE_CONTENT,exit:1",
         # Playwright fails before any test with the secret in its error line
-        "discovery:1,say:Error: cannot log in with PLANTED-TOKEN-6f1c9e2a7b,exit:1",
+        f"discovery:1,say:Error: cannot log in with {TOKEN},exit:1",
     ],
 )
 def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, script: str) -> None:
@@ -141,7 +143,8 @@ def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, s
     assert {Path(name).name for name in evidence} >= RUNNER_FILES - {".active.json"}
     for secret in (TOKEN, HEADER_TOKEN, FILE_TOKEN):
         for name, data in evidence.items():
-            assert secret.encode() not in data, f"{secret} leaked into {name}"
+            for form in written_forms(secret):
+                assert form not in data, f"{secret} leaked into {name} as {form!r}"
     assert b"****" in done.stdout  # masked, not silently dropped
 
 

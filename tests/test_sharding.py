@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from runner.volume.cleanup import cleanup
 from runner.volume.retention import Policy
-from tests.conftest import REPO, FakeNpx, npx_shim, runner_command
+from tests.conftest import REPO, FakeNpx, npx_shim, runner_command, written_forms
 
 UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 RUN = "9a8b7c6d5e4f"
@@ -70,6 +70,40 @@ def _merged(root: Path) -> dict[str, object]:
 def _merges(root: Path) -> list[dict[str, object]]:
     lines = (root / RUN / "ledger.jsonl").read_text().splitlines()
     return [line for line in map(json.loads, lines) if line["event"] == "merged"]
+
+
+def test_the_merged_summary_masks_secrets(tmp_path: Path, npx: FakeNpx) -> None:
+    """merged/summary.json masks what a shard's own files mask, escaped characters included."""
+    secret = 'merge-"SECRET\\7e2f-ü'  # noqa: S105 - planted on purpose
+    procs = [
+        subprocess.Popen(
+            [*runner_command(), "run"],
+            env={
+                **npx.env(
+                    tmp_path,
+                    script,
+                    ANALYSIS_RUN_UID=UID,
+                    SHARD_COUNT="2",
+                    JOB_COMPLETION_INDEX=str(i),
+                    RETENTION_ENABLED="false",
+                ),
+                "API_TOKEN": secret,
+            },
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+        )
+        for i, script in enumerate(
+            ["discovery:1,junitsecret:API_TOKEN,exit:1", "discovery:1,junit:pass:1"]
+        )
+    ]
+    assert sorted(p.wait(timeout=120) for p in procs) == [0, 1]
+    merged = tmp_path / RUN / "merged"
+    summary = (merged / "summary.json").read_bytes()
+    assert json.loads(summary)["failed"] == 1
+    for data in (summary, (merged / "verification.log").read_bytes()):
+        for form in written_forms(secret):
+            assert form not in data
+    assert b"****" in summary
 
 
 def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from runner.exitcodes import ExitCode
 from runner.judging.results import Results, read_junit
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
+from runner.secrets import Redactor
 from runner.volume.artifacts import atomic_write_text
 
 TERMINATION_LIMIT = 4096  # bytes; Kubernetes truncates a longer message
@@ -145,14 +146,15 @@ def termination_message(summary: Summary) -> str:
     return text
 
 
-def write_summary(path: Path, summary: Summary) -> None:
-    atomic_write_text(path, summary.model_dump_json(indent=2) + "\n")
+def write_summary(path: Path, summary: Summary, redactor: Redactor) -> None:
+    """Test names and failure messages come from the tests: known secrets are masked in them."""
+    atomic_write_text(path, redactor.json(summary))
 
 
-def write_termination_message(path: Path, summary: Summary) -> bool:
+def write_termination_message(path: Path, summary: Summary, redactor: Redactor) -> bool:
     """Write where Kubernetes reads it; False when the path is not writable (not in a pod)."""
     try:
-        path.write_text(termination_message(summary), encoding="utf-8")
+        path.write_text(termination_message(redactor.model(summary)), encoding="utf-8")
     except OSError:
         return False
     return True
@@ -165,6 +167,7 @@ def report_junit(
     allow_no_tests: bool,
     summary_json: Path | None,
     echo: Callable[[str], None],
+    redactor: Redactor,
 ) -> ExitCode:
     """`verification-runner report`: judge existing JUnit files (any producer) exactly as
     `run` would, running nothing. Broken XML raises ResultsBroken: exit 3 with file:line:col."""
@@ -182,8 +185,8 @@ def report_junit(
         finished_at=datetime.now(UTC),
     )
     if summary_json is not None:
-        write_summary(summary_json, summary)
+        write_summary(summary_json, summary, redactor)
     for warning in verdict.warnings:
-        echo(warning)
-    echo(summary_line(summary))
+        echo(redactor.text(warning))
+    echo(redactor.text(summary_line(summary)))
     return verdict.code

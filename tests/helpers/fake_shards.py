@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-import fake_playwright
+import fault_playwright  # fake_playwright's actions and the fault matrix's
 
 _SUITES = re.compile(r"<testsuites[^>]*>(.*)</testsuites>", re.DOTALL)
 
@@ -41,7 +41,8 @@ def merge(blobs: Path) -> int:
 def main() -> int:
     if "merge-reports" in sys.argv:
         return merge(Path(sys.argv[-1]))
-    code = fake_playwright.main()
+    os.environ["FAULT_PW"] = os.environ.get("FAKE_PW", "")
+    code = fault_playwright.main()
     blob = os.environ.get("PLAYWRIGHT_BLOB_OUTPUT_FILE")
     junit = Path(os.environ.get("PLAYWRIGHT_JUNIT_OUTPUT_NAME", "-"))
     if blob and "noblob" not in os.environ.get("FAKE_PW", "").split(","):

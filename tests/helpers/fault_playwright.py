@@ -90,7 +90,7 @@ def main() -> int:
         elif verb == "verdict":
             out.write(FORGED.encode() + b"\n")
         elif verb == "secret":
-            out.write(f"the token is {os.environ[arg]}\n".encode())
+            out.write(b"the token is " + os.environb[arg.encode()] + b"\n")
         elif verb == "kill":
             out.flush()
             os.kill(os.getpid(), signal.Signals[f"SIG{arg}"])
