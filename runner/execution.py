@@ -32,6 +32,7 @@ from runner.process import ProcessOutcome, become_subreaper, kill_descendants, r
 from runner.secrets import Redactor, is_secret_name
 from runner.settings import Settings
 from runner.tee import LogSink
+from runner.trees import check_trees
 from runner.volume.artifacts import RunLayout, publish_job_log
 from runner.volume.attempts import Host, begin_attempt
 from runner.volume.reserve import SpaceReserve
@@ -206,6 +207,14 @@ def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, R
         )
     suite = settings.suite or ("kargo" if ctx.attempt.identity.is_kargo_execution else "local")
     playwright.check_arguments(playwright_args, kargo=suite == "kargo")
+    check_trees(
+        settings.tests_workspace,
+        settings.central_tests_dir,
+        settings.plugin_tests_glob,
+        glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
+        allow_no_tests=settings.allow_no_tests,
+        say=ctx.sink.say,
+    )
     env = playwright.environment(settings, layout, base=ctx.base_env, suite=suite)
     node, pw = playwright.versions(settings.playwright_home, env)
     ctx.metadata.versions.node, ctx.metadata.versions.playwright = node, pw

@@ -581,6 +581,40 @@ def bytes_secret_masked(case: Case, done: subprocess.CompletedProcess[bytes]) ->
     assert b"the token is ****" in done.stdout and b"\xffcd" not in done.stdout
 
 
+def copied_workspace(change: Callable[[Path], None]) -> Setup:
+    """A copy of the example workspace, changed by `change` (a tree removed, a link broken)."""
+
+    def setup(case: Case) -> None:
+        workspace = case.tmp / "workspace"
+        shutil.copytree(REPO / "examples" / "workspace", workspace, symlinks=True)
+        change(workspace)
+        case.env["TESTS_WORKSPACE"] = str(workspace)
+
+    return setup
+
+
+PLUGINS = "apps/backstage/plugins"
+
+
+def dangling_plugin(workspace: Path) -> None:
+    (workspace / PLUGINS / "search").symlink_to(workspace / "gone")
+
+
+def empty_plugin_tree(workspace: Path) -> None:
+    (workspace / PLUGINS / "search" / "tests" / "acceptance").mkdir(parents=True)
+
+
+def empty_central_tree(workspace: Path) -> None:
+    for spec in (workspace / "apps/backstage/tests/acceptance").iterdir():
+        spec.unlink()
+
+
+def warned_of_empty_plugin(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert (
+        b"WARNING: plugin tree" in done.stdout and b"(plugin:search) holds no spec" in done.stdout
+    )
+
+
 SIGS = (("SIGTERM", signal.SIGTERM, 143), ("SIGINT", signal.SIGINT, 130))
 FAILED_RUN = "discovery:3,junit:fail:3,exit:1"
 
@@ -691,6 +725,50 @@ FAULTS: list[Fault] = [
             ("--shard=1/2",),
         )
     ],
+    # -- the test trees: none may drop out silently ------------------------------------------------
+    Fault(
+        "CENTRAL_TESTS_DIR mistyped",
+        "discovery:3,junit:pass:3,exit:0",
+        2,
+        "does not exist",
+        env={"CENTRAL_TESTS_DIR": "apps/backstage/tests/acceptanse"},
+    ),
+    Fault(
+        "CENTRAL_TESTS_DIR outside the workspace",
+        "discovery:3,junit:pass:3,exit:0",
+        2,
+        "outside the workspace",
+        env={"CENTRAL_TESTS_DIR": "../other"},
+    ),
+    Fault(
+        "PLUGIN_TESTS_GLOB outside the workspace",
+        "discovery:3,junit:pass:3,exit:0",
+        2,
+        "outside the workspace",
+        env={"PLUGIN_TESTS_GLOB": "../*/x"},
+    ),
+    Fault(
+        "plugin directory symlinked to nowhere",
+        "discovery:3,junit:pass:3,exit:0",
+        2,
+        "symlink to nowhere",
+        setup=copied_workspace(dangling_plugin),
+    ),
+    Fault(
+        "central tree without a spec file",
+        "discovery:3,junit:pass:3,exit:0",
+        2,
+        "holds no spec file",
+        setup=copied_workspace(empty_central_tree),
+    ),
+    Fault(
+        "plugin tree without a spec file (warning)",
+        "discovery:3,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=copied_workspace(empty_plugin_tree),
+        check=warned_of_empty_plugin,
+    ),
     # -- installation ----------------------------------------------------------------------------
     Fault("npx missing", "", 3, "not installed or not on PATH", env={"PATH": "/nonexistent"}),
     Fault(

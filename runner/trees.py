@@ -1,0 +1,128 @@
+"""The test trees a verification runs, checked before Playwright starts.
+
+`playwright.config.ts` turns CENTRAL_TESTS_DIR and every directory matching PLUGIN_TESTS_GLOB
+into projects, and quietly leaves out a tree that is not there. That silence is a false green
+waiting to happen: a typo in CENTRAL_TESTS_DIR, or a plugin directory symlinked to nowhere,
+and the trees that remain pass. So the runner looks first, with the config's own rules:
+
+* a configured tree that is missing, not a directory or a symlink to nowhere: exit 2;
+* a tree outside the workspace (`../other`, `../*/x`, a symlink leading out): exit 2;
+* a central tree without any spec file while plugin trees have some: exit 2 (a warning with
+  ALLOW_NO_TESTS=true); with no spec file anywhere, a warning, and the run ends "no tests
+  discovered" (exit 6) as before;
+* a plugin tree without any spec file: a warning (a plugin may have no acceptance tests yet);
+* a plugin directory without the tree below it (no `tests/acceptance`): not a tree, skipped.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import ConfigError
+
+SPEC_SUFFIXES = (".spec.ts", ".spec.js", ".spec.mjs")  # the config's testMatch
+
+
+@dataclass(frozen=True)
+class Tree:
+    project: str  # "central" or "plugin:<name>", as the config names the Playwright project
+    path: Path
+    has_specs: bool
+
+
+def check_trees(
+    workspace: Path,
+    central: str,
+    plugin_glob: str,
+    *,
+    glob_is_explicit: bool,
+    allow_no_tests: bool,
+    say: Callable[[str], None],
+) -> list[Tree]:
+    """The trees the config will run; ConfigError for any the config would silently drop."""
+    central_path = _inside(workspace, workspace / central, f"CENTRAL_TESTS_DIR={central!r}")
+    _must_be_directory(central_path, f"CENTRAL_TESTS_DIR={central!r}")
+    central_tree = Tree("central", central_path, _has_specs(central_path))
+    plugins = _plugin_trees(workspace, plugin_glob, glob_is_explicit=glob_is_explicit)
+    if not central_tree.has_specs:
+        message = (
+            f"CENTRAL_TESTS_DIR={central!r}: {central_path} holds no spec file "
+            f"({', '.join('*' + s for s in SPEC_SUFFIXES)})"
+        )
+        if any(tree.has_specs for tree in plugins) and not allow_no_tests:
+            raise ConfigError(
+                message + ", while plugin trees do: point it at the tree of your acceptance tests"
+            )
+        say(f"WARNING: {message}")  # with no test anywhere, the run ends "no tests" (exit 6)
+    for tree in plugins:
+        if not tree.has_specs:
+            say(f"WARNING: plugin tree {tree.path} ({tree.project}) holds no spec file")
+    return [central_tree, *plugins]
+
+
+def _plugin_trees(workspace: Path, glob: str, *, glob_is_explicit: bool) -> list[Tree]:
+    what = f"PLUGIN_TESTS_GLOB={glob!r}"
+    parts = glob.split("/")
+    if parts.count("*") != 1 or sum("*" in p for p in parts) != 1:
+        raise ConfigError(f"{what}: expected exactly one '*' as a whole path segment")
+    star = parts.index("*")
+    parent = _inside(workspace, workspace.joinpath(*parts[:star]), what)
+    if not parent.is_dir():
+        if glob_is_explicit:
+            raise ConfigError(f"{what}: {parent} does not exist or is not a directory")
+        return []  # the default layout, in a workspace without plugins
+    try:
+        entries = sorted(parent.iterdir())
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot list {parent}: {exc.strerror or exc}") from exc
+    trees = []
+    for entry in entries:
+        if not (entry.is_dir() or entry.is_symlink()):
+            continue
+        if entry.is_symlink() and not entry.exists():
+            raise ConfigError(f"{what}: plugin directory {entry} is a symlink to nowhere")
+        tree = entry.joinpath(*parts[star + 1 :])
+        if not (tree.exists() or tree.is_symlink()):
+            continue  # a plugin without acceptance tests
+        path = _inside(workspace, tree, what)
+        _must_be_directory(path, what)
+        trees.append(Tree(f"plugin:{entry.name}", path, _has_specs(path)))
+    return trees
+
+
+def _inside(workspace: Path, path: Path, what: str) -> Path:
+    """`path` resolved, once by name (`..`: a typo) and once through symlinks (a link leading
+    out); both must stay inside the workspace."""
+    named = Path(os.path.normpath(path.absolute()))
+    base = Path(os.path.normpath(workspace.absolute()))
+    if not _within(named, base):
+        raise ConfigError(f"{what}: {named} is outside the workspace {base}")
+    real, root = path.resolve(), workspace.resolve()
+    if not _within(real, root):
+        raise ConfigError(f"{what}: {path} leads to {real}, outside the workspace {root}")
+    return real
+
+
+def _within(path: Path, root: Path) -> bool:
+    return path == root or root in path.parents
+
+
+def _must_be_directory(path: Path, what: str) -> None:
+    if not path.exists():
+        raise ConfigError(
+            f"{what}: {path} does not exist (or is a symlink to nowhere): nothing would run "
+            "from it, and the other trees could pass alone"
+        )
+    if not path.is_dir():
+        raise ConfigError(f"{what}: {path} is not a directory")
+
+
+def _has_specs(tree: Path) -> bool:
+    for _dirpath, dirnames, filenames in os.walk(tree):
+        dirnames[:] = [d for d in dirnames if d != "node_modules"]
+        if any(name.endswith(SPEC_SUFFIXES) for name in filenames):
+            return True
+    return False
