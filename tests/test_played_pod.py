@@ -12,9 +12,11 @@ What podman cannot do is filled in the way the kubelet would, and `for_podman` l
 (a test checks that nothing else differs): the image is the test build; `spec.nodeName` and
 `metadata.namespace` are refused as fieldRefs, so they become the values the kubelet would put
 there; the claim is a podman volume bound to a host directory (what overlays/local's hostPath PV
-is), under a unique name because podman's volumes are host-wide; the tests workspace is a
-read-only volume at /workspace (the image's TESTS_WORKSPACE) until the Job fetches its own tests;
-the pod shares the host's network, so BASE_URL reaches the test site on 127.0.0.1 (a cluster pod
+is), under a unique name because podman's volumes are host-wide; an optional Secret volume
+whose Secret does not exist is an empty directory, as the kubelet mounts it. The tests: when the
+AnalysisTemplate declares a `tests-repo` arg, the Job fetches them itself, from a repository on
+the test Git server (tests/helpers/git_server.py) holding the suite; before that, they are a
+read-only volume at /workspace (the image's TESTS_WORKSPACE). The pod shares the host's network, so BASE_URL reaches the test site on 127.0.0.1 (a cluster pod
 reaches its deployment through a Service). KUBERNETES_SERVICE_HOST is not set: there is no API
 server here (the promotion lookup has its own tests in tests/test_kube.py).
 
@@ -42,6 +44,7 @@ import pytest
 import yaml
 
 from tests import test_container
+from tests.helpers.git_server import serve
 from tests.test_artifact_server import kargo_log_url, running_server
 from tests.test_manifests import RUNNER_IMAGE, job_metrics, render
 
@@ -144,9 +147,10 @@ def _claim(name: str, host_dir: Path) -> Obj:
 
 
 def for_podman(
-    pods: list[Obj], *, image: str, artifacts: Path, workspace: Path
+    pods: list[Obj], *, image: str, artifacts: Path, workspace: Path | None
 ) -> tuple[list[Obj], list[str]]:
-    """The pods as podman 4.3 can play them, and what was changed to get there (see above)."""
+    """The pods as podman 4.3 can play them, and what was changed to get there (see above).
+    `workspace`: the tests as a mounted volume, or None when the Job fetches them."""
     key = secrets.token_hex(4)
     claims = {"artifacts": f"vr-played-artifacts-{key}", "workspace": f"vr-played-tests-{key}"}
     notes = [f"image -> {image}", f"claim -> podman volume {claims['artifacts']} on {artifacts}"]
@@ -166,15 +170,21 @@ def for_podman(
         for volume in spec["volumes"]:
             if "persistentVolumeClaim" in volume:
                 volume["persistentVolumeClaim"]["claimName"] = claims["artifacts"]
-        spec["volumes"].append(
-            {"name": "tests", "persistentVolumeClaim": {"claimName": claims["workspace"]}}
-        )
-        runner["volumeMounts"].append(
-            {"name": "tests", "mountPath": "/workspace", "readOnly": True}
-        )
+            if volume.get("secret", {}).get("optional"):
+                volume.pop("secret")
+                volume["emptyDir"] = {}
+                notes.append(f"volume {volume['name']}: optional Secret, absent -> empty dir")
+        if workspace is not None:
+            spec["volumes"].append(
+                {"name": "tests", "persistentVolumeClaim": {"claimName": claims["workspace"]}}
+            )
+            mount = {"name": "tests", "mountPath": "/workspace", "readOnly": True}
+            runner["volumeMounts"].append(mount)
         played.append(pod)
-    notes.append(f"tests workspace -> read-only volume at /workspace from {workspace}")
-    objs = [_claim(claims["artifacts"], artifacts), _claim(claims["workspace"], workspace)]
+    objs = [_claim(claims["artifacts"], artifacts)]
+    if workspace is not None:
+        notes.append(f"tests workspace -> read-only volume at /workspace from {workspace}")
+        objs.append(_claim(claims["workspace"], workspace))
     return [*objs, *played], sorted(set(notes))
 
 
@@ -184,6 +194,32 @@ def container_name(pod: Obj) -> str:
 
 
 # -- running it ------------------------------------------------------------------------------
+
+
+def fetches_its_tests(template: Obj) -> bool:
+    return any(arg["name"] == "tests-repo" for arg in template["spec"]["args"])
+
+
+@contextlib.contextmanager
+def deployment(
+    folder: Path, template: Obj, source: Path
+) -> Iterator[tuple[dict[str, str], Path | None]]:
+    """The deployment under test (the suite's static site on 127.0.0.1) and where the tests
+    come from: the verification args, and the workspace to mount (None: fetched from Git)."""
+    workspace = Path(shutil.copytree(source, folder / "workspace"))  # podman may chown it
+    with contextlib.ExitStack() as stack:
+        args = {**FREIGHT_ARGS, "base-url": stack.enter_context(site(workspace / "site"))}
+        if not fetches_its_tests(template):
+            yield args, workspace
+            return
+        server = stack.enter_context(serve(folder / "git"))
+        bare = server.repos / "public" / "suite.git"
+        subprocess.run(["git", "init", "-q", "-b", "main", str(workspace)], check=True)
+        identity = ["-c", "user.name=played", "-c", "user.email=played@example.invalid"]
+        for step in (["add", "-A"], [*identity, "commit", "-qm", "suite"], ["tag", "v1.0.0"]):
+            subprocess.run(["git", "-C", str(workspace), *step], check=True)
+        subprocess.run(["git", "clone", "-q", "--bare", str(workspace), str(bare)], check=True)
+        yield {**args, "tests-repo": server.url("suite"), "tests-revision": "v1.0.0"}, None
 
 
 @contextlib.contextmanager
@@ -240,11 +276,6 @@ def _writable_dir(path: Path) -> Path:
     return path
 
 
-def _workspace(tmp_path: Path, source: Path) -> Path:
-    # A copy: podman may chown a volume's directory to the pod's user.
-    return Path(shutil.copytree(source, tmp_path / "workspace"))
-
-
 def _local_template(directory: str = "overlays/local") -> Obj:
     (template,) = [o for o in render(directory) if o["kind"] == "AnalysisTemplate"]
     return template
@@ -261,29 +292,41 @@ def test_played_pod_differs_from_the_jobs_pod_only_where_said(tmp_path: Path) ->
     template = _local_template()
     (metric,) = job_metrics(template)
     uid = str(uuid.uuid4())
-    job = rollouts_job(template, metric, uid=uid, args={**FREIGHT_ARGS, "base-url": "http://x"})
+    given = {**FREIGHT_ARGS, "base-url": "http://x", "tests-repo": "r", "tests-revision": "v"}
+    declared = {arg["name"] for arg in template["spec"]["args"]}
+    args = {name: value for name, value in given.items() if name in declared}
+    job = rollouts_job(template, metric, uid=uid, args=args)
     assert job["metadata"]["name"] == f"{uid}.acceptance.1"
     assert "{{" not in json.dumps(job), "every arg substituted"
     pod = job_pod(job)
     assert "analysisrun.argoproj.io/uid" not in pod["metadata"]["labels"], "v1.9: Job only"
     assert pod["metadata"]["labels"]["batch.kubernetes.io/job-name"] == job["metadata"]["name"]
-    objs, notes = for_podman([pod], image="img", artifacts=tmp_path, workspace=tmp_path)
+    mounted = None if fetches_its_tests(template) else tmp_path
+    objs, notes = for_podman([pod], image="img", artifacts=tmp_path, workspace=mounted)
     (played_pod,) = [o for o in objs if o["kind"] == "Pod"]
     assert played_pod["metadata"] == pod["metadata"]
     changed = copy.deepcopy(played_pod["spec"])
     (runner,) = changed["containers"]
-    assert runner["image"] == "img" and runner["volumeMounts"].pop()["mountPath"] == "/workspace"
+    assert runner["image"] == "img"
     runner["image"] = pod["spec"]["containers"][0]["image"]
-    claim = pod["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"]
-    assert changed["volumes"].pop()["name"] == "tests"
-    changed["volumes"][0]["persistentVolumeClaim"]["claimName"] = claim
+    if mounted is not None:
+        assert runner["volumeMounts"].pop()["mountPath"] == "/workspace"
+        assert changed["volumes"].pop()["name"] == "tests"
+    for before, after in zip(pod["spec"]["volumes"], changed["volumes"], strict=True):
+        if "persistentVolumeClaim" in before:
+            claim = before["persistentVolumeClaim"]["claimName"]
+            after["persistentVolumeClaim"]["claimName"] = claim
+        if before.get("secret", {}).get("optional"):
+            assert after.pop("emptyDir") == {}
+            after["secret"] = before["secret"]
     fields = {"NODE_NAME": "spec.nodeName", "POD_NAMESPACE": "metadata.namespace"}
     for entry in runner["env"]:
         if entry["name"] in fields:
             entry.pop("value")
             entry["valueFrom"] = {"fieldRef": {"fieldPath": fields[entry["name"]]}}
     assert changed == pod["spec"]
-    assert len(notes) == 5, notes
+    optional_secrets = sum("secret" in volume for volume in pod["spec"]["volumes"])
+    assert len(notes) == 4 + (mounted is not None) + optional_secrets, notes
 
 
 # -- played ----------------------------------------------------------------------------------
@@ -291,12 +334,11 @@ def test_played_pod_differs_from_the_jobs_pod_only_where_said(tmp_path: Path) ->
 
 def _play_one(tmp_path: Path, image: str, source: Path) -> tuple[int, Path, str, list[str], Path]:
     artifacts = _writable_dir(tmp_path / "artifacts")
-    workspace = _workspace(tmp_path, source)
     template = _local_template()
     (metric,) = job_metrics(template)
     uid = str(uuid.uuid4())
-    with site(workspace / "site") as base_url:
-        job = rollouts_job(template, metric, uid=uid, args={**FREIGHT_ARGS, "base-url": base_url})
+    with deployment(tmp_path, template, source) as (args, workspace):
+        job = rollouts_job(template, metric, uid=uid, args=args)
         pod = job_pod(job)
         objs, notes = for_podman([pod], image=image, artifacts=artifacts, workspace=workspace)
         with played(objs, tmp_path) as codes:
@@ -352,11 +394,9 @@ def test_two_played_shards_merge_into_one_verdict(image: str, tmp_path: Path) ->
     """overlays/sharded: its two metrics' pods, played together on one volume, are one run;
     the last to finish merges, and the merged result is the whole suite."""
     artifacts = _writable_dir(tmp_path / "artifacts")
-    workspace = _workspace(tmp_path, REPO / "examples" / "workspace")
     template = _local_template("overlays/sharded")
     uid = str(uuid.uuid4())
-    with site(workspace / "site") as base_url:
-        args = {**FREIGHT_ARGS, "base-url": base_url}
+    with deployment(tmp_path, template, REPO / "examples" / "workspace") as (args, workspace):
         jobs = [rollouts_job(template, m, uid=uid, args=args) for m in job_metrics(template)]
         assert len(jobs) == 2
         pods = [job_pod(job) for job in jobs]
