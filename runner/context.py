@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runner.control import Deadline, StopRequest
+from runner.fetching.request import FetchedTests
 from runner.metadata import ExecutionMetadata
 from runner.settings import Settings
 from runner.tee import LogSink
@@ -21,3 +22,4 @@ class RunContext:
     stop: StopRequest
     metadata: ExecutionMetadata
     base_env: Mapping[str, str]
+    fetched: FetchedTests | None = None  # the tests fetched from Git (runner/fetching)

@@ -19,6 +19,7 @@ from runner.context import RunContext
 from runner.control import Deadline, StopRequest
 from runner.errors import ConfigError, InfrastructureError, RunnerError
 from runner.exitcodes import ExitCode
+from runner.fetching.phase import fetch_phase
 from runner.judging.results import (
     Results,
     ResultsBroken,
@@ -96,6 +97,9 @@ def _redactor(settings: Settings, base_env: Mapping[str, str]) -> Redactor:
             elif header.value_from_file is not None:
                 with contextlib.suppress(OSError):
                     values.append(header.value_from_file.read_text(encoding="utf-8").strip())
+    if settings.git_credentials_dir is not None:  # git's password, should anything print it
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            values.append((settings.git_credentials_dir / "password").read_text("utf-8").strip())
     return Redactor(values)
 
 
@@ -123,6 +127,8 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "internal error in the runner (see log)")
     finally:
         kill_descendants(grace=ctx.settings.kill_grace_seconds)
+        if ctx.fetched is not None:
+            ctx.fetched.remove()
         if ctx.stop.requested and verdict.code not in (ExitCode.INTERRUPTED, ExitCode.TERMINATED):
             verdict = Verdict(
                 ctx.stop.exit_code,
@@ -197,6 +203,8 @@ def _publish_log(ctx: RunContext) -> None:
 
 
 def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, Results | None]:
+    if fetch_phase(ctx):  # TESTS_REPO: the workspace is now the fetched checkout
+        write_metadata(ctx.attempt.layout.metadata, ctx.metadata)
     settings, layout = ctx.settings, ctx.attempt.layout
     if not settings.tests_workspace.is_dir():
         raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")

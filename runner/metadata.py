@@ -66,6 +66,12 @@ class ExecutionMetadata(BaseModel):
     outcome: str = "running"
     reason: str | None = None
     base_url: str | None = None
+    # Where the tests came from when fetched from Git (runner/fetching/phase.py, Provenance).
+    tests_repo: str | None = None  # no userinfo
+    tests_revision: str | None = None  # as requested
+    tests_commit: str | None = None  # the full commit id that ran
+    tests_fetch_seconds: float | None = None
+    tests_fetch_bytes: int | None = None
     versions: Versions = Versions()
     resources: ResourceUsage | None = None
     readiness: dict[str, object] | None = None

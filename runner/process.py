@@ -19,7 +19,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,23 @@ def become_subreaper() -> bool:
         return bool(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0)
     except (OSError, AttributeError):
         return False
+
+
+class Captured:
+    """An `observe` callback for run_streaming that keeps the first `limit` bytes of output,
+    for a caller that must read what the child said (git's or npm's error lines)."""
+
+    def __init__(self, limit: int = 256 * 1024) -> None:
+        self.limit = limit
+        self.data = bytearray()
+
+    def __call__(self, chunk: bytes) -> None:
+        room = self.limit - len(self.data)
+        if room > 0:
+            self.data.extend(chunk[:room])
+
+    def text(self) -> str:
+        return self.data.decode("utf-8", "replace")
 
 
 @dataclass(frozen=True)
@@ -117,8 +134,12 @@ def run_streaming(
     deadline: Deadline,
     stop: StopRequest,
     grace: float,
+    observe: Callable[[bytes], None] | None = None,
 ) -> ProcessOutcome:
-    """Run `argv` to the end, or until the deadline or a stop request; stream its output."""
+    """Run `argv` to the end, or until the deadline or a stop request; stream its output.
+
+    `observe`, when given, also sees every chunk of output (a caller that must read what the
+    child said, as runner/fetching does with git's errors)."""
     sink.say(f"$ {shlex.join(argv)}")
     try:
         child = subprocess.Popen(
@@ -138,7 +159,9 @@ def run_streaming(
         ) from exc
     except OSError as exc:
         raise InfrastructureError(f"cannot start {shlex.join(argv)}: {exc}") from exc
-    return _Supervisor(child, sink=sink, deadline=deadline, stop=stop, grace=grace).run()
+    supervisor = _Supervisor(child, sink=sink, deadline=deadline, stop=stop, grace=grace)
+    supervisor.observe = observe
+    return supervisor.run()
 
 
 class _Supervisor:
@@ -163,6 +186,7 @@ class _Supervisor:
         self.kill_at: float | None = None
         self.linger_until: float | None = None
         self.started = time.monotonic()
+        self.observe: Callable[[bytes], None] | None = None
 
     def run(self) -> ProcessOutcome:
         # A thread does blocking reads into the tee; this thread supervises. A select() per
@@ -216,6 +240,8 @@ class _Supervisor:
             if not chunk:
                 return
             self.sink.feed(chunk)
+            if self.observe is not None:
+                self.observe(chunk)
 
     def _enforce(self, now: float) -> None:
         if self.stopped_for is None and (self.deadline.expired() or self.stop.requested):

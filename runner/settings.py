@@ -31,6 +31,7 @@ from pydantic_settings.sources import EnvSettingsSource
 from pydantic_settings.sources.utils import parse_env_vars
 
 from runner.errors import ConfigError
+from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
 from runner.secrets import is_secret_name, mask_value
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
@@ -195,6 +196,16 @@ class Settings(BaseSettings):
     flaky_policy: Literal["pass", "warn", "fail"] = "warn"
     playwright_retries: int = Field(default=1, ge=0, le=10)
 
+    # Fetching the tests from Git (runner/fetching/). Unset TESTS_REPO: the workspace is a
+    # mounted directory (TESTS_WORKSPACE) or baked into a derived image.
+    tests_repo: str | None = None
+    tests_revision: str | None = Field(default=None, validate_default=True)
+    tests_subdir: str = "."
+    tests_sparse_paths: Annotated[tuple[str, ...], NoDecode] = ()
+    git_credentials_dir: Path | None = None
+    tests_install: Literal["auto", "never"] = "auto"
+    tmpdir: Path = Path("/tmp")  # noqa: S108 - the pod's emptyDir; fetched tests go here
+
     # Sharding (README "Sharding"): SHARD_COUNT pods run one run, each with its SHARD_INDEX
     # (0-based; one AnalysisTemplate metric per shard sets it). JOB_COMPLETION_INDEX, which
     # Kubernetes sets in an Indexed Job's pods, is the fallback. 1 = unsharded.
@@ -243,6 +254,70 @@ class Settings(BaseSettings):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
         return value.rstrip("/") if value else value
+
+    @field_validator("tests_repo")
+    @classmethod
+    def _repo_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if _environ().get("TESTS_WORKSPACE"):
+            raise ValueError(
+                "TESTS_WORKSPACE is set too: the fetched checkout is the workspace; unset one "
+                "of them"
+            )
+        return check_repo_url(value)
+
+    @field_validator("tests_revision")
+    @classmethod
+    def _revision(cls, value: str | None, info: ValidationInfo) -> str | None:
+        source = "TESTS_REVISION"
+        if value is None:
+            if not info.data.get("tests_repo"):
+                return None
+            value, source = info.data.get("freight_commit"), "FREIGHT_COMMIT"
+            if not value:
+                raise ValueError(
+                    "unset, and so is FREIGHT_COMMIT: TESTS_REPO needs the commit, tag or "
+                    "branch to fetch"
+                )
+        try:
+            Revision.parse(value)
+        except ValueError as exc:
+            if source == "TESTS_REVISION":
+                raise
+            raise ValueError(f"{source}={value!r}: {exc}") from exc
+        return value
+
+    @field_validator("tests_subdir")
+    @classmethod
+    def _subdir(cls, value: str) -> str:
+        return check_relative_path(value)
+
+    @field_validator("tests_sparse_paths", mode="before")
+    @classmethod
+    def _sparse_paths(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = [item.strip() for item in value.split(",") if item.strip()]
+            return tuple(check_relative_path(item, allow_glob=True) for item in items)
+        return value
+
+    @field_validator("git_credentials_dir")
+    @classmethod
+    def _credentials_dir(cls, value: Path | None) -> Path | None:
+        # Absent is fine (an optional Secret that does not exist: anonymous); a file is not.
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("expected the directory where the git credential Secret is mounted")
+        return value
+
+    @property
+    def revision_to_fetch(self) -> tuple[Revision, str] | None:
+        """The revision to fetch and the variable it came from; None without TESTS_REPO."""
+        if not self.tests_repo or not self.tests_revision:
+            return None
+        explicit = "tests_revision" in self.model_fields_set
+        return Revision.parse(self.tests_revision), (
+            "TESTS_REVISION" if explicit else "FREIGHT_COMMIT"
+        )
 
     @field_validator("ready_checks", mode="before")
     @classmethod
@@ -362,5 +437,7 @@ def _describe(exc: ValidationError) -> str:
         name = env_name(".".join(str(part) for part in error["loc"])) or "(settings)"
         got: Any = error.get("input")
         shown = mask_value(name, str(got)) if isinstance(got, str | int | float) else "(unset)"
-        lines.append(f"  {name}={shown!r}: {error['msg']}")
+        # A URL's password never shows, whatever the variable is called (TESTS_REPO, BASE_URL).
+        message = redact_userinfo(f"  {name}={shown!r}: {error['msg']}")
+        lines.append(message)
     return "\n".join(lines)

@@ -5,11 +5,13 @@ the summary line stays the last line of the log.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from runner import sharding
 from runner.commands import retention_policy
 from runner.context import RunContext
+from runner.fetching.phase import mismatch_warning
 from runner.judging.report import (
     Summary,
     build_summary,
@@ -26,6 +28,16 @@ from runner.volume.cleanup import cleanup
 def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
     """Write everything people read, then record the outcome. Each step survives the others."""
     layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
+    tests = None
+    if ctx.fetched is not None:
+        tests = {
+            "tests_repo": ctx.fetched.repo,
+            "tests_revision": ctx.fetched.revision,
+            "tests_commit": ctx.fetched.commit,
+        }
+        warning = mismatch_warning(ctx.settings.freight_commit, ctx.fetched.commit)
+        if warning:
+            verdict = replace(verdict, warnings=(warning, *verdict.warnings))
     html = layout.html_report if (layout.html_report / "index.html").exists() else None
     summary = build_summary(
         verdict=verdict,
@@ -35,6 +47,7 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
         html_report=html,
         log=layout.log,
         finished_at=now,
+        tests=tests,
     )
     try:
         write_summary(layout.summary, summary, sink.redactor)

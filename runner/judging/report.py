@@ -7,7 +7,7 @@ termination message is cut to fit Kubernetes' 4 KiB limit, saying how many names
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -53,6 +53,11 @@ class Summary(BaseModel):
     html_report: str | None = None
     log: str
     finished_at: datetime
+    # Where the tests came from, when fetched from Git (TESTS_REPO): no userinfo, the revision
+    # asked for, the full commit that ran.
+    tests_repo: str | None = None
+    tests_revision: str | None = None
+    tests_commit: str | None = None
 
 
 def build_summary(
@@ -64,10 +69,12 @@ def build_summary(
     html_report: Path | None,
     log: Path,
     finished_at: datetime,
+    tests: Mapping[str, str] | None = None,
 ) -> Summary:
-    counts = {}
+    """`tests`: tests_repo, tests_revision and tests_commit of fetched tests."""
+    counts: dict[str, object] = dict(tests or {})
     if results is not None:
-        counts = {
+        counts |= {
             "total": results.total,
             "passed": results.passed,
             "failed": results.failed,
@@ -119,6 +126,11 @@ def summary_line(summary: Summary) -> str:
     parts = [head, counts]
     if summary.failures:
         parts.append("failed: " + "; ".join(_failure_names(summary)))
+    if summary.tests_commit:
+        parts.append(
+            f"tests: {summary.tests_repo} at {summary.tests_commit[:12]} "
+            f"({one_line(summary.tests_revision or '', 100)})"
+        )
     parts.append(f"report: {summary.html_report or 'none'}")
     return " | ".join(parts)
 

@@ -11,6 +11,8 @@ not the point. FAKE_PW is a comma-separated script of actions run in order:
   stubborn           start a grandchild that ignores SIGTERM and SIGINT, in its own session
   ignoreterm         ignore SIGTERM and SIGINT here     segv     die of SIGSEGV
   exit:N             exit with N
+  workspace          write $FAKE_PW_RECORD.workspace: the files under $TESTS_WORKSPACE's checkout,
+                     its .git/config and this process's whole environment (the fetch tests)
 It also records its argv and environment keys in $FAKE_PW_RECORD when that is set.
 """
 
@@ -70,6 +72,23 @@ def write_discovery(total: int, errors: list[str]) -> None:
         )
 
 
+def record_workspace(target: Path) -> None:
+    workspace = Path(os.environ["TESTS_WORKSPACE"])
+    checkout = next((p for p in (workspace, *workspace.parents) if (p / ".git").is_dir()), None)
+    root = checkout or workspace
+    files = sorted(
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(root).parts
+    )
+    git_config = (root / ".git" / "config").read_text() if checkout else ""
+    target.write_text(
+        json.dumps(
+            {"root": str(root), "files": files, "git_config": git_config, "env": dict(os.environ)}
+        )
+    )
+
+
 def main() -> int:  # noqa: PLR0912 - one branch per scripted action
     if record := os.environ.get("FAKE_PW_RECORD"):
         Path(record).write_text(json.dumps({"argv": sys.argv[1:], "env": sorted(os.environ)}))
@@ -120,6 +139,8 @@ def main() -> int:  # noqa: PLR0912 - one branch per scripted action
             os.kill(os.getpid(), signal.SIGSEGV)
         elif verb == "exit":
             return int(arg)
+        elif verb == "workspace":
+            record_workspace(Path(os.environ["FAKE_PW_RECORD"] + ".workspace"))
     return 0
 
 

@@ -1,0 +1,162 @@
+"""Fetch exactly one commit of the tests' repository, and only the paths that run.
+
+    resolve  full SHA: as given. Tag or branch: `git ls-remote` (refs only, no objects).
+             Abbreviated SHA: the commits of every branch and tag, without trees or blobs
+             (`--filter=tree:0`), in a throw-away repository; exactly one commit must match.
+    fetch    `git fetch --depth=1 --filter=blob:none origin <full SHA>`: one commit and its trees.
+    checkout sparse (non-cone patterns from revisions.sparse_patterns): git fetches just the
+             blobs of those paths, in one batch, as it checks them out.
+
+Every git command goes through runner/process.py (deadline, SIGTERM, the tee); a thread says
+how many bytes have arrived at least every `PROGRESS_EVERY` seconds while it runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from runner.control import Deadline, StopRequest
+from runner.errors import ConfigError
+from runner.fetching.command import FetchFailed, GitCommand, Progress, human_bytes
+from runner.fetching.credentials import git_environment, read_credentials
+from runner.fetching.request import FetchedTests, FetchRequest
+from runner.fetching.resolve import resolve
+from runner.fetching.revisions import display_url, is_scp_like
+from runner.tee import LogSink
+
+
+def fetch_tests(
+    request: FetchRequest,
+    *,
+    base_env: Mapping[str, str],
+    sink: LogSink,
+    deadline: Deadline,
+    stop: StopRequest,
+    grace: float,
+) -> FetchedTests:
+    """Fetch the tests at the requested revision into a fresh directory under TMPDIR."""
+    shown = display_url(request.repo)
+    if shutil.which("git", path=base_env.get("PATH")) is None:
+        raise FetchFailed(
+            "git is not installed or not on PATH: it is needed to fetch the tests from "
+            f"TESTS_REPO={shown} (Debian: apt-get install git; the runner's image has it)"
+        )
+    try:
+        scratch = Path(tempfile.mkdtemp(prefix="vr-tests-", dir=request.scratch_root))
+    except OSError as exc:
+        raise FetchFailed(
+            f"cannot make a directory for the tests under TMPDIR={request.scratch_root}: "
+            f"{exc.strerror or exc}"
+        ) from exc
+    try:
+        return _fetch(
+            request,
+            scratch,
+            shown,
+            base_env=base_env,
+            sink=sink,
+            deadline=deadline,
+            stop=stop,
+            grace=grace,
+        )
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+
+
+def _fetch(
+    request: FetchRequest,
+    scratch: Path,
+    shown: str,
+    *,
+    base_env: Mapping[str, str],
+    sink: LogSink,
+    deadline: Deadline,
+    stop: StopRequest,
+    grace: float,
+) -> FetchedTests:
+    ssh = is_scp_like(request.repo) or request.repo.startswith("ssh://")
+    credentials = read_credentials(request.credentials_dir, ssh=ssh)
+    env = git_environment(
+        url=request.repo,
+        credentials=credentials,
+        credentials_dir=request.credentials_dir,
+        scratch=scratch,
+        base=base_env,
+        say=sink.say,
+    )
+    revision = request.revision
+    git = GitCommand(env, sink, deadline, stop, grace, shown, revision.text)
+    checkout, resolver = scratch / "checkout", scratch / "resolve.git"
+    sink.say(
+        f"fetching the tests from {shown} at {revision.text} ({request.revision_source}, "
+        f"{revision.kind.value}); credentials: {credentials.kind}; into {checkout}"
+    )
+    with Progress(sink.say, shown, [checkout, resolver]) as progress:
+        commit = resolve(git, request, scratch, resolver)
+        if commit != revision.text:
+            sink.say(f"{revision.text} is commit {commit}")
+        _check_out(git, request, commit, scratch, checkout)
+        received, seconds = progress.received(), progress.elapsed()
+    shutil.rmtree(resolver, ignore_errors=True)
+    workspace = checkout if request.subdir == "." else checkout / request.subdir
+    if not workspace.is_dir():
+        raise ConfigError(
+            f"TESTS_SUBDIR={request.subdir} does not exist in {shown} at {commit[:12]}: "
+            "set it to the folder that holds the test workspace"
+        )
+    files = sum(
+        1
+        for p in checkout.rglob("*")
+        if p.is_file() and ".git" not in p.relative_to(checkout).parts
+    )
+    sink.say(
+        f"fetched {files} files of {shown} at {commit} in {seconds:.1f}s, "
+        f"{human_bytes(received)} received (sparse: {' '.join(request.patterns)}; tests import "
+        "anything else only if TESTS_SPARSE_PATHS names it)"
+    )
+    return FetchedTests(
+        repo=shown,
+        revision=revision.text,
+        commit=commit,
+        workspace=workspace,
+        scratch=scratch,
+        seconds=round(seconds, 3),
+        bytes_received=received,
+        files=files,
+        credentials=credentials.kind,
+    )
+
+
+def _check_out(
+    git: GitCommand, request: FetchRequest, commit: str, scratch: Path, checkout: Path
+) -> None:
+    """One commit, depth 1, trees only; then the sparse paths' blobs as git checks them out."""
+    object_format = "sha256" if len(commit) == 64 else "sha1"
+    git(
+        scratch,
+        "init",
+        "--quiet",
+        f"--object-format={object_format}",
+        str(checkout),
+        what="git init",
+    )
+    git(checkout, "config", "core.sparseCheckout", "true", what="git config")
+    (checkout / ".git" / "info").mkdir(exist_ok=True)
+    (checkout / ".git" / "info" / "sparse-checkout").write_text(
+        "".join(f"{pattern}\n" for pattern in request.patterns), encoding="utf-8"
+    )
+    fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none", "origin", commit]
+    git(checkout, *fetch, what="git fetch")
+    peeled = git(
+        checkout, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}", what="git rev-parse"
+    )
+    if commit not in peeled:
+        raise FetchFailed(
+            f"{request.revision.text} in {display_url(request.repo)} names no commit: check "
+            f"{request.revision_source}"
+        )
+    git(checkout, "checkout", "--quiet", commit, what="git checkout")

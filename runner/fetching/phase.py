@@ -1,0 +1,112 @@
+"""The "fetch the tests" phase of `run`: from the settings to a workspace on disk, with its
+provenance recorded and the tests' own dependencies installed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from runner.context import RunContext
+from runner.errors import ConfigError
+from runner.fetching.git import fetch_tests
+from runner.fetching.install import install_dependencies
+from runner.fetching.request import FetchedTests, FetchRequest
+from runner.fetching.revisions import sparse_patterns
+from runner.settings import Settings
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Where the tests of a run came from; written into the metadata, summary and ledger."""
+
+    tests_repo: str
+    tests_revision: str
+    tests_commit: str
+    tests_fetch_seconds: float
+    tests_fetch_bytes: int
+
+    @classmethod
+    def of(cls, fetched: FetchedTests) -> Provenance:
+        return cls(
+            tests_repo=fetched.repo,
+            tests_revision=fetched.revision,
+            tests_commit=fetched.commit,
+            tests_fetch_seconds=fetched.seconds,
+            tests_fetch_bytes=fetched.bytes_received,
+        )
+
+
+def mismatch_warning(freight_commit: str | None, commit: str) -> str | None:
+    """FREIGHT_COMMIT names the image's commit: tests from another commit may not match it."""
+    if not freight_commit or commit.startswith(freight_commit.strip().lower()):
+        return None
+    return (
+        f"WARNING: the tests ran at commit {commit[:12]}, but FREIGHT_COMMIT is "
+        f"{freight_commit}: the tests may not match the image under verification"
+    )
+
+
+def request_for(settings: Settings) -> FetchRequest | None:
+    target = settings.revision_to_fetch
+    if settings.tests_repo is None or target is None:
+        return None
+    revision, source = target
+    tmp, root = settings.tmpdir.absolute(), settings.artifact_root
+    if tmp == root or root in tmp.parents:
+        raise ConfigError(
+            f"TMPDIR={tmp} is on the artifact volume (ARTIFACT_ROOT={root}): the fetched tests "
+            "go to a scratch directory such as the pod's /tmp emptyDir"
+        )
+    site = None
+    if settings.base_url is None and settings.local_site_dir is None:
+        site = "site"  # playwright.config.ts serves <workspace>/site when BASE_URL is unset
+    return FetchRequest(
+        repo=settings.tests_repo,
+        revision=revision,
+        revision_source=source,
+        subdir=settings.tests_subdir,
+        patterns=tuple(
+            sparse_patterns(
+                subdir=settings.tests_subdir,
+                central=settings.central_tests_dir.strip("/") or ".",
+                plugin_glob=settings.plugin_tests_glob.strip("/"),
+                extra=settings.tests_sparse_paths,
+                site=site,
+            )
+        ),
+        credentials_dir=settings.git_credentials_dir,
+        scratch_root=tmp,
+    )
+
+
+def fetch_phase(ctx: RunContext) -> FetchedTests | None:
+    """Fetch the tests when TESTS_REPO is set; point the run's settings at them."""
+    request = request_for(ctx.settings)
+    if request is None:
+        return None
+    settings = ctx.settings
+    fetched = fetch_tests(
+        request,
+        base_env=ctx.base_env,
+        sink=ctx.sink,
+        deadline=ctx.deadline,
+        stop=ctx.stop,
+        grace=settings.kill_grace_seconds,
+    )
+    ctx.fetched = fetched
+    ctx.metadata = ctx.metadata.model_copy(update=asdict(Provenance.of(fetched)))
+    warning = mismatch_warning(settings.freight_commit, fetched.commit)
+    if warning:
+        ctx.sink.say(warning)
+    install_dependencies(
+        fetched.workspace,
+        mode=settings.tests_install,
+        cache=fetched.scratch / "npm-cache",
+        base_env=ctx.base_env,
+        sink=ctx.sink,
+        deadline=ctx.deadline,
+        stop=ctx.stop,
+        grace=settings.kill_grace_seconds,
+    )
+    ctx.settings = settings.model_copy(update={"tests_workspace": fetched.workspace})
+    return fetched

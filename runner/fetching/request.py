@@ -1,0 +1,36 @@
+"""What to fetch (from the settings) and what was fetched (for the run and its records)."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.fetching.revisions import Revision
+
+
+@dataclass(frozen=True)
+class FetchRequest:
+    repo: str  # TESTS_REPO as given (no password: settings refuse one)
+    revision: Revision
+    revision_source: str  # the variable it came from, for messages
+    subdir: str  # "." = the repository root
+    patterns: tuple[str, ...]  # sparse-checkout patterns
+    credentials_dir: Path | None
+    scratch_root: Path  # TMPDIR: the pod's emptyDir, never the artifact volume
+
+
+@dataclass(frozen=True)
+class FetchedTests:
+    repo: str  # as shown: no userinfo
+    revision: str  # as requested
+    commit: str  # the full SHA that was checked out
+    workspace: Path
+    scratch: Path  # everything this fetch wrote; removed when the run ends
+    seconds: float
+    bytes_received: int
+    files: int
+    credentials: str  # "anonymous", "password" or "ssh key"
+
+    def remove(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)

@@ -1,0 +1,408 @@
+"""Fetching the acceptance suite from Git (TESTS_REPO), through the real CLI, from a real Git
+smart-HTTP server on 127.0.0.1 (nginx + fcgiwrap + git http-backend, tests/helpers/git_server.py)
+holding a 60-commit repository whose suite breaks at one commit and is fixed at a later one.
+
+Most runs use the stand-in Playwright (tests/helpers/fake_playwright.py), whose `workspace`
+action records what was checked out and the environment it got; the verdict-follows-the-
+revision test runs real Playwright on the fetched specs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, FakeNpx, read_until, runner_command, start_runner
+from tests.helpers import git_repos
+from tests.helpers.git_repos import (
+    BROKEN_AT,
+    BULK,
+    CENTRAL,
+    FIXED_AT,
+    PLUGIN,
+    SUPPORT,
+    colliding_commit,
+    fast_import,
+    suite_commits,
+)
+from tests.helpers.git_server import USER, GitServer, serve
+
+pytestmark = pytest.mark.nginx
+PASSWORD = "planted-PASSWORD-7f3a9c-never-shown"  # noqa: S105 - planted to be looked for
+UID = "3e0c5a8f-1b2d-4c6e-9f7a-0b1c2d3e4f5a"
+FAKE_OK = "workspace,discovery:2,junit:pass:2"
+
+
+@dataclass(frozen=True)
+class Suite:
+    server: GitServer
+    ids: list[str]  # commit ids, oldest first
+    colliding: str  # a commit on branch "side" sharing a 4-digit prefix with main's tip
+
+    def at(self, number: int) -> str:
+        return self.ids[number - 1]
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
+    base = tmp_path_factory.mktemp("git-server")
+    with serve(base, password=PASSWORD) as server:
+        commits = suite_commits()
+        ids = fast_import(server.repos / "public" / "suite.git", commits)
+        assert fast_import(server.repos / "private" / "suite.git", commits) == ids
+        public = server.repos / "public" / "suite.git"
+        git_repos.git(public, "branch", "release-1.0", ids[BROKEN_AT - 1])
+        colliding = colliding_commit(public, parent=ids[-1], branch="side", prefix_length=4)
+        lock = {
+            "package.json": b'{"name": "suite", "version": "1.0.0", "private": true}\n',
+            "package-lock.json": json.dumps(
+                {
+                    "name": "suite",
+                    "version": "1.0.0",
+                    "lockfileVersion": 3,
+                    "requires": True,
+                    "packages": {"": {"name": "suite", "version": "1.0.0"}},
+                }
+            ).encode(),
+        }
+        fast_import(server.repos / "public" / "locked.git", suite_commits(lock))
+        stale = {
+            "package.json": b'{"name": "suite", "dependencies": {"left-pad": "1.3.0"}}\n',
+            "package-lock.json": lock["package-lock.json"],
+        }
+        fast_import(server.repos / "public" / "stale-lock.git", suite_commits(stale))
+        yield Suite(server, ids, colliding)
+
+
+def _credentials(tmp_path: Path, password: str = PASSWORD) -> Path:
+    folder = tmp_path / "git-credentials"
+    folder.mkdir()
+    (folder / "username").write_text(USER)
+    (folder / "password").write_text(password + "\n")
+    return folder
+
+
+def _env(tmp_path: Path, fake_npx: FakeNpx, script: str = FAKE_OK, **extra: str) -> dict[str, str]:
+    env = fake_npx.env(tmp_path / "artifacts", script, ANALYSIS_RUN_UID=UID, READY_SKIP="true")
+    del env["TESTS_WORKSPACE"]  # the fetched checkout is the workspace
+    env["BASE_URL"] = "http://127.0.0.1:9"
+    env["TMPDIR"] = str(tmp_path / "scratch")
+    (tmp_path / "scratch").mkdir(parents=True, exist_ok=True)
+    env.update(extra)
+    return env
+
+
+def _run(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*runner_command(), "run"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _attempt(tmp_path: Path, n: int = 1) -> Path:
+    return tmp_path / "artifacts" / UID.replace("-", "")[:12] / f"attempt-{n}"
+
+
+def _metadata(tmp_path: Path) -> dict[str, object]:
+    return dict(json.loads((_attempt(tmp_path) / "execution-metadata.json").read_text()))
+
+
+def _seen(fake_npx: FakeNpx) -> dict[str, object]:
+    return dict(json.loads(Path(f"{fake_npx.record}.workspace").read_text()))
+
+
+@pytest.mark.parametrize(
+    ("revision", "number"),
+    [
+        ("full", BROKEN_AT),
+        ("short", BROKEN_AT),
+        ("v1.1.0", FIXED_AT),  # an annotated tag, peeled to its commit
+        ("release-1.0", BROKEN_AT),  # a branch
+        ("main", git_repos.SUITE_COMMITS),
+    ],
+)
+def test_every_kind_of_revision_runs_its_exact_commit(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite, revision: str, number: int
+) -> None:
+    commit = suite.at(number)
+    given = {"full": commit, "short": commit[:9]}.get(revision, revision)
+    env = _env(tmp_path, fake_npx, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION=given)
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    meta = _metadata(tmp_path)
+    assert meta["tests_commit"] == commit
+    assert meta["tests_revision"] == given
+    assert meta["tests_repo"] == suite.server.url("suite")
+    assert isinstance(meta["tests_fetch_bytes"], int) and meta["tests_fetch_bytes"] > 0
+    seen = _seen(fake_npx)
+    files = set(seen["files"])  # type: ignore[arg-type]
+    # Sparse: the trees that run and the workspace root's files, nothing else.
+    assert {f"{CENTRAL}/math.spec.ts", f"{PLUGIN}/catalog.spec.ts", "package.json"} <= files
+    assert BULK not in files and not any(f.startswith("apps/backstage/src") for f in files)
+    assert f"{SUPPORT}/math.ts" not in files  # not asked for with TESTS_SPARSE_PATHS
+    # A sparse, shallow, partial fetch: far less than the 512 KiB file it skipped.
+    assert meta["tests_fetch_bytes"] < 64 * 1024  # type: ignore[operator]
+    assert not list((tmp_path / "scratch").iterdir()), "the checkout is removed after the run"
+
+
+def test_sparse_paths_add_what_the_tests_import(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    env = _env(
+        tmp_path,
+        fake_npx,
+        TESTS_REPO=suite.server.url("suite"),
+        FREIGHT_COMMIT=suite.at(FIXED_AT)[:7],  # the default revision, as Kargo passes it
+        TESTS_SPARSE_PATHS=f"{SUPPORT}, docs/missing-is-fine",
+    )
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert f"{SUPPORT}/math.ts" in _seen(fake_npx)["files"]  # type: ignore[operator]
+    assert _metadata(tmp_path)["tests_commit"] == suite.at(FIXED_AT)
+    assert "WARNING" not in done.stdout
+
+
+def test_verdict_follows_the_revision_with_real_playwright(tmp_path: Path, suite: Suite) -> None:
+    """The suite fails at v1.0.0 and passes at v1.1.0: same image, same target, two verdicts."""
+    codes = {}
+    for tag in ("v1.0.0", "v1.1.0"):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
+        env.pop("TESTS_WORKSPACE", None)
+        env.update(
+            {
+                "ARTIFACT_ROOT": str(tmp_path / tag),
+                "TMPDIR": str(tmp_path),
+                "TESTS_REPO": suite.server.url("suite"),
+                "TESTS_REVISION": tag,
+                "TESTS_SPARSE_PATHS": SUPPORT,
+                "BASE_URL": "http://127.0.0.1:9",  # the specs need no page
+                "READY_SKIP": "true",
+            }
+        )
+        done = _run(env, timeout=300)
+        codes[tag] = done.returncode
+        last = done.stdout.splitlines()[-1]
+        if tag == "v1.0.0":
+            assert done.returncode == 1, done.stdout[-3000:]
+            assert "adds up" in last and "Expected: 3" in done.stdout
+        else:
+            assert done.returncode == 0, done.stdout[-3000:]
+    assert codes == {"v1.0.0": 1, "v1.1.0": 0}
+
+
+def test_private_repository_with_credentials_never_shows_the_password(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    env = _env(
+        tmp_path,
+        fake_npx,
+        TESTS_REPO=suite.server.url("suite", private=True),
+        TESTS_REVISION="v1.1.0",
+        GIT_CREDENTIALS_DIR=str(_credentials(tmp_path)),
+        TERMINATION_MESSAGE_PATH=str(tmp_path / "termination-log"),
+    )
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "credentials: password" in done.stdout
+    seen = _seen(fake_npx)
+    assert PASSWORD not in json.dumps(seen["env"]), "the password reached Playwright's environment"
+    assert PASSWORD not in str(seen["git_config"]) and "url" not in str(seen["git_config"])
+    assert PASSWORD not in done.stdout + done.stderr
+    for path in [*(tmp_path / "artifacts").rglob("*"), tmp_path / "termination-log"]:
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), f"the password is in {path}"
+    assert _metadata(tmp_path)["tests_commit"] == suite.at(FIXED_AT)
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("wrong password", "authentication failed for http://127.0.0.1:"),
+        ("no credentials", "needs credentials and none were given"),
+        ("unknown tag", "revision no-such-tag not found"),
+        ("unknown commit", "not found in http://127.0.0.1:"),
+        ("unknown short commit", "revision 0000000 not found"),
+        ("no repository", "repository http://127.0.0.1:"),
+        ("nothing listening", "network error reaching http://127.0.0.1:"),
+    ],
+)
+def test_fetch_failures_are_exit_3_with_one_line_that_says_what_to_do(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite, case: str, expected: str
+) -> None:
+    url, revision, extra = suite.server.url("suite"), "v1.1.0", {}
+    if case == "wrong password":
+        url = suite.server.url("suite", private=True)
+        extra["GIT_CREDENTIALS_DIR"] = str(_credentials(tmp_path, "wrong-password"))
+    elif case == "no credentials":
+        url = suite.server.url("suite", private=True)
+    elif case == "unknown tag":
+        revision = "no-such-tag"
+    elif case == "unknown commit":
+        revision = "0123456789" * 4
+    elif case == "unknown short commit":
+        revision = "0000000"
+    elif case == "no repository":
+        url = suite.server.url("nope")
+    elif case == "nothing listening":
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{sock.getsockname()[1]}/public/suite.git"
+    env = _env(tmp_path, fake_npx, TESTS_REPO=url, TESTS_REVISION=revision, **extra)
+    done = _run(env)
+    assert done.returncode == 3, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert last.startswith("[verification-runner] VERIFICATION INFRASTRUCTURE ERROR (exit 3)")
+    assert expected in last, last
+    assert not Path(f"{fake_npx.record}.workspace").exists(), "Playwright must not have run"
+    assert not list((tmp_path / "scratch").iterdir()), "a failed fetch leaves nothing behind"
+
+
+def test_ambiguous_short_commit_is_a_configuration_error(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    prefix = suite.colliding[:4]
+    env = _env(tmp_path, fake_npx, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION=prefix)
+    done = _run(env)
+    assert done.returncode == 2, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert f"TESTS_REVISION={prefix} is ambiguous" in last
+    assert suite.colliding[:12] in last and suite.ids[-1][:12] in last
+
+
+def test_freight_commit_that_differs_from_the_tests_commit_is_said_loudly(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    env = _env(
+        tmp_path,
+        fake_npx,
+        TESTS_REPO=suite.server.url("suite"),
+        TESTS_REVISION="v1.1.0",
+        FREIGHT_COMMIT=suite.at(BROKEN_AT)[:7],
+    )
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "WARNING: the tests ran at commit" in done.stdout
+    summary = json.loads((_attempt(tmp_path) / "summary.json").read_text())
+    assert any("may not match the image" in w for w in summary["warnings"])
+
+
+def test_a_server_that_never_answers_ends_at_the_deadline(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    with socket.socket() as silent:  # the kernel accepts connections; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/public/suite.git"
+        env = _env(
+            tmp_path,
+            fake_npx,
+            TESTS_REPO=url,
+            TESTS_REVISION="v1.1.0",
+            RUN_DEADLINE_SECONDS="6",
+            KILL_GRACE_SECONDS="2",
+        )
+        started = time.monotonic()
+        done = _run(env)
+        took = time.monotonic() - started
+    assert done.returncode == 5, done.stdout[-3000:]
+    assert took < 6 + 2 + 15, f"took {took:.0f}s"  # deadline + grace + start-up on a loaded box
+    assert "fetching http://127.0.0.1:" in done.stdout  # a progress line while it waited
+    last = done.stdout.splitlines()[-1]
+    assert "DEADLINE EXCEEDED (exit 5)" in last and "fetching the tests" in last
+
+
+def test_sigterm_during_the_fetch_is_143_with_the_verdict_last(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/public/suite.git"
+        env = _env(tmp_path, fake_npx, TESTS_REPO=url, TESTS_REVISION="v1.1.0")
+        runner = start_runner(env)
+        read_until(runner, b"$ git ls-remote")
+        runner.send_signal(signal.SIGTERM)
+        out, _ = runner.communicate(timeout=60)
+    assert runner.returncode == 143, out.decode()[-3000:]
+    last = out.decode().splitlines()[-1]
+    assert "(exit 143)" in last and "SIGTERM" in last and "fetching the tests" in last
+    assert not list((tmp_path / "scratch").iterdir())
+
+
+def test_lock_file_dependencies_are_installed_or_fail_with_npm_s_reason(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    url = suite.server.url("locked")
+    done = _run(_env(tmp_path / "a", fake_npx, TESTS_REPO=url, TESTS_REVISION="main"))
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "$ npm ci --ignore-scripts" in done.stdout
+    skipped = _run(
+        _env(tmp_path / "b", fake_npx, TESTS_REPO=url, TESTS_REVISION="main", TESTS_INSTALL="never")
+    )
+    assert skipped.returncode == 0 and "TESTS_INSTALL=never" in skipped.stdout
+    stale = _run(
+        _env(
+            tmp_path / "c",
+            fake_npx,
+            TESTS_REPO=suite.server.url("stale-lock"),
+            TESTS_REVISION="main",
+        )
+    )
+    assert stale.returncode == 3, stale.stdout[-3000:]
+    last = stale.stdout.splitlines()[-1]
+    assert "npm ci failed in the fetched workspace" in last and "in sync" in last
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        ({"TESTS_REPO": "ext::sh -c touch% /tmp/pwned"}, "TESTS_REPO="),
+        ({"TESTS_REPO": "file:///etc"}, "file://, git:// and ext:: are refused"),
+        ({"TESTS_REPO": "https://kargo:hunter2-secret@git.example.com/x.git"}, "holds a password"),
+        ({"TESTS_REVISION": "--upload-pack=touch /tmp/pwned"}, "TESTS_REVISION="),
+        ({"TESTS_REVISION": None}, "unset, and so is FREIGHT_COMMIT"),
+        ({"TESTS_SUBDIR": "../../etc"}, "must stay inside the repository"),
+        ({"TESTS_SPARSE_PATHS": "tests,!secret"}, "must not start with '!'"),
+        ({"TESTS_INSTALL": "sometimes"}, "TESTS_INSTALL="),
+        ({"TESTS_WORKSPACE": "/workspace"}, "TESTS_WORKSPACE is set too"),
+    ],
+)
+def test_hostile_or_mistyped_fetch_settings_are_exit_2(
+    tmp_path: Path, fake_npx: FakeNpx, extra: dict[str, str | None], expected: str
+) -> None:
+    env = _env(
+        tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git", TESTS_REVISION="main"
+    )
+    for name, value in extra.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    done = _run(env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    shown = done.stdout + done.stderr
+    assert expected in shown
+    assert "hunter2-secret" not in shown
+    assert not Path("/tmp/pwned").exists()
+
+
+def test_tmpdir_on_the_artifact_volume_is_refused(tmp_path: Path, fake_npx: FakeNpx) -> None:
+    env = _env(tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git")
+    env.update({"TESTS_REVISION": "main", "TMPDIR": str(tmp_path / "artifacts" / "tmp")})
+    done = _run(env)
+    assert done.returncode == 2, done.stdout[-3000:]
+    assert "is on the artifact volume" in done.stdout.splitlines()[-1]
