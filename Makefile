@@ -23,4 +23,5 @@ pytest:
 	.venv/bin/python -m pytest
 
 bench: setup
+	bash scripts/setup-nginx.sh && bash scripts/setup-git-server.sh  # bench/fetching.py serves Git
 	.venv/bin/python -m bench
