@@ -406,3 +406,28 @@ def test_tmpdir_on_the_artifact_volume_is_refused(tmp_path: Path, fake_npx: Fake
     done = _run(env)
     assert done.returncode == 2, done.stdout[-3000:]
     assert "is on the artifact volume" in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 and not os.environ.get("CI"), reason="mounts a tmpfs: needs root"
+)
+def test_a_full_tmp_is_exit_3_saying_so(tmp_path: Path, fake_npx: FakeNpx, suite: Suite) -> None:
+    small = tmp_path / "small-tmp"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", small], check=True)
+    try:
+        env = _env(
+            tmp_path,
+            fake_npx,
+            TESTS_REPO=suite.server.url("suite"),
+            TESTS_REVISION="v1.1.0",
+            TESTS_SPARSE_PATHS="docs",  # a 512 KiB file: more than the 320 KiB there is
+            TMPDIR=str(small),
+        )
+        done = _run(env)
+        leftovers = list(small.iterdir())
+    finally:
+        subprocess.run(["umount", small], check=True)
+    assert done.returncode == 3, done.stdout[-3000:]
+    assert "the disk is full while fetching" in done.stdout.splitlines()[-1]
+    assert not leftovers
