@@ -193,3 +193,11 @@ junit_layouts = st.builds(
         max_size=5,
     ),
 )
+
+# -- Fetching the tests (runner/fetching/revisions.py) -------------------------------------
+full_shas = st.from_regex(r"[0-9a-f]{40}", fullmatch=True)
+hex_prefixes = st.from_regex(r"[0-9a-f]{4,39}", fullmatch=True)
+ref_names = st.from_regex(
+    r"[A-Za-z0-9][A-Za-z0-9_+-]{0,15}(/[A-Za-z0-9][A-Za-z0-9_+-]{0,10}){0,2}", fullmatch=True
+)
+url_passwords = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20)

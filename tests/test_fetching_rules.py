@@ -1,0 +1,146 @@
+"""The pure rules of fetching (runner/fetching/revisions.py, failures.py), property-tested:
+what a revision is, that a URL's userinfo never shows, that no path leaves the repository and
+that an option-looking value never reaches git's argument list."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from runner.fetching.failures import explain
+from runner.fetching.revisions import (
+    Kind,
+    Revision,
+    check_relative_path,
+    check_repo_url,
+    display_url,
+    redact_userinfo,
+    sparse_patterns,
+)
+from tests.strategies import full_shas, hex_prefixes, hostile_strings, ref_names, url_passwords
+
+
+@given(full_shas)
+def test_a_full_sha_is_fetched_as_it_is(sha: str) -> None:
+    revision = Revision.parse(sha.upper())
+    assert (revision.kind, revision.text) == (Kind.FULL_SHA, sha)
+
+
+@given(hex_prefixes)
+def test_a_hex_prefix_is_tried_as_a_ref_first_then_as_an_abbreviation(prefix: str) -> None:
+    revision = Revision.parse(prefix)
+    assert revision.kind is Kind.REF and revision.could_be_abbreviation
+
+
+@given(ref_names)
+def test_ref_names_are_accepted(name: str) -> None:
+    assert Revision.parse(name).text == name
+
+
+@given(hostile_strings)
+def test_no_revision_can_be_read_as_an_option_or_a_range(text: str) -> None:
+    try:
+        revision = Revision.parse(text)
+    except ValueError:
+        return
+    assert not revision.text.startswith("-")
+    assert ".." not in revision.text and "@{" not in revision.text
+    assert not any(c.isspace() or ord(c) < 0x20 for c in revision.text)
+
+
+@given(url_passwords)
+def test_a_password_in_the_url_is_refused_and_never_shown(password: str) -> None:
+    url = f"https://kargo:{password}@git.example.com/org/tests.git"
+    with pytest.raises(ValueError, match="password"):
+        check_repo_url(url)
+    assert display_url(url) == "https://git.example.com/org/tests.git"
+    assert f":{password}@" not in redact_userinfo(f"TESTS_REPO={url!r}: bad")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "ext::sh -c id",
+        "file:///etc",
+        "git://git.example.com/x.git",
+        "/srv/git/x.git",
+        "-uhttps://x",
+        "https://",
+        "http://user@git.example.com/x.git",
+        "https://git.example.com/x .git",
+    ],
+)
+def test_transports_that_run_commands_or_read_local_files_are_refused(url: str) -> None:
+    with pytest.raises(ValueError):
+        check_repo_url(url)
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://git.example.com/x.git", "https://git.example.com/x.git"),
+        ("ssh://git@git.example.com/org/x.git", "ssh://git.example.com/org/x.git"),
+        ("git@github.com:org/x.git", "github.com:org/x.git"),
+    ],
+)
+def test_urls_are_shown_without_userinfo(url: str, shown: str) -> None:
+    assert check_repo_url(url) == url
+    assert display_url(url) == shown
+
+
+@given(hostile_strings)
+def test_no_path_leaves_the_repository(text: str) -> None:
+    try:
+        path = check_relative_path(text, allow_glob=True)
+    except ValueError:
+        return
+    assert ".." not in path.split("/")
+    assert not path.startswith(("/", "!", "#"))
+
+
+@given(st.lists(st.from_regex(r"[a-z]{1,8}(/[a-z]{1,8}){0,2}", fullmatch=True), max_size=4))
+def test_sparse_patterns_are_anchored_and_include_the_trees(extra: list[str]) -> None:
+    patterns = sparse_patterns(
+        subdir="suite",
+        central="tests/acceptance",
+        plugin_glob="plugins/*/tests/acceptance",
+        extra=tuple(extra),
+        site=None,
+    )
+    assert patterns[:2] == ["/suite/*", "!/suite/*/"]  # the root's files, none of its folders
+    assert "/suite/tests/acceptance/" in patterns
+    assert "/suite/plugins/*/tests/acceptance/" in patterns
+    assert all(f"/suite/{path}/" in patterns for path in extra)
+    assert all(p.startswith(("/", "!/")) for p in patterns)
+
+
+def test_a_dot_checks_out_the_whole_workspace() -> None:
+    assert sparse_patterns(
+        subdir=".", central="t", plugin_glob="p/*/t", extra=(".",), site=None
+    ) == ["/*"]
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("fatal: Authentication failed for 'https://h/x.git/'", "authentication failed for R"),
+        (
+            "fatal: could not read Username for 'https://h': terminal prompts disabled",
+            "needs credentials",
+        ),
+        ("fatal: repository 'https://h/x.git/' not found", "repository R not found"),
+        ("fatal: remote error: upload-pack: not our ref 0123", "revision V not found in R"),
+        (
+            "fatal: unable to access 'https://h/': Could not resolve host: h",
+            "network error reaching R",
+        ),
+        ("error: unable to write file x: No space left on device", "the disk is full"),
+        ("fatal: unable to access 'https://h/': The requested URL returned error: 403", "HTTP 403"),
+        ("fatal: something new", "git fetch failed for R at V: something new"),
+    ],
+)
+def test_git_failures_read_as_one_line_saying_what_to_do(output: str, expected: str) -> None:
+    line = explain(output, repo="R", revision="V", what="git fetch")
+    assert expected in line and "\n" not in line
+    assert "https://h" not in line
