@@ -501,7 +501,11 @@ def test_stage_args_are_kargo_expressions() -> None:
         "stage": "ctx.stage",
         "project": "ctx.project",
         "image": "imageFrom(",
-        "commit": "commitFrom(",
+        # The image's own OCI annotations name the commit it was built from (Kargo >= 1.4):
+        # the tests are fetched at exactly that commit, never a Warehouse's newest one.
+        "commit": "Annotations['org.opencontainers.image.revision']",
+        "tests-repo": "Annotations['org.opencontainers.image.source']",
+        "tests-revision": "Annotations['org.opencontainers.image.revision']",
     }
     for stage in of_kind(kargo_objs(), "Stage"):
         verification = stage["spec"].get("verification", {})
@@ -512,9 +516,40 @@ def test_stage_args_are_kargo_expressions() -> None:
             assert "ctx.promotion" not in value
             assert expected.get(name, "") in value, (name, value)
         if args:
-            # .Tag and .ID are the field names of imageFrom()/commitFrom() results.
+            # .Tag and .Annotations are fields of imageFrom()'s result.
             assert args["image"].removesuffix("}}").strip().endswith(".Tag")
-            assert args["commit"].removesuffix("}}").strip().endswith(".ID")
+            for name in ("commit", "tests-repo", "tests-revision"):
+                assert args[name].startswith("${{ imageFrom(vars.imageRepo).Annotations["), name
+
+
+def test_warehouse_does_not_pair_images_with_an_unrelated_newest_commit() -> None:
+    """A git subscription next to the image one pairs the newest image with the newest commit,
+    independently: the tests could run at a commit the image was not built from. Only with a
+    freightCreationCriteria expression that ties the two is it allowed."""
+    for warehouse in of_kind(kargo_objs(), "Warehouse"):
+        kinds = {next(iter(sub)) for sub in warehouse["spec"]["subscriptions"]}
+        if {"git", "image"} <= kinds:
+            assert warehouse["spec"].get("freightCreationCriteria", {}).get("expression")
+
+
+def test_job_mounts_the_git_credentials_read_only_and_optional() -> None:
+    template = the_template()
+    (metric,) = job_metrics(template)
+    pod = metric["provider"]["job"]["spec"]["template"]["spec"]
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    container = runner_container(template)
+    where = env_of(container)["GIT_CREDENTIALS_DIR"]["value"]
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == where]
+    assert mount["readOnly"] is True
+    secret = volumes[mount["name"]]["secret"]
+    assert secret["optional"] is True
+    # The Kyverno policy copies it into every namespace that opts in with this label.
+    (namespace,) = of_kind(kargo_objs(), "Namespace")
+    name = secret["secretName"]
+    assert namespace["metadata"]["labels"].get("secrets.eda/tests-git") == "true", name
+    env = env_of(container)
+    assert env["TESTS_REPO"]["value"] == "{{args.tests-repo}}"
+    assert env["TESTS_REVISION"]["value"] == "{{args.tests-revision}}"
 
 
 def test_promotion_steps() -> None:
@@ -782,7 +817,13 @@ def test_the_documented_readiness_patch_applies_to_the_base(tmp_path: Path) -> N
         name: entry.get("value", "") for name, entry in env_of(runner_container(template)).items()
     }
     assert {"READY_CHECKS", "READY_DEADLINE_SECONDS"} <= set(env)
-    settings = load_settings({**env, "BASE_URL": "https://backstage.example", "HOME": "/tmp"})
+    # The verification args as Argo Rollouts substitutes them.
+    args = {
+        "BASE_URL": "https://backstage.example",
+        "TESTS_REPO": "https://git.example.com/backstage.git",
+        "TESTS_REVISION": "0123abc",
+    }
+    settings = load_settings({**env, **args, "HOME": "/tmp"})
     assert settings.ready_checks
     (metric,) = job_metrics(template)
     active_deadline = metric["provider"]["job"]["spec"]["activeDeadlineSeconds"]
