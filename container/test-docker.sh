@@ -6,6 +6,11 @@
 #
 #   npm run test:docker -- --grep "should have Events link"
 #   BASE_URL=https://backstage.example npm run test:docker
+#   TESTS_REPO=https://github.com/example/backstage.git TESTS_REVISION=3f2b1c4 npm run test:docker
+#
+# With TESTS_REPO the tests are fetched at TESTS_REVISION as the Job fetches them (no workspace is
+# mounted); GIT_CREDENTIALS_DIR, when set, is a host directory with `username` and `password` (or
+# `sshPrivateKey`) mounted read-only where the Job mounts its Secret.
 #
 # The evidence lands on the host in ./.verification-artifacts, readable by whoever ran this: a
 # non-root user runs the container as themselves (rootless podman: --userns=keep-id), so the files
@@ -27,7 +32,12 @@ die() { log "ERROR: $*"; exit 2; }
 # Paths the caller gave are relative to where they ran us; `npm run` runs in the repo root.
 workspace=$(realpath -m "${TESTS_WORKSPACE:-$ROOT/examples/workspace}")
 artifacts=$(realpath -m "${VR_ARTIFACTS:-$ROOT/.verification-artifacts}")
-[[ -d $workspace ]] || die "no test workspace at $workspace (set TESTS_WORKSPACE)"
+tests_repo=${TESTS_REPO:-}
+credentials_in_pod=/var/run/secrets/verification-runner/git
+if [[ -n $tests_repo && -n ${TESTS_WORKSPACE:-} ]]; then
+  die "TESTS_REPO and TESTS_WORKSPACE are both set: the tests come from one of them"
+fi
+[[ -n $tests_repo || -d $workspace ]] || die "no test workspace at $workspace (set TESTS_WORKSPACE)"
 IMAGE=${IMAGE:-localhost/verification-runner:dev}
 
 engine=${CONTAINER_ENGINE:-}
@@ -66,14 +76,25 @@ fi
 run_uid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || python3 -c 'import uuid; print(uuid.uuid4())')
 job=$run_uid.acceptance.1
 network=()
-if [[ ${BASE_URL:-} =~ ^https?://(localhost|127\.[0-9.]+|\[::1\])([:/]|$) ]]; then
-  network=(--network=host) # the target runs on this host: share its network
+local_url='^https?://(localhost|127\.[0-9.]+|\[::1\])([:/]|$)'
+if [[ ${BASE_URL:-} =~ $local_url || $tests_repo =~ $local_url ]]; then
+  network=(--network=host) # the target or the Git server runs on this host: share its network
 fi
-commit=$(git -C "$workspace" rev-parse HEAD 2>/dev/null || true)
+sources=()
+commit=
+if [[ -n $tests_repo ]]; then
+  if [[ -n ${GIT_CREDENTIALS_DIR:-} ]]; then
+    [[ -d $GIT_CREDENTIALS_DIR ]] || die "GIT_CREDENTIALS_DIR=$GIT_CREDENTIALS_DIR is not a directory"
+    sources=(-v "$(realpath "$GIT_CREDENTIALS_DIR"):$credentials_in_pod:ro")
+  fi
+else
+  sources=(-v "$workspace:/workspace:ro")
+  commit=$(git -C "$workspace" rev-parse HEAD 2>/dev/null || true)
+fi
 
 set +e
 "$engine" run --rm --init --ipc=host --read-only --tmpfs /tmp "${user[@]}" "${network[@]}" \
-  -v "$artifacts:/artifacts" -v "$workspace:/workspace:ro" \
+  -v "$artifacts:/artifacts" "${sources[@]}" \
   -e KUBERNETES_SERVICE_HOST=10.0.0.1 \
   -e POD_NAME="$job-local" \
   -e POD_NAMESPACE="${POD_NAMESPACE:-local}" \
@@ -85,6 +106,9 @@ set +e
   -e BASE_URL="${BASE_URL:-}" \
   -e FREIGHT_IMAGE="${FREIGHT_IMAGE:-}" \
   -e FREIGHT_COMMIT="${FREIGHT_COMMIT:-$commit}" \
+  -e TESTS_REPO="$tests_repo" \
+  -e TESTS_REVISION="${TESTS_REVISION:-}" \
+  -e GIT_CREDENTIALS_DIR="$credentials_in_pod" \
   -e ARTIFACT_ROOT=/artifacts \
   -e RUN_DEADLINE_SECONDS="${RUN_DEADLINE_SECONDS:-2100}" \
   -e HOME=/tmp \

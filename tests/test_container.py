@@ -23,6 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.helpers.git_repos import BROKEN_AT, FIXED_AT, SUPPORT, fast_import, suite_commits
+from tests.helpers.git_server import USER, serve
+
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("VR_TEST_IMAGE", "localhost/verification-runner:pytest")
 BASE_IMAGE = "localhost/verification-runner-base:bookworm"
@@ -206,6 +209,8 @@ def test_the_readme_line_passes_the_example_workspace(image: str, artifacts: Pat
     argv = readme_docker_run()
     argv[argv.index("$PWD/.verification-artifacts:/artifacts")] = f"{artifacts}:/artifacts"
     argv = [arg.replace("$PWD", str(REPO)) for arg in argv]
+    # Unset in this shell: the mounted workspace runs (the fetching variant is in test_fetching).
+    argv = [arg.replace("${TESTS_REPO:-}", "").replace("${TESTS_REVISION:-}", "") for arg in argv]
     (base_url,) = [i for i, arg in enumerate(argv) if arg.startswith("BASE_URL=")]
     del argv[base_url - 1 : base_url + 1]
     argv[-2] = image
@@ -313,3 +318,71 @@ def test_npm_run_test_docker_passes_grep_and_base_url(image: str, tmp_path: Path
     metadata = json.loads(summary_file.with_name("execution-metadata.json").read_text())
     assert metadata["base_url"] == env["BASE_URL"]
     assert "report: npx playwright show-report" in done.stderr
+
+
+@pytest.mark.container
+@pytest.mark.nginx
+def test_the_image_fetches_its_tests_from_git(image: str, tmp_path: Path) -> None:
+    """A Kargo-like pod: only TESTS_REPO, TESTS_REVISION, BASE_URL and the downward-API env,
+    read-only root, uid 10001, the git credential Secret mounted read-only; the tests come from
+    a private repository on a real Git server (host network). The verdict follows the commit."""
+    password = "container-planted-password-0b9e"  # noqa: S105 - planted to be looked for
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "username").write_text(USER)
+    (credentials / "password").write_text(password)
+    for path in (credentials, *credentials.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # as a Secret volume's files are
+    with serve(tmp_path / "git", password=password) as server:
+        ids = fast_import(server.repos / "private" / "suite.git", suite_commits())
+        codes = {}
+        for tag, number in (("v1.0.0", BROKEN_AT), ("v1.1.0", FIXED_AT)):
+            artifacts = tmp_path / f"artifacts-{tag}"
+            artifacts.mkdir()
+            artifacts.chmod(0o777)
+            uid = str(uuid.uuid4())
+            result = podman(
+                "run",
+                "--rm",
+                "--init",
+                "--network=host",
+                *KARGO_LIKE,
+                "-v",
+                f"{artifacts}:/artifacts",
+                "-v",
+                f"{credentials}:/var/run/secrets/verification-runner/git:ro",
+                "-e",
+                "KUBERNETES_SERVICE_HOST=10.0.0.1",
+                "-e",
+                "LOOKUP_PROMOTION=false",
+                "-e",
+                f"ANALYSIS_RUN_UID={uid}",
+                "-e",
+                f"JOB_NAME={uid}.acceptance.1",
+                "-e",
+                "POD_NAMESPACE=backstage",
+                "-e",
+                "BASE_URL=http://127.0.0.1:9",  # the fetched specs need no page
+                "-e",
+                "READY_SKIP=true",
+                "-e",
+                f"TESTS_REPO={server.url('suite', private=True)}",
+                "-e",
+                f"TESTS_REVISION={tag}",
+                "-e",
+                f"TESTS_SPARSE_PATHS={SUPPORT}",
+                "-e",
+                "GIT_CREDENTIALS_DIR=/var/run/secrets/verification-runner/git",
+                image,
+                timeout=600,
+                check=False,
+            )
+            codes[tag] = result.returncode
+            attempt = artifacts / uid.replace("-", "")[:12] / "attempt-1"
+            metadata = json.loads((attempt / "execution-metadata.json").read_text())
+            assert metadata["tests_commit"] == ids[number - 1], result.stdout[-4000:]
+            for path in artifacts.rglob("*"):
+                if path.is_file():
+                    assert password.encode() not in path.read_bytes(), path
+            assert password not in result.stdout + result.stderr
+    assert codes == {"v1.0.0": 1, "v1.1.0": 0}
