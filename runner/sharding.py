@@ -273,6 +273,9 @@ def merged_verdict(
         flaky_policy=flaky_policy,
         allow_no_tests=allow_no_tests,
     )
+    mixed = _mixed_commits(states)
+    if mixed:
+        return Verdict(ExitCode.INFRASTRUCTURE_ERROR, mixed)
     missing = [f"shard {s.index} ({s.missing_why})" for s in states if s.missing_why]
     ended_badly = [
         (s.index, s.latest.outcome, s.latest.exit_code)
@@ -290,6 +293,22 @@ def merged_verdict(
     if named:
         return Verdict(base.code, f"{base.reason}; {named}", base.warnings)
     return base
+
+
+def _mixed_commits(states: list[ShardState]) -> str | None:
+    """Shards whose tests came from different commits (TESTS_REPO) are not one run: the
+    merged results would mix two suites. None when they agree (or nothing was fetched)."""
+    ran = {s.index: s.latest.tests_commit for s in states if s.latest and not s.missing_why}
+    if len(set(ran.values())) <= 1 or not any(ran.values()):
+        return None
+    named = ", ".join(
+        f"shard {index} at {commit[:12] if commit else '(tests not fetched)'}"
+        for index, commit in sorted(ran.items())
+    )
+    return (
+        f"the shards ran different test commits ({named}): the merged results would mix "
+        "suites; give every shard the same TESTS_REVISION (a full commit id) and verify again"
+    )
 
 
 def _exit_code(code: int) -> ExitCode:
@@ -313,6 +332,7 @@ def _shard_entry(run: RunLayout, state: ShardState) -> dict[str, object]:
         "attempt": latest.attempt if latest else None,
         "outcome": latest.outcome if latest else "never started",
         "exit_code": latest.exit_code if latest else None,
+        "tests_commit": latest.tests_commit if latest else None,
         "missing": state.missing_why,
         "log": str(run.for_shard(state.index).attempt(latest.attempt).log) if latest else None,
     }

@@ -72,7 +72,12 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
     for warning in verdict.warnings:
         sink.say(warning)
     try:
-        ctx.attempt.finish(verdict.code)
+        fetched = ctx.fetched
+        ctx.attempt.finish(
+            verdict.code,
+            tests_repo=fetched.repo if fetched else None,
+            tests_commit=fetched.commit if fetched else None,
+        )
         _merge_shards(ctx)
         _retention(ctx)
     finally:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, FakeNpx, read_until, runner_command, start_runner
+from tests.conftest import REPO, FakeNpx, npx_shim, read_until, runner_command, start_runner
 from tests.helpers import git_repos
 from tests.helpers.git_repos import (
     BROKEN_AT,
@@ -431,3 +431,54 @@ def test_a_full_tmp_is_exit_3_saying_so(tmp_path: Path, fake_npx: FakeNpx, suite
     assert done.returncode == 3, done.stdout[-3000:]
     assert "the disk is full while fetching" in done.stdout.splitlines()[-1]
     assert not leftovers
+
+
+def _shard(tmp_path: Path, suite: Suite, index: int, revision: str) -> subprocess.Popen[str]:
+    npx = FakeNpx(tmp_path / "shard-bin", tmp_path / "shard-bin-record.json")
+    env = npx.env(
+        tmp_path / "artifacts",
+        "discovery:2,sleep:1,junit:pass:2",
+        ANALYSIS_RUN_UID=UID,
+        SHARD_COUNT="2",
+        SHARD_INDEX=str(index),
+        RETENTION_ENABLED="false",
+        READY_SKIP="true",
+        BASE_URL="http://127.0.0.1:9",
+        TMPDIR=str(tmp_path / "scratch"),
+        TESTS_REPO=suite.server.url("suite"),
+        TESTS_REVISION=revision,
+    )
+    del env["TESTS_WORKSPACE"]
+    return subprocess.Popen(
+        [*runner_command(), "run"],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize("same", [True, False])
+def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
+    tmp_path: Path, suite: Suite, same: bool
+) -> None:
+    npx_shim(tmp_path / "shard-bin", REPO / "tests" / "helpers" / "fake_shards.py")
+    (tmp_path / "scratch").mkdir()
+    revisions = ["v1.1.0", "v1.1.0" if same else "v1.0.0"]
+    procs = [_shard(tmp_path, suite, i, rev) for i, rev in enumerate(revisions)]
+    done = [(p.wait(timeout=180), p.communicate()[0]) for p in procs]
+    assert [code for code, _ in done] == [0, 0], done  # each shard on its own passed
+    run = tmp_path / "artifacts" / UID.replace("-", "")[:12]
+    merged = json.loads((run / "merged" / "summary.json").read_text())
+    commits = [shard["tests_commit"] for shard in merged["shards"]]
+    ends = [json.loads(x) for x in (run / "ledger.jsonl").read_text().splitlines()]
+    assert sorted(x["tests_commit"] for x in ends if x["event"] == "end") == sorted(commits)
+    if same:
+        assert commits == [suite.at(FIXED_AT)] * 2
+        assert merged["exit_code"] == 0
+    else:
+        assert sorted(commits) == sorted([suite.at(FIXED_AT), suite.at(BROKEN_AT)])
+        assert merged["exit_code"] == 3
+        assert "the shards ran different test commits" in merged["reason"]
+        assert suite.at(BROKEN_AT)[:12] in merged["reason"]

@@ -59,6 +59,10 @@ class LedgerLine(BaseModel):
     outcome: str | None = None
     exit_code: int | None = None
     merged: dict[int, int | None] | None = None  # "merged": shard -> attempt merged (None: missing)
+    # "end" of an attempt whose tests were fetched from Git (runner/fetching): from where, which
+    # commit. A merge of shards that ran different commits is refused (runner/sharding.py).
+    tests_repo: str | None = None
+    tests_commit: str | None = None
 
 
 class AttemptRecord(BaseModel):
@@ -70,6 +74,8 @@ class AttemptRecord(BaseModel):
     end: datetime | None = None
     outcome: str = "unfinished (killed, or still running)"
     exit_code: int | None = None
+    tests_repo: str | None = None
+    tests_commit: str | None = None
 
     def describe(self) -> str:
         when = self.start.isoformat(timespec="seconds")
@@ -110,7 +116,13 @@ def read_ledger(run: RunLayout, lines: list[LedgerLine] | None = None) -> list[A
             )
         elif line.event == "end" and line.attempt in records:
             records[line.attempt] = records[line.attempt].model_copy(
-                update={"end": line.time, "outcome": line.outcome, "exit_code": line.exit_code}
+                update={
+                    "end": line.time,
+                    "outcome": line.outcome,
+                    "exit_code": line.exit_code,
+                    "tests_repo": line.tests_repo,
+                    "tests_commit": line.tests_commit,
+                }
             )
     return [records[n] for n in sorted(records)]
 
@@ -183,8 +195,11 @@ class Attempt:
     def is_retry(self) -> bool:
         return self.number > 1
 
-    def finish(self, code: ExitCode) -> None:
-        """Record the outcome and let the next attempt in. Safe to call twice."""
+    def finish(
+        self, code: ExitCode, *, tests_repo: str | None = None, tests_commit: str | None = None
+    ) -> None:
+        """Record the outcome (and the tests' commit, when fetched) and let the next attempt
+        in. Safe to call twice."""
         if self.finished:
             return
         self.finished = True
@@ -200,6 +215,8 @@ class Attempt:
                         host=self.host,
                         outcome=code.outcome,
                         exit_code=int(code),
+                        tests_repo=tests_repo,
+                        tests_commit=tests_commit,
                     ),
                 )
             with contextlib.suppress(FileNotFoundError):
