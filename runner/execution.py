@@ -298,6 +298,14 @@ def _judge(ctx: RunContext, outcome: ProcessOutcome) -> tuple[Verdict, Results |
             f"{ctx.settings.central_tests_dir} and {ctx.settings.plugin_tests_glob} "
             "(*.spec.ts, *.spec.js, *.spec.mjs)"
         )
+        if ctx.settings.in_kubernetes and not ctx.settings.tests_repo:
+            # The shipped Job fetches its tests; an empty tests-repo arg means the image has no
+            # org.opencontainers.image.source annotation (README "Where the tests come from").
+            ctx.sink.say(
+                "TESTS_REPO is empty, so the tests were expected in the workspace: pass the "
+                "repository (tests-repo, the image's org.opencontainers.image.source annotation), "
+                "mount the tests at TESTS_WORKSPACE, or build them into a derived image"
+            )
     return decide(
         facts, flaky_policy=ctx.settings.flaky_policy, allow_no_tests=ctx.settings.allow_no_tests
     ), results

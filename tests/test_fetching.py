@@ -482,3 +482,26 @@ def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
         assert merged["exit_code"] == 3
         assert "the shards ran different test commits" in merged["reason"]
         assert suite.at(BROKEN_AT)[:12] in merged["reason"]
+
+
+def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    """The issue's reproduction: a Kargo Job whose image carries no source annotation gets an
+    empty tests-repo; the run says no tests (exit 6) and how the tests are meant to arrive."""
+    empty = tmp_path / "workspace"
+    empty.mkdir()
+    env = _env(
+        tmp_path,
+        fake_npx,
+        "notests",
+        KUBERNETES_SERVICE_HOST="10.0.0.1",
+        LOOKUP_PROMOTION="false",
+        TESTS_REPO="",
+        TESTS_REVISION="",
+        TESTS_WORKSPACE=str(empty),
+        TERMINATION_MESSAGE_PATH=str(tmp_path / "termination-log"),
+    )
+    done = _run(env)
+    assert done.returncode == 6, done.stdout[-3000:]
+    assert "TESTS_REPO is empty, so the tests were expected in the workspace" in done.stdout
