@@ -195,7 +195,7 @@ def _shell_uses(tree: ast.AST) -> list[str]:
 def test_the_runner_never_uses_a_shell() -> None:
     offences = {
         str(path.relative_to(REPO)): uses
-        for path in sorted((REPO / "runner").glob("*.py"))
+        for path in sorted((REPO / "runner").rglob("*.py"))
         if (uses := _shell_uses(ast.parse(path.read_text(), str(path))))
     }
     assert not offences, offences
