@@ -34,7 +34,7 @@ from tests.helpers.git_repos import (
     fast_import,
     suite_commits,
 )
-from tests.helpers.git_server import USER, GitServer, serve
+from tests.helpers.git_server import USER, GitServer, serve, serve_ssh
 
 pytestmark = pytest.mark.nginx
 PASSWORD = "planted-PASSWORD-7f3a9c-never-shown"  # noqa: S105 - planted to be looked for
@@ -505,3 +505,57 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
     done = _run(env)
     assert done.returncode == 6, done.stdout[-3000:]
     assert "TESTS_REPO is empty, so the tests were expected in the workspace" in done.stdout
+
+
+@pytest.mark.parametrize("host_key", ["pinned", "unpinned", "wrong"])
+def test_ssh_with_a_deploy_key_from_the_secret(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite, host_key: str
+) -> None:
+    """git over ssh against a real sshd on 127.0.0.1: the key comes from the Secret's
+    sshPrivateKey (0644 as a Secret volume mounts it; ssh needs 0600, so the runner copies
+    it), and known_hosts pins the server's key."""
+    with serve_ssh(tmp_path / "sshd") as sshd:
+        secret = tmp_path / "ssh-secret"
+        secret.mkdir()
+        (secret / "sshPrivateKey").write_bytes(sshd.client_key.read_bytes())
+        (secret / "sshPrivateKey").chmod(0o644)
+        if host_key != "unpinned":
+            line = sshd.known_hosts
+            if host_key == "wrong":
+                line = f"[127.0.0.1]:{sshd.port} " + _other_host_key(tmp_path)
+            (secret / "known_hosts").write_text(line + "\n")
+        url = sshd.url(suite.server.repos / "public" / "suite.git")
+        env = _env(
+            tmp_path,
+            fake_npx,
+            TESTS_REPO=url,
+            TESTS_REVISION="v1.1.0",
+            GIT_CREDENTIALS_DIR=str(secret),
+        )
+        done = _run(env)
+    if host_key == "wrong":
+        assert done.returncode == 3, done.stdout[-3000:]
+        assert "SSH authentication failed" in done.stdout.splitlines()[-1]
+        return
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "credentials: ssh key" in done.stdout
+    assert ("accepting the Git server's host key unchecked" in done.stdout) == (
+        host_key == "unpinned"
+    )
+    meta = _metadata(tmp_path)
+    assert meta["tests_commit"] == suite.at(FIXED_AT)
+    assert meta["tests_repo"] == url.replace(f"{sshd.user}@", "")  # no userinfo
+    key = sshd.client_key.read_text()
+    seen = json.dumps(_seen(fake_npx))
+    assert key.splitlines()[1] not in seen + done.stdout
+
+
+def _other_host_key(tmp_path: Path) -> str:
+    other = tmp_path / "other-host-key"
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    key_type, key = other.with_suffix(".pub").read_text().split()[:2]
+    return f"{key_type} {key}"

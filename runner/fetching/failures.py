@@ -43,8 +43,14 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "like this without the right credentials)",
         ),
         (
+            r"unadvertised object",
+            "{repo} does not serve commits by id (a server speaking only git protocol v0 "
+            "without uploadpack.allowReachableSHA1InWant): enable protocol v2 on the server, "
+            "or pass a tag or branch as TESTS_REVISION",
+        ),
+        (
             r"not our ref|couldn't find remote ref|no such remote ref|reference is not a tree"
-            r"|unadvertised object|bad object|not a valid object name",
+            r"|bad object|not a valid object name",
             "revision {revision} not found in {repo}: check TESTS_REVISION (or FREIGHT_COMMIT); "
             "was the commit pushed?",
         ),

@@ -13,6 +13,7 @@ how many bytes have arrived at least every `PROGRESS_EVERY` seconds while it run
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -23,7 +24,7 @@ from runner.errors import ConfigError
 from runner.fetching.command import FetchFailed, GitCommand, Progress, human_bytes
 from runner.fetching.credentials import git_environment, read_credentials
 from runner.fetching.request import FetchedTests, FetchRequest
-from runner.fetching.resolve import resolve
+from runner.fetching.resolve import Resolved, resolve
 from runner.fetching.revisions import display_url, is_scp_like
 from runner.tee import LogSink
 
@@ -96,10 +97,10 @@ def _fetch(
         f"{revision.kind.value}); credentials: {credentials.kind}; into {checkout}"
     )
     with Progress(sink.say, shown, [checkout, resolver]) as progress:
-        commit = resolve(git, request, scratch, resolver)
-        if commit != revision.text:
-            sink.say(f"{revision.text} is commit {commit}")
-        _check_out(git, request, commit, scratch, checkout)
+        resolved = resolve(git, request, scratch, resolver)
+        if resolved.commit != revision.text:
+            sink.say(f"{revision.text} is commit {resolved.commit}")
+        commit = _check_out(git, request, resolved, scratch, checkout)
         received, seconds = progress.received(), progress.elapsed()
     shutil.rmtree(resolver, ignore_errors=True)
     workspace = checkout if request.subdir == "." else checkout / request.subdir
@@ -132,10 +133,12 @@ def _fetch(
 
 
 def _check_out(
-    git: GitCommand, request: FetchRequest, commit: str, scratch: Path, checkout: Path
-) -> None:
-    """One commit, depth 1, trees only; then the sparse paths' blobs as git checks them out."""
-    object_format = "sha256" if len(commit) == 64 else "sha1"
+    git: GitCommand, request: FetchRequest, resolved: Resolved, scratch: Path, checkout: Path
+) -> str:
+    """One commit, depth 1, trees only; then the sparse paths' blobs as git checks them out.
+    A tag or branch is fetched by name (every server allows that; a commit id needs protocol
+    v2 or uploadpack.allowReachableSHA1InWant). Returns the commit checked out."""
+    object_format = "sha256" if len(resolved.commit) == 64 else "sha1"
     git(
         scratch,
         "init",
@@ -149,14 +152,20 @@ def _check_out(
     (checkout / ".git" / "info" / "sparse-checkout").write_text(
         "".join(f"{pattern}\n" for pattern in request.patterns), encoding="utf-8"
     )
-    fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none", "origin", commit]
+    want = resolved.ref or resolved.commit
+    fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none", "origin", want]
     git(checkout, *fetch, what="git fetch")
     peeled = git(
-        checkout, "rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}", what="git rev-parse"
+        checkout, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}", what="git rev-parse"
     )
-    if commit not in peeled:
+    found = re.search(r"^([0-9a-f]{40}|[0-9a-f]{64})$", peeled, re.MULTILINE)
+    shown = display_url(request.repo)
+    if found is None or (resolved.ref is None and found.group(1) != resolved.commit):
         raise FetchFailed(
-            f"{request.revision.text} in {display_url(request.repo)} names no commit: check "
-            f"{request.revision_source}"
+            f"{request.revision.text} in {shown} names no commit: check {request.revision_source}"
         )
+    commit = found.group(1)
+    if commit != resolved.commit:  # only a ref can move between ls-remote and fetch
+        git.sink.say(f"{resolved.ref} moved to {commit} while fetching: that commit runs")
     git(checkout, "checkout", "--quiet", commit, what="git checkout")
+    return commit

@@ -9,6 +9,7 @@ repository; exactly one commit must match (two or more: exit 2, naming them).
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ConfigError
@@ -17,10 +18,16 @@ from runner.fetching.request import FetchRequest
 from runner.fetching.revisions import Kind, display_url
 
 
-def resolve(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Path) -> str:
+@dataclass(frozen=True)
+class Resolved:
+    commit: str  # the full commit id
+    ref: str | None  # the tag or branch that names it, fetched by name (any server allows that)
+
+
+def resolve(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Path) -> Resolved:
     revision = request.revision
     if revision.kind is Kind.FULL_SHA:
-        return revision.text
+        return Resolved(revision.text, None)
     name = revision.text
     wanted = (
         [name, f"{name}^{{}}"]
@@ -37,13 +44,13 @@ def resolve(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Pat
     # git's own order for a short name: a tag before a branch; an annotated tag peeled.
     for ref in (f"{wanted[0]}^{{}}", wanted[0], *wanted[1:]):
         if ref in refs:
-            return refs[ref]
+            return Resolved(refs[ref], ref.removesuffix("^{}"))
     if not revision.could_be_abbreviation:
         raise FetchFailed(
             f"revision {name} not found in {display_url(request.repo)}: no such tag or branch "
             f"(check {request.revision_source})"
         )
-    return _abbreviation(git, request, scratch, resolver)
+    return Resolved(_abbreviation(git, request, scratch, resolver), None)
 
 
 def _abbreviation(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Path) -> str:

@@ -76,6 +76,7 @@ def fast_import(repo: Path, commits: Iterable[Commit], *, branch: str = "main") 
     """A new bare repository at `repo` holding `commits` in order on `branch`; their ids."""
     repo.mkdir(parents=True)
     git(repo, "init", "--quiet", "--bare", f"--initial-branch={branch}")
+    git(repo, "config", "uploadpack.allowFilter", "true")  # partial clone, over http and ssh
     marks = repo / "marks"
     stream = b"".join(_stream(commits, branch))
     git(repo, "fast-import", "--quiet", f"--export-marks={marks}", text_input=stream)

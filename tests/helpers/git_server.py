@@ -13,6 +13,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -185,3 +186,67 @@ def serve(base: Path, password: str = "s3cret-test-password") -> Iterator[GitSer
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
+
+
+# -- git over ssh --------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SshServer:
+    port: int
+    user: str
+    client_key: Path  # the private key the server accepts
+    known_hosts: str  # the server's host key, as a known_hosts line
+
+    def url(self, repo: Path) -> str:
+        return f"ssh://{self.user}@127.0.0.1:{self.port}{repo}"
+
+
+def _keygen(path: Path) -> str:
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "vr-test", "-f", str(path)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
+    return path.with_suffix(".pub").read_text().strip()
+
+
+@contextlib.contextmanager
+def serve_ssh(base: Path) -> Iterator[SshServer]:
+    """OpenSSH's sshd on a free port of 127.0.0.1 for the current user, key auth only, until the
+    block ends; git runs git-upload-pack through it as it does against any ssh server."""
+    base.mkdir(parents=True, exist_ok=True)
+    host_key = base / "host_key"
+    host_public = _keygen(host_key)
+    client_public = _keygen(base / "client_key")
+    (base / "authorized_keys").write_text(client_public + "\n")
+    user = pwd.getpwuid(os.geteuid()).pw_name
+    port = free_port()
+    (base / "sshd_config").write_text(
+        f"Port {port}\nListenAddress 127.0.0.1\nHostKey {host_key}\nPidFile {base}/sshd.pid\n"
+        f"AuthorizedKeysFile {base}/authorized_keys\nPasswordAuthentication no\n"
+        "KbdInteractiveAuthentication no\nPubkeyAuthentication yes\n"
+        f"PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nAllowUsers {user}\n"
+        # Protocol v2 over ssh, as GitHub, GitLab and Gitea speak it (git sends GIT_PROTOCOL).
+        "AcceptEnv GIT_PROTOCOL\n"
+    )
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    with (base / "sshd.log").open("wb") as log:
+        sshd = subprocess.Popen(
+            [_binary("sshd"), "-D", "-e", "-f", str(base / "sshd_config")],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+            start_new_session=True,
+        )
+    try:
+        _wait_for_port(port, [sshd], base)
+        key_type, key = host_public.split()[:2]
+        yield SshServer(port, user, base / "client_key", f"[127.0.0.1]:{port} {key_type} {key}")
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(sshd.pid, signal.SIGTERM)
+        try:
+            sshd.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(sshd.pid, signal.SIGKILL)
+            sshd.wait()
