@@ -148,6 +148,10 @@ def test_every_kind_of_revision_runs_its_exact_commit(
     assert meta["tests_revision"] == given
     assert meta["tests_repo"] == suite.server.url("suite")
     assert isinstance(meta["tests_fetch_bytes"], int) and meta["tests_fetch_bytes"] > 0
+    last = done.stdout.splitlines()[-1]
+    assert f"tests: {suite.server.url('suite')} at {commit[:12]} ({given})" in last
+    summary = json.loads((_attempt(tmp_path) / "summary.json").read_text())
+    assert (summary["tests_commit"], summary["tests_revision"]) == (commit, given)
     seen = _seen(fake_npx)
     files = set(seen["files"])  # type: ignore[arg-type]
     # Sparse: the trees that run and the workspace root's files, nothing else.
