@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 from runner import __version__, kube, playwright, readiness, wrapup
@@ -19,7 +20,7 @@ from runner.context import RunContext
 from runner.control import Deadline, StopRequest
 from runner.errors import ConfigError, InfrastructureError, RunnerError
 from runner.exitcodes import ExitCode
-from runner.fetching.phase import fetch_phase
+from runner.fetching import phase as fetching
 from runner.judging.results import (
     Results,
     ResultsBroken,
@@ -203,8 +204,13 @@ def _publish_log(ctx: RunContext) -> None:
 
 
 def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, Results | None]:
-    if fetch_phase(ctx):  # TESTS_REPO: the workspace is now the fetched checkout
+    fetched = fetching.fetch(ctx)
+    if fetched:  # TESTS_REPO: the workspace is the fetched checkout, removed when the run ends
+        ctx.fetched = fetched
+        ctx.metadata = ctx.metadata.model_copy(update=asdict(fetching.Provenance.of(fetched)))
         write_metadata(ctx.attempt.layout.metadata, ctx.metadata)
+        fetching.install(ctx, fetched)
+        ctx.settings = ctx.settings.model_copy(update={"tests_workspace": fetched.workspace})
     settings, layout = ctx.settings, ctx.attempt.layout
     if not settings.tests_workspace.is_dir():
         raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")

@@ -76,6 +76,16 @@ class ExecutionMetadata(BaseModel):
     resources: ResourceUsage | None = None
     readiness: dict[str, object] | None = None
 
+    def tests_provenance(self) -> dict[str, str] | None:
+        """tests_repo, tests_revision and tests_commit, when the tests were fetched."""
+        if not (self.tests_repo and self.tests_revision and self.tests_commit):
+            return None
+        return {
+            "tests_repo": self.tests_repo,
+            "tests_revision": self.tests_revision,
+            "tests_commit": self.tests_commit,
+        }
+
 
 def initial_metadata(settings: Settings, attempt: Attempt) -> ExecutionMetadata:
     identity = attempt.identity

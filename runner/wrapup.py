@@ -28,14 +28,9 @@ from runner.volume.cleanup import cleanup
 def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
     """Write everything people read, then record the outcome. Each step survives the others."""
     layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
-    tests = None
-    if ctx.fetched is not None:
-        tests = {
-            "tests_repo": ctx.fetched.repo,
-            "tests_revision": ctx.fetched.revision,
-            "tests_commit": ctx.fetched.commit,
-        }
-        warning = mismatch_warning(ctx.settings.freight_commit, ctx.fetched.commit)
+    tests = ctx.metadata.tests_provenance()
+    if tests is not None:
+        warning = mismatch_warning(ctx.settings.freight_commit, tests["tests_commit"])
         if warning:
             verdict = replace(verdict, warnings=(warning, *verdict.warnings))
     html = layout.html_report if (layout.html_report / "index.html").exists() else None
@@ -72,11 +67,10 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
     for warning in verdict.warnings:
         sink.say(warning)
     try:
-        fetched = ctx.fetched
         ctx.attempt.finish(
             verdict.code,
-            tests_repo=fetched.repo if fetched else None,
-            tests_commit=fetched.commit if fetched else None,
+            tests_repo=tests["tests_repo"] if tests else None,
+            tests_commit=tests["tests_commit"] if tests else None,
         )
         _merge_shards(ctx)
         _retention(ctx)

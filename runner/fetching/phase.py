@@ -4,7 +4,7 @@ provenance recorded and the tests' own dependencies installed.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from runner.context import RunContext
 from runner.errors import ConfigError
@@ -79,34 +79,35 @@ def request_for(settings: Settings) -> FetchRequest | None:
     )
 
 
-def fetch_phase(ctx: RunContext) -> FetchedTests | None:
-    """Fetch the tests when TESTS_REPO is set; point the run's settings at them."""
+def fetch(ctx: RunContext) -> FetchedTests | None:
+    """Fetch the tests when TESTS_REPO is set (None otherwise). The caller removes the
+    checkout when the run ends, records `Provenance.of(fetched)` and runs `install`."""
     request = request_for(ctx.settings)
     if request is None:
         return None
-    settings = ctx.settings
     fetched = fetch_tests(
         request,
         base_env=ctx.base_env,
         sink=ctx.sink,
         deadline=ctx.deadline,
         stop=ctx.stop,
-        grace=settings.kill_grace_seconds,
+        grace=ctx.settings.kill_grace_seconds,
     )
-    ctx.fetched = fetched
-    ctx.metadata = ctx.metadata.model_copy(update=asdict(Provenance.of(fetched)))
-    warning = mismatch_warning(settings.freight_commit, fetched.commit)
+    warning = mismatch_warning(ctx.settings.freight_commit, fetched.commit)
     if warning:
         ctx.sink.say(warning)
+    return fetched
+
+
+def install(ctx: RunContext, fetched: FetchedTests) -> None:
+    """The fetched workspace's own npm dependencies (TESTS_INSTALL)."""
     install_dependencies(
         fetched.workspace,
-        mode=settings.tests_install,
+        mode=ctx.settings.tests_install,
         cache=fetched.scratch / "npm-cache",
         base_env=ctx.base_env,
         sink=ctx.sink,
         deadline=ctx.deadline,
         stop=ctx.stop,
-        grace=settings.kill_grace_seconds,
+        grace=ctx.settings.kill_grace_seconds,
     )
-    ctx.settings = settings.model_copy(update={"tests_workspace": fetched.workspace})
-    return fetched
