@@ -208,7 +208,7 @@ def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, R
     if fetched:  # TESTS_REPO: the workspace is the fetched checkout, removed when the run ends
         ctx.fetched = fetched
         ctx.metadata = ctx.metadata.model_copy(update=asdict(fetching.Provenance.of(fetched)))
-        write_metadata(ctx.attempt.layout.metadata, ctx.metadata)
+        write_metadata(ctx.attempt.layout.metadata, ctx.metadata, ctx.sink.redactor)
         fetching.install(ctx, fetched)
         ctx.settings = ctx.settings.model_copy(update={"tests_workspace": fetched.workspace})
     settings, layout = ctx.settings, ctx.attempt.layout
