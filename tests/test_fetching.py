@@ -563,3 +563,75 @@ def _other_host_key(tmp_path: Path) -> str:
     )
     key_type, key = other.with_suffix(".pub").read_text().split()[:2]
     return f"{key_type} {key}"
+
+
+def _workspace_with_its_own_playwright(folder: Path) -> dict[str, bytes | None]:
+    """Root files of a suite whose lock file installs a @playwright/test of its own (from a
+    tarball in vendor/, so npm needs no registry): a decoy that fails whatever loads it."""
+    decoy = folder / "decoy"
+    decoy.mkdir(parents=True)
+    (decoy / "package.json").write_text(
+        json.dumps({"name": "@playwright/test", "version": "0.0.1", "main": "index.js"})
+    )
+    (decoy / "index.js").write_text(
+        "throw new Error('the workspace\\'s own @playwright/test was loaded');\n"
+    )
+    npm_env = {**os.environ, "npm_config_cache": str(folder / "npm-cache")}
+    packed = subprocess.run(
+        ["npm", "pack", "--silent", str(decoy)],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=npm_env,
+    ).stdout.strip()
+    project = folder / "project"
+    (project / "vendor").mkdir(parents=True)
+    (folder / packed).rename(project / "vendor" / "decoy.tgz")
+    (project / "package.json").write_text(
+        json.dumps(
+            {
+                "name": "suite",
+                "version": "1.0.0",
+                "private": True,
+                "dependencies": {"@playwright/test": "file:vendor/decoy.tgz"},
+            }
+        )
+    )
+    subprocess.run(
+        ["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts"],
+        cwd=project,
+        capture_output=True,
+        check=True,
+        env=npm_env,
+    )
+    return {
+        name: (project / name).read_bytes()
+        for name in ("package.json", "package-lock.json", "vendor/decoy.tgz")
+    }
+
+
+def test_the_runner_s_playwright_wins_over_the_workspace_s_own(
+    tmp_path: Path, suite: Suite
+) -> None:
+    """npm ci installs the workspace's own @playwright/test (a decoy that throws when loaded);
+    the specs still run on the runner's pinned copy (playwright.config.ts pins it)."""
+    files = _workspace_with_its_own_playwright(tmp_path / "build")
+    fast_import(suite.server.repos / "public" / "own-playwright.git", suite_commits(files))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
+    env.pop("TESTS_WORKSPACE", None)
+    env.update(
+        {
+            "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+            "TMPDIR": str(tmp_path),
+            "TESTS_REPO": suite.server.url("own-playwright"),
+            "TESTS_REVISION": "v1.1.0",
+            "TESTS_SPARSE_PATHS": f"{SUPPORT},vendor",
+            "BASE_URL": "http://127.0.0.1:9",
+            "READY_SKIP": "true",
+        }
+    )
+    done = _run(env, timeout=300)
+    assert "$ npm ci --ignore-scripts" in done.stdout
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "own @playwright/test was loaded" not in done.stdout
