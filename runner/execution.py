@@ -221,14 +221,20 @@ def _verify(ctx: RunContext, playwright_args: Sequence[str]) -> tuple[Verdict, R
         )
     suite = settings.suite or ("kargo" if ctx.attempt.identity.is_kargo_execution else "local")
     playwright.check_arguments(playwright_args, kargo=suite == "kargo")
-    check_trees(
-        settings.tests_workspace,
-        settings.central_tests_dir,
-        settings.plugin_tests_glob,
-        glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
-        allow_no_tests=settings.allow_no_tests,
-        say=ctx.sink.say,
-    )
+    try:
+        check_trees(
+            settings.tests_workspace,
+            settings.central_tests_dir,
+            settings.plugin_tests_glob,
+            glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
+            allow_no_tests=settings.allow_no_tests,
+            say=ctx.sink.say,
+        )
+    except ConfigError:
+        hint = fetching.no_tests_hint(settings)
+        if hint:
+            ctx.sink.say(hint)
+        raise
     env = playwright.environment(settings, layout, base=ctx.base_env, suite=suite)
     node, pw = playwright.versions(settings.playwright_home, env)
     ctx.metadata.versions.node, ctx.metadata.versions.playwright = node, pw
@@ -304,14 +310,9 @@ def _judge(ctx: RunContext, outcome: ProcessOutcome) -> tuple[Verdict, Results |
             f"{ctx.settings.central_tests_dir} and {ctx.settings.plugin_tests_glob} "
             "(*.spec.ts, *.spec.js, *.spec.mjs)"
         )
-        if ctx.settings.in_kubernetes and not ctx.settings.tests_repo:
-            # The shipped Job fetches its tests; an empty tests-repo arg means the image has no
-            # org.opencontainers.image.source annotation (README "Where the tests come from").
-            ctx.sink.say(
-                "TESTS_REPO is empty, so the tests were expected in the workspace: pass the "
-                "repository (tests-repo, the image's org.opencontainers.image.source annotation), "
-                "mount the tests at TESTS_WORKSPACE, or build them into a derived image"
-            )
+        hint = fetching.no_tests_hint(ctx.settings)
+        if hint:
+            ctx.sink.say(hint)
     return decide(
         facts, flaky_policy=ctx.settings.flaky_policy, allow_no_tests=ctx.settings.allow_no_tests
     ), results

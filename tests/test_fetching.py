@@ -492,7 +492,8 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
     tmp_path: Path, fake_npx: FakeNpx
 ) -> None:
     """The issue's reproduction: a Kargo Job whose image carries no source annotation gets an
-    empty tests-repo; the run says no tests (exit 6) and how the tests are meant to arrive."""
+    empty tests-repo; the run stops (no test tree: exit 2; trees without specs: exit 6) and
+    says how the tests are meant to arrive."""
     empty = tmp_path / "workspace"
     empty.mkdir()
     env = _env(
@@ -506,6 +507,10 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
         TESTS_WORKSPACE=str(empty),
         TERMINATION_MESSAGE_PATH=str(tmp_path / "termination-log"),
     )
+    done = _run(env)
+    assert done.returncode == 2, done.stdout[-3000:]
+    assert "TESTS_REPO is empty, so the tests were expected" in done.stdout
+    (empty / "apps" / "backstage" / "tests" / "acceptance").mkdir(parents=True)
     done = _run(env)
     assert done.returncode == 6, done.stdout[-3000:]
     assert "TESTS_REPO is empty, so the tests were expected in the workspace" in done.stdout

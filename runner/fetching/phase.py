@@ -46,6 +46,18 @@ def mismatch_warning(freight_commit: str | None, commit: str) -> str | None:
     )
 
 
+def no_tests_hint(settings: Settings) -> str | None:
+    """In a pod without TESTS_REPO, the tests were expected in the workspace: the shipped Job
+    fetches them, and an empty tests-repo arg means the image has no source annotation."""
+    if not settings.kubernetes_service_host or settings.tests_repo:
+        return None
+    return (
+        "TESTS_REPO is empty, so the tests were expected in the workspace: pass the repository "
+        "(tests-repo, the image's org.opencontainers.image.source annotation), mount the tests "
+        "at TESTS_WORKSPACE, or build them into a derived image"
+    )
+
+
 def request_for(settings: Settings) -> FetchRequest | None:
     target = settings.revision_to_fetch
     if settings.tests_repo is None or target is None:
