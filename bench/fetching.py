@@ -151,6 +151,7 @@ def _runner_fetch(url: str, revision: str, base: Path) -> None:
         ),
         credentials_dir=None,
         scratch_root=base,
+        run_name="bench",
     )
     with open(os.devnull, "wb") as devnull:
         sink = LogSink(console_fd=devnull.fileno())

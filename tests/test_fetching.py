@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -448,7 +449,7 @@ def _shard(tmp_path: Path, suite: Suite, index: int, revision: str) -> subproces
         RETENTION_ENABLED="false",
         READY_SKIP="true",
         BASE_URL="http://127.0.0.1:9",
-        TMPDIR=str(tmp_path / "scratch"),
+        TMPDIR=str(tmp_path / f"pod-{index}"),  # each pod has a /tmp of its own
         TESTS_REPO=suite.server.url("suite"),
         TESTS_REVISION=revision,
     )
@@ -468,11 +469,20 @@ def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
     tmp_path: Path, suite: Suite, same: bool
 ) -> None:
     npx_shim(tmp_path / "shard-bin", REPO / "tests" / "helpers" / "fake_shards.py")
-    (tmp_path / "scratch").mkdir()
+    for index in range(2):
+        (tmp_path / f"pod-{index}").mkdir()
     revisions = ["v1.1.0", "v1.1.0" if same else "v1.0.0"]
     procs = [_shard(tmp_path, suite, i, rev) for i, rev in enumerate(revisions)]
     done = [(p.wait(timeout=180), p.communicate()[0]) for p in procs]
     assert [code for code, _ in done] == [0, 0], done  # each shard on its own passed
+    # Every shard checks out at the same path in its pod: merge-reports needs one test
+    # directory (docs/platform-facts.md, "Playwright Test").
+    checkouts = [re.search(r"; into (\S+)", out) for _, out in done]
+    assert all(checkouts), done
+    relative = {
+        Path(m.group(1)).relative_to(tmp_path / f"pod-{i}") for i, m in enumerate(checkouts) if m
+    }
+    assert len(relative) == 1, relative
     run = tmp_path / "artifacts" / UID.replace("-", "")[:12]
     merged = json.loads((run / "merged" / "summary.json").read_text())
     commits = [shard["tests_commit"] for shard in merged["shards"]]

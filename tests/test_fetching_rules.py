@@ -4,6 +4,8 @@ that an option-looking value never reaches git's argument list."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -18,6 +20,7 @@ from runner.fetching.revisions import (
     redact_userinfo,
     sparse_patterns,
 )
+from runner.fetching.scratch import Scratch
 from tests.strategies import full_shas, hex_prefixes, hostile_strings, ref_names, url_passwords
 
 
@@ -144,3 +147,22 @@ def test_git_failures_read_as_one_line_saying_what_to_do(output: str, expected: 
     line = explain(output, repo="R", revision="V", what="git fetch")
     assert expected in line and "\n" not in line
     assert "https://h" not in line
+
+
+def test_a_run_fetches_into_one_fixed_directory_and_a_second_taker_gets_its_own(
+    tmp_path: Path,
+) -> None:
+    said: list[str] = []
+    first = Scratch.claim(tmp_path, "3e0c5a8f1b2d", said.append)
+    assert first.path == tmp_path / "vr-tests-3e0c5a8f1b2d" and not said
+    (first.path / "left-over").write_text("x")
+    second = Scratch.claim(tmp_path, "3e0c5a8f1b2d", said.append)
+    assert second.path != first.path and "in use by another process" in said[0]
+    second.remove()
+    first.remove()
+    assert list(tmp_path.iterdir()) == []  # directory and lock file gone
+    stale = tmp_path / "vr-tests-3e0c5a8f1b2d"
+    (stale / "old").mkdir(parents=True)  # a killed run's checkout
+    again = Scratch.claim(tmp_path, "3e0c5a8f1b2d", said.append)
+    assert again.path == stale and list(stale.iterdir()) == []
+    again.remove()

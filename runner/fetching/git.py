@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from runner.fetching.credentials import git_environment, read_credentials
 from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.resolve import Resolved, resolve
 from runner.fetching.revisions import display_url, is_scp_like
+from runner.fetching.scratch import Scratch
 from runner.tee import LogSink
 
 
@@ -46,7 +46,7 @@ def fetch_tests(
             f"TESTS_REPO={shown} (Debian: apt-get install git; the runner's image has it)"
         )
     try:
-        scratch = Path(tempfile.mkdtemp(prefix="vr-tests-", dir=request.scratch_root))
+        scratch = Scratch.claim(request.scratch_root, request.run_name, sink.say)
     except OSError as exc:
         raise FetchFailed(
             f"cannot make a directory for the tests under TMPDIR={request.scratch_root}: "
@@ -64,13 +64,13 @@ def fetch_tests(
             grace=grace,
         )
     except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.remove()
         raise
 
 
 def _fetch(
     request: FetchRequest,
-    scratch: Path,
+    claimed: Scratch,
     shown: str,
     *,
     base_env: Mapping[str, str],
@@ -79,6 +79,7 @@ def _fetch(
     stop: StopRequest,
     grace: float,
 ) -> FetchedTests:
+    scratch = claimed.path
     ssh = is_scp_like(request.repo) or request.repo.startswith("ssh://")
     credentials = read_credentials(request.credentials_dir, ssh=ssh)
     env = git_environment(
@@ -124,7 +125,7 @@ def _fetch(
         revision=revision.text,
         commit=commit,
         workspace=workspace,
-        scratch=scratch,
+        scratch=claimed,
         seconds=round(seconds, 3),
         bytes_received=received,
         files=files,

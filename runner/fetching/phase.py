@@ -58,7 +58,7 @@ def no_tests_hint(settings: Settings) -> str | None:
     )
 
 
-def request_for(settings: Settings) -> FetchRequest | None:
+def request_for(settings: Settings, run_name: str) -> FetchRequest | None:
     target = settings.revision_to_fetch
     if settings.tests_repo is None or target is None:
         return None
@@ -88,13 +88,14 @@ def request_for(settings: Settings) -> FetchRequest | None:
         ),
         credentials_dir=settings.git_credentials_dir,
         scratch_root=tmp,
+        run_name=run_name,
     )
 
 
 def fetch(ctx: RunContext) -> FetchedTests | None:
     """Fetch the tests when TESTS_REPO is set (None otherwise). The caller removes the
     checkout when the run ends, records `Provenance.of(fetched)` and runs `install`."""
-    request = request_for(ctx.settings)
+    request = request_for(ctx.settings, ctx.attempt.identity.run_name)
     if request is None:
         return None
     fetched = fetch_tests(
@@ -116,7 +117,7 @@ def install(ctx: RunContext, fetched: FetchedTests) -> None:
     install_dependencies(
         fetched.workspace,
         mode=ctx.settings.tests_install,
-        cache=fetched.scratch / "npm-cache",
+        cache=fetched.scratch.path / "npm-cache",
         base_env=ctx.base_env,
         sink=ctx.sink,
         deadline=ctx.deadline,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.fetching.revisions import Revision
+from runner.fetching.scratch import Scratch
 
 
 @dataclass(frozen=True)
@@ -18,6 +18,7 @@ class FetchRequest:
     patterns: tuple[str, ...]  # sparse-checkout patterns
     credentials_dir: Path | None
     scratch_root: Path  # TMPDIR: the pod's emptyDir, never the artifact volume
+    run_name: str  # names the fixed checkout directory every shard of the run shares
 
 
 @dataclass(frozen=True)
@@ -26,11 +27,11 @@ class FetchedTests:
     revision: str  # as requested
     commit: str  # the full SHA that was checked out
     workspace: Path
-    scratch: Path  # everything this fetch wrote; removed when the run ends
+    scratch: Scratch  # everything this fetch wrote; removed when the run ends
     seconds: float
     bytes_received: int
     files: int
     credentials: str  # "anonymous", "password" or "ssh key"
 
     def remove(self) -> None:
-        shutil.rmtree(self.scratch, ignore_errors=True)
+        self.scratch.remove()

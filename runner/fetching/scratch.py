@@ -1,0 +1,77 @@
+"""Where a fetch writes: `<TMPDIR>/vr-tests-<run name>`, the same path in every shard's pod.
+
+Playwright's merge-reports refuses blob reports recorded with different test directories
+(docs/platform-facts.md, "Playwright Test"), so a random temporary directory per pod would make
+every sharded run unmergeable. In a pod, /tmp is the pod's own emptyDir and the path is free. On
+one machine (a laptop, the tests) another process of the same run may hold it: a flock on
+`<path>.lock` says so, and that process gets a unique directory instead, with a warning. The
+lock file goes with the directory; a taker checks that the file it locked is still the one at
+the path (the usual guard against a lock file unlinked between open and flock).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+class Scratch:
+    """A directory for one fetch, and the lock that keeps it ours until `remove`."""
+
+    def __init__(self, path: Path, lock: Path | None = None, lock_fd: int | None = None) -> None:
+        self.path, self._lock, self._lock_fd = path, lock, lock_fd
+
+    @classmethod
+    def claim(cls, root: Path, run_name: str, say: Callable[[str], None]) -> Scratch:
+        """The run's fixed directory under `root`, emptied; a unique one when it is taken.
+        OSError (no such TMPDIR, no space, read-only) is the caller's to report."""
+        name = "vr-tests-" + (re.sub(r"[^0-9A-Za-z._-]", "-", run_name)[:80] or "run")
+        fixed, lock = root / name, root / f"{name}.lock"
+        fd = _lock(lock)
+        if fd is None:
+            say(
+                f"{fixed} is in use by another process of this run on this machine: fetching "
+                "into a directory of its own (a merge of shards needs one test directory, so "
+                "Playwright may refuse to merge this shard's report)"
+            )
+            return cls(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root)))
+        shutil.rmtree(fixed, ignore_errors=True)  # left by a run that was killed
+        try:
+            fixed.mkdir(mode=0o700)
+        except OSError:
+            cls(fixed, lock, fd).remove()
+            raise
+        return cls(fixed, lock, fd)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.path, ignore_errors=True)
+        if self._lock is not None and self._lock_fd is not None:
+            with contextlib.suppress(OSError):
+                self._lock.unlink()  # still locked: a taker that opened it re-checks the path
+            with contextlib.suppress(OSError):
+                os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _lock(path: Path) -> int | None:
+    """An exclusive flock on `path` that is still the file at `path`; None when held."""
+    for _ in range(5):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            if os.stat(path).st_ino == os.fstat(fd).st_ino:
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)  # unlinked by its holder meanwhile: take the new one
+    return None
