@@ -438,7 +438,9 @@ def test_a_full_tmp_is_exit_3_saying_so(tmp_path: Path, fake_npx: FakeNpx, suite
     assert not leftovers
 
 
-def _shard(tmp_path: Path, suite: Suite, index: int, revision: str) -> subprocess.Popen[str]:
+def _shard(
+    tmp_path: Path, suite: Suite, index: int, revision: str, tmp: str
+) -> subprocess.Popen[str]:
     npx = FakeNpx(tmp_path / "shard-bin", tmp_path / "shard-bin-record.json")
     env = npx.env(
         tmp_path / "artifacts",
@@ -449,7 +451,7 @@ def _shard(tmp_path: Path, suite: Suite, index: int, revision: str) -> subproces
         RETENTION_ENABLED="false",
         READY_SKIP="true",
         BASE_URL="http://127.0.0.1:9",
-        TMPDIR=str(tmp_path / f"pod-{index}"),  # each pod has a /tmp of its own
+        TMPDIR=str(tmp_path / tmp.format(index=index)),  # in Kubernetes: each pod's own /tmp
         TESTS_REPO=suite.server.url("suite"),
         TESTS_REVISION=revision,
     )
@@ -464,15 +466,18 @@ def _shard(tmp_path: Path, suite: Suite, index: int, revision: str) -> subproces
     )
 
 
-@pytest.mark.parametrize("same", [True, False])
+@pytest.mark.parametrize("same", [True, False, "shared /tmp"])
 def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
-    tmp_path: Path, suite: Suite, same: bool
+    tmp_path: Path, suite: Suite, same: bool | str
 ) -> None:
+    """Each shard fetches for itself, at the same path in its pod. Shards whose /tmp is shared
+    (pods on one host volume, a laptop) take turns at that path instead of diverging."""
     npx_shim(tmp_path / "shard-bin", REPO / "tests" / "helpers" / "fake_shards.py")
     for index in range(2):
         (tmp_path / f"pod-{index}").mkdir()
     revisions = ["v1.1.0", "v1.1.0" if same else "v1.0.0"]
-    procs = [_shard(tmp_path, suite, i, rev) for i, rev in enumerate(revisions)]
+    tmp = "pod-0" if same == "shared /tmp" else "pod-{index}"
+    procs = [_shard(tmp_path, suite, i, rev, tmp) for i, rev in enumerate(revisions)]
     done = [(p.wait(timeout=180), p.communicate()[0]) for p in procs]
     assert [code for code, _ in done] == [0, 0], done  # each shard on its own passed
     # Every shard checks out at the same path in its pod: merge-reports needs one test
@@ -480,9 +485,13 @@ def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
     checkouts = [re.search(r"; into (\S+)", out) for _, out in done]
     assert all(checkouts), done
     relative = {
-        Path(m.group(1)).relative_to(tmp_path / f"pod-{i}") for i, m in enumerate(checkouts) if m
+        Path(m.group(1)).relative_to(tmp_path / tmp.format(index=i))
+        for i, m in enumerate(checkouts)
+        if m
     }
     assert len(relative) == 1, relative
+    if same == "shared /tmp":
+        assert sum("waiting for the tests' directory" in out for _, out in done) == 1
     run = tmp_path / "artifacts" / UID.replace("-", "")[:12]
     merged = json.loads((run / "merged" / "summary.json").read_text())
     commits = [shard["tests_commit"] for shard in merged["shards"]]

@@ -4,12 +4,15 @@ that an option-looking value never reaches git's argument list."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from runner.control import Deadline, StopRequest
+from runner.errors import DeadlineExceeded
 from runner.fetching.failures import explain
 from runner.fetching.revisions import (
     Kind,
@@ -149,20 +152,35 @@ def test_git_failures_read_as_one_line_saying_what_to_do(output: str, expected: 
     assert "https://h" not in line
 
 
-def test_a_run_fetches_into_one_fixed_directory_and_a_second_taker_gets_its_own(
+def test_a_run_fetches_into_one_fixed_directory_and_a_second_taker_waits_for_it(
     tmp_path: Path,
 ) -> None:
     said: list[str] = []
-    first = Scratch.claim(tmp_path, "3e0c5a8f1b2d", said.append)
+
+    def claim(seconds: float) -> Scratch:
+        return Scratch.claim(
+            tmp_path,
+            "3e0c5a8f1b2d",
+            say=said.append,
+            deadline=Deadline(seconds),
+            stop=StopRequest(),
+        )
+
+    first = claim(5)
     assert first.path == tmp_path / "vr-tests-3e0c5a8f1b2d" and not said
     (first.path / "left-over").write_text("x")
-    second = Scratch.claim(tmp_path, "3e0c5a8f1b2d", said.append)
-    assert second.path != first.path and "in use by another process" in said[0]
+    with pytest.raises(DeadlineExceeded, match="waiting for the tests' directory"):
+        claim(1)  # held: waits, and the deadline ends the wait
+    assert "in use by another process of this run" in said[0]
+    release = threading.Timer(1.0, first.remove)
+    release.start()
+    second = claim(30)  # waits until the first gives the directory back
+    release.join()
+    assert second.path == first.path and list(second.path.iterdir()) == []
     second.remove()
-    first.remove()
     assert list(tmp_path.iterdir()) == []  # directory and lock file gone
     stale = tmp_path / "vr-tests-3e0c5a8f1b2d"
     (stale / "old").mkdir(parents=True)  # a killed run's checkout
-    again = Scratch.claim(tmp_path, "3e0c5a8f1b2d", said.append)
+    again = claim(5)
     assert again.path == stale and list(stale.iterdir()) == []
     again.remove()

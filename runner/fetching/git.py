@@ -46,7 +46,9 @@ def fetch_tests(
             f"TESTS_REPO={shown} (Debian: apt-get install git; the runner's image has it)"
         )
     try:
-        scratch = Scratch.claim(request.scratch_root, request.run_name, sink.say)
+        scratch = Scratch.claim(
+            request.scratch_root, request.run_name, say=sink.say, deadline=deadline, stop=stop
+        )
     except OSError as exc:
         raise FetchFailed(
             f"cannot make a directory for the tests under TMPDIR={request.scratch_root}: "

@@ -3,10 +3,13 @@
 Playwright's merge-reports refuses blob reports recorded with different test directories
 (docs/platform-facts.md, "Playwright Test"), so a random temporary directory per pod would make
 every sharded run unmergeable. In a pod, /tmp is the pod's own emptyDir and the path is free. On
-one machine (a laptop, the tests) another process of the same run may hold it: a flock on
-`<path>.lock` says so, and that process gets a unique directory instead, with a warning. The
-lock file goes with the directory; a taker checks that the file it locked is still the one at
-the path (the usual guard against a lock file unlinked between open and flock).
+one machine (a laptop, the tests, pods whose /tmp is shared) another process of the same run
+may hold it: a flock on `<path>.lock` says so, and this one waits until that process's attempt
+has ended and given the directory back (before its wrap-up and merge, so a shard that merges
+never waits on one that waits for the directory), bounded by the run deadline and a stop
+request, with a line every WAIT_SAY_EVERY seconds. The lock file goes with the directory; a
+taker checks that the file it locked is still the one at the path (the usual guard against a
+lock file unlinked between open and flock).
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ import fcntl
 import os
 import re
 import shutil
-import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
+
+from runner.control import Deadline, StopRequest
+
+WAITING = "waiting for the tests' directory"
+WAIT_POLL = 0.5
+WAIT_SAY_EVERY = 5.0
 
 
 class Scratch:
@@ -28,19 +37,32 @@ class Scratch:
         self.path, self._lock, self._lock_fd = path, lock, lock_fd
 
     @classmethod
-    def claim(cls, root: Path, run_name: str, say: Callable[[str], None]) -> Scratch:
-        """The run's fixed directory under `root`, emptied; a unique one when it is taken.
+    def claim(
+        cls,
+        root: Path,
+        run_name: str,
+        *,
+        say: Callable[[str], None],
+        deadline: Deadline,
+        stop: StopRequest,
+    ) -> Scratch:
+        """The run's fixed directory under `root`, emptied, once no other process holds it.
         OSError (no such TMPDIR, no space, read-only) is the caller's to report."""
         name = "vr-tests-" + (re.sub(r"[^0-9A-Za-z._-]", "-", run_name)[:80] or "run")
         fixed, lock = root / name, root / f"{name}.lock"
-        fd = _lock(lock)
-        if fd is None:
-            say(
-                f"{fixed} is in use by another process of this run on this machine: fetching "
-                "into a directory of its own (a merge of shards needs one test directory, so "
-                "Playwright may refuse to merge this shard's report)"
-            )
-            return cls(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root)))
+        fd, waited, next_say = _lock(lock), 0.0, 0.0
+        while fd is None:
+            stop.check(WAITING)
+            deadline.check(WAITING)
+            if waited >= next_say:
+                say(
+                    f"{WAITING}: {fixed} is in use by another process of this run on this "
+                    f"machine (a shard whose /tmp is shared); waiting for it ({waited:.0f}s)"
+                )
+                next_say = waited + WAIT_SAY_EVERY
+            time.sleep(WAIT_POLL)
+            waited += WAIT_POLL
+            fd = _lock(lock)
         shutil.rmtree(fixed, ignore_errors=True)  # left by a run that was killed
         try:
             fixed.mkdir(mode=0o700)
