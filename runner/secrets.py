@@ -6,6 +6,8 @@ environment or a setting is shown; `Redactor` scrubs known secret values out of 
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections.abc import Iterable, Mapping
 from typing import TypeVar
@@ -58,13 +60,12 @@ class Redactor:
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         values = sorted({s for s in secrets if maskable(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
-        # Bytes that are not UTF-8 reach Python as surrogate escapes (os.environ): encode them
-        # back to the very bytes a child prints.
-        self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape")) for v in values))
-            if values
-            else None
-        )
+        # In bytes (the log, Playwright's files) a secret also appears as JSON, XML or HTML
+        # escape it (an expect() message quotes it as JSON). Bytes that are not UTF-8 reach
+        # Python as surrogate escapes (os.environ): they are encoded back to the bytes a child
+        # prints.
+        forms = sorted({f for v in values for f in _written_forms(v)}, key=len, reverse=True)
+        self._bytes_pattern = re.compile(b"|".join(map(re.escape, forms))) if forms else None
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Redactor:
@@ -100,3 +101,19 @@ class Redactor:
     def json(self, model: BaseModel) -> str:
         """The model as the JSON text of a file the runner writes: values masked first."""
         return self.model(model).model_dump_json(indent=2) + "\n"
+
+
+def _written_forms(value: str) -> set[bytes]:
+    """The bytes `value` becomes in a serialized file: as is, JSON-escaped (ASCII or not),
+    XML-escaped (Playwright's JUnit reporter: &quot; &apos;) and HTML-escaped (&#x27;)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    if raw.decode("utf-8", "replace") != value:  # not UTF-8: only its bytes can appear
+        return {raw}
+    xml = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        raw,
+        json.dumps(value)[1:-1].encode(),
+        json.dumps(value, ensure_ascii=False)[1:-1].encode(),
+        xml.replace('"', "&quot;").replace("'", "&apos;").encode(),
+        html.escape(value, quote=True).encode(),
+    }

@@ -43,6 +43,7 @@ from runner.judging.results import (
 )
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
 from runner.process import run_streaming
+from runner.scrub import scrub_tree
 from runner.secrets import Redactor
 from runner.tee import LogSink
 from runner.volume.artifacts import MergedLayout, RunLayout, publish_job_log
@@ -212,6 +213,9 @@ def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], Non
         shards=[_shard_entry(run, s) for s in states],
         missing_shards=[s.index for s in states if s.missing_why],
     )
+    scrub = scrub_tree(staging.dir, ctx.redactor, skip=frozenset({staging.log}))
+    for failed in scrub.failed:
+        sink.say(f"WARNING: could not mask secrets in {failed}")
     write_summary(staging.summary, summary, ctx.redactor)
     for warning in verdict.warnings:
         sink.say(warning)

@@ -20,12 +20,14 @@ from runner.judging.report import (
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
 from runner.metadata import write_metadata
+from runner.scrub import scrub_tree
 from runner.volume.cleanup import cleanup
 
 
 def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
     """Write everything people read, then record the outcome. Each step survives the others."""
     layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
+    _scrub(ctx)
     html = layout.html_report if (layout.html_report / "index.html").exists() else None
     summary = build_summary(
         verdict=verdict,
@@ -65,6 +67,18 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
     finally:
         sink.say(summary_line(summary))  # the verdict stays the last line of the log
         sink.close()
+
+
+def _scrub(ctx: RunContext) -> None:
+    """Mask secrets in what Playwright wrote (runner/scrub.py) before anything is published."""
+    layout = ctx.attempt.layout
+    try:
+        report = scrub_tree(layout.dir, ctx.sink.redactor, skip=frozenset({layout.log}))
+    except OSError as exc:
+        ctx.sink.say(f"WARNING: could not mask secrets in Playwright's reports: {exc}")
+        return
+    for failed in report.failed:
+        ctx.sink.say(f"WARNING: could not mask secrets in {failed}")
 
 
 def _merge_shards(ctx: RunContext) -> None:
