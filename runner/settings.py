@@ -34,6 +34,12 @@ from runner.errors import ConfigError
 from runner.secrets import is_secret_name, mask_value
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
+# Upper bounds of the numeric settings: far beyond any sensible value, well inside what a
+# timer (threading.TIMEOUT_MAX), a timedelta and a float's exact integers can hold.
+HOUR = 3600.0
+WEEK = 7 * 86400.0
+CENTURY_DAYS = 36500.0
+EXABYTE_MB = 1e12
 LOCAL_ARTIFACT_ROOT = Path(".verification-artifacts")
 
 # The environment `load_settings` reads: os.environ unless a caller (a test) passes its own.
@@ -117,13 +123,13 @@ class ReadyHeader(BaseModel):
 class ReadyCheck(BaseModel):
     """One readiness check: an HTTP(S) GET that must answer as told."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     url: str  # absolute, or a path ("/healthcheck") under BASE_URL
     status: list[int | str] = Field(default=["2xx"], min_length=1)
     body_contains: str | None = None
     body_regex: str | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=HOUR)
     max_redirects: int = Field(default=5, ge=0, le=20)
     insecure: bool = False  # accept any TLS certificate (a test server's self-signed one)
     headers: list[ReadyHeader] = []
@@ -158,12 +164,14 @@ class ReadyCheck(BaseModel):
 class Settings(BaseSettings):
     """Environment variable NAME maps to field `name`. Empty values count as unset."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    # inf, nan and 1e309 (which parses as inf) are refused: every number here ends up in a
+    # deadline, a sleep or a date, and an infinite one never ends (or overflows a timedelta).
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", allow_inf_nan=False)
 
     # Where evidence goes. None here means "decide from the environment" (see below).
     artifact_root: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
     kubernetes_service_host: str | None = None
-    kubernetes_service_port: int = 443
+    kubernetes_service_port: int = Field(default=443, ge=1, le=65535)
     # Promotion lookup through the API (kube.py): Job -> AnalysisRun -> Kargo promotion.
     lookup_promotion: bool = True
     service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -203,15 +211,15 @@ class Settings(BaseSettings):
     shard_index: int | None = Field(default=None, ge=0, validate_default=True)
 
     # Time limits and duplicates.
-    run_deadline_seconds: float = Field(default=1800.0, gt=0)
-    kill_grace_seconds: float = Field(default=10.0, ge=0)
+    run_deadline_seconds: float = Field(default=1800.0, gt=0, le=WEEK)
+    kill_grace_seconds: float = Field(default=10.0, ge=0, le=HOUR)
     on_duplicate: Literal["refuse", "wait"] = "refuse"
 
     # Artifact retention after every run and in `cleanup` (policy in runner/volume/retention.py).
     retention_enabled: bool = True
     retention_keep_runs: int = Field(default=20, ge=0)
-    retention_max_age_days: float = Field(default=14.0, ge=0)
-    retention_max_total_mb: float = Field(default=0.0, ge=0)  # 0: no size cap
+    retention_max_age_days: float = Field(default=14.0, ge=0, le=CENTURY_DAYS)
+    retention_max_total_mb: float = Field(default=0.0, ge=0, le=EXABYTE_MB)  # 0: no size cap
 
     # Reporting to Kubernetes.
     termination_message_path: Path = Path("/dev/termination-log")
@@ -219,9 +227,9 @@ class Settings(BaseSettings):
     # The readiness gate (runner/readiness.py): what must answer before the tests run.
     ready_skip: bool = False
     ready_checks: Annotated[list[ReadyCheck] | None, NoDecode] = None  # None: BASE_URL
-    ready_deadline_seconds: float = Field(default=300.0, gt=0)
-    ready_backoff_initial_seconds: float = Field(default=0.5, gt=0)
-    ready_backoff_max_seconds: float = Field(default=10.0, gt=0)
+    ready_deadline_seconds: float = Field(default=300.0, gt=0, le=WEEK)
+    ready_backoff_initial_seconds: float = Field(default=0.5, gt=0, le=HOUR)
+    ready_backoff_max_seconds: float = Field(default=10.0, gt=0, le=HOUR)
     ready_insecure_tls: bool = False
     ready_ca_file: Path | None = None
 
