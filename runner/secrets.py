@@ -58,7 +58,11 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if maskable(s)}, key=len, reverse=True)
+        given = set(secrets)
+        # Each line of a multi-line secret (a PEM key) too: the tee writes line by line, so
+        # a secret that spans lines may reach it in pieces.
+        given |= {line for value in given for line in value.splitlines()}
+        values = sorted({s for s in given if maskable(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
         # In bytes (the log, Playwright's files) a secret also appears as JSON, XML or HTML
         # escape it (an expect() message quotes it as JSON). Bytes that are not UTF-8 reach
@@ -66,6 +70,7 @@ class Redactor:
         # prints.
         forms = sorted({f for v in values for f in _written_forms(v)}, key=len, reverse=True)
         self._bytes_pattern = re.compile(b"|".join(map(re.escape, forms))) if forms else None
+        self._longest = max(map(len, forms), default=0)  # bytes; see safe_cut
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Redactor:
@@ -75,6 +80,23 @@ class Redactor:
     def active(self) -> bool:
         """Whether there is anything to mask at all."""
         return self._pattern is not None
+
+    def safe_cut(self, data: bytes) -> int:
+        """How much of `data` (the start of a line that goes on) can be masked and written now.
+
+        A secret may begin in the last bytes and end in bytes still to come, so those bytes
+        (one less than the longest secret) are held back; a secret that lies across that
+        point is written whole, masked. Without secrets, all of it.
+        """
+        if self._bytes_pattern is None:
+            return len(data)
+        cut = max(0, len(data) - (self._longest - 1))
+        for match in self._bytes_pattern.finditer(data, max(0, cut - self._longest)):
+            if match.start() < cut < match.end():
+                return match.end()
+            if match.start() >= cut:
+                break
+        return cut
 
     def text(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text

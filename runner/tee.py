@@ -4,7 +4,8 @@
 Bytes are written as they came (invalid UTF-8, NUL and ANSI escapes included) so nothing is
 lost or altered; only known secret values are masked. Lines are cut at newlines so that the
 runner's own messages never land inside a child's line and a secret never straddles a write;
-a line longer than `MAX_PENDING` is written in pieces rather than held in memory.
+a line longer than `MAX_PENDING` is written in pieces rather than held in memory, each cut
+keeping back enough bytes that a secret lying across it is still masked.
 """
 
 from __future__ import annotations
@@ -82,8 +83,10 @@ class LogSink:
             if cut == 0:
                 self._pending += chunk
                 if len(self._pending) >= MAX_PENDING:  # a huge line: write it in pieces
-                    data, self._pending = self._pending, b""
-                    self._emit(self._redactor.bytes(data))
+                    data = self._pending
+                    cut = self._redactor.safe_cut(data)  # never in the middle of a secret
+                    self._pending = data[cut:]
+                    self._emit(self._redactor.bytes(data[:cut]))
                 return
             if self._redactor.active:
                 data = self._pending + chunk[:cut]

@@ -452,6 +452,20 @@ def hostile_output_kept(case: Case, done: subprocess.CompletedProcess[bytes]) ->
     assert b"x" * (10 << 20) in log
 
 
+# Quotes, a backslash and non-ASCII in 27 bytes: the tee's cuts fall inside copies of it.
+SPLIT_SECRET = 'p"a\\ss-w\u00f6rd-\u2603-across-cut'  # noqa: S105 - a planted test secret
+SPLIT_COPIES = 120_000  # 3.2 MB on one line: the tee cuts it at least three times
+
+
+def secret_masked_across_cuts(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    line = b"\n" + b"****" * SPLIT_COPIES + b"\n"  # every copy masked, no piece between
+    for where, data in (("log", (attempt / "verification.log").read_bytes()), ("pod", done.stdout)):
+        assert line in data, f"{where}: a piece of the secret survived a cut"
+        assert b"across-cut" not in data and b"\xe2\x98\x83" not in data, where
+
+
 def forged_line_is_not_last(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
     last = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)[-1]
     assert b"VERIFICATION FAILED" in last and b"run=forged" not in last.split(b"|")[0]
@@ -894,6 +908,14 @@ FAULTS: list[Fault] = [
         0,
         "all 1 tests passed",
         check=hostile_output_kept,
+    ),
+    Fault(
+        "a secret across the tee's 1 MiB line cut",
+        f"discovery:1,secretline:E2E_PASSWORD:{SPLIT_COPIES},junit:pass:1,exit:0",
+        0,
+        "all 1 tests passed",
+        env={"E2E_PASSWORD": SPLIT_SECRET},
+        check=secret_masked_across_cuts,
     ),
     Fault(
         "test output forges a verdict line",
