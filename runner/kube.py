@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from runner.walltime import TimedOut, within
+
 TIMEOUT = 5.0
 AR_NAME = "analysisrun.argoproj.io/name"
 PROMOTION = "kargo.akuity.io/promotion"
@@ -57,6 +59,14 @@ class ApiClient:
         return cls(base_url=f"https://{netloc}:{port}", token=token, context=context)
 
     def get(self, path: str) -> dict[str, Any]:
+        """The object at `path`, within TIMEOUT seconds of wall time (urllib's timeout bounds
+        each read, so a server that trickles its answer would hold it for ever)."""
+        try:
+            return within(lambda: self._get(path), seconds=TIMEOUT, name="api-lookup")
+        except TimedOut as exc:
+            raise LookupFailed(f"GET {path}: no complete answer within {TIMEOUT:g}s") from exc
+
+    def _get(self, path: str) -> dict[str, Any]:
         request = urllib.request.Request(  # noqa: S310 - https to the API server only
             self.base_url + path,
             headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},

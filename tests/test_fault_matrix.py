@@ -303,6 +303,25 @@ def closed_port(case: Case) -> None:
     )
 
 
+def trickling_target(case: Case) -> None:
+    """BASE_URL answers every request with headers that never end, one byte at a time."""
+    server = subprocess.Popen(
+        [sys.executable, str(HELPERS / "trickle_server.py")], stdout=subprocess.PIPE
+    )
+    case.background.append(server)
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+    case.env["BASE_URL"] = f"http://127.0.0.1:{port}"
+
+
+def ended_within(seconds: float) -> Check:
+    def check(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+        elapsed = case.notes["elapsed"]
+        assert isinstance(elapsed, float) and elapsed < seconds, elapsed
+
+    return check
+
+
 def old_runs(count: int) -> Setup:
     """`count` finished runs 30 days old, for retention to prune after the verdict."""
 
@@ -646,6 +665,16 @@ def _signal_rows() -> list[Fault]:
                 action=signal_on(b"not ready:", sig),
             ),
             Fault(
+                f"{name} during a probe of a server that trickles its headers",
+                "discovery:3,junit:pass:3",
+                code,
+                f"{name} received during readiness",
+                setup=trickling_target,
+                env={"READY_DEADLINE_SECONDS": "120"},
+                action=signal_on(b"waiting up to", sig, delay=1.0),
+                check=ended_within(30),
+            ),
+            Fault(
                 f"{name} during discovery",
                 "say:loading the config,hang",
                 code,
@@ -836,6 +865,15 @@ FAULTS: list[Fault] = [
         "what was left of the run deadline",
         setup=closed_port,
         env={"RUN_DEADLINE_SECONDS": "2"},
+    ),
+    Fault(
+        "readiness deadline against a server that trickles its headers",
+        "discovery:3,junit:pass:3",
+        4,
+        "no complete answer from 127.0.0.1",
+        setup=trickling_target,
+        env={"READY_DEADLINE_SECONDS": "3"},
+        check=ended_within(30),
     ),
     Fault(
         "deadline during discovery",
