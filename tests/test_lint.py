@@ -54,8 +54,12 @@ MESSAGES = {
     " 'acceptance-against-staging-shard-1' get the same Job name once Rollouts cuts them to 63"
     " characters: 'acceptance-against-staging-shard-1' reuses the Job of"
     " 'acceptance-against-staging-shard-0' and never runs",
-    "undeclared-arg": "{{args.base-url}} is used but AnalysisTemplate/verify does not declare it|"
-    "Stage 'test' passes arg 'base-url', which AnalysisTemplate/verify does not declare",
+    "undeclared-arg": "{{args.base-url}} is used but AnalysisTemplate/verify does not declare it",
+    "template-placeholder": "{{ctx.stage}} in AnalysisTemplate/verify is not an arg: Argo"
+    " Rollouts fails the AnalysisRun on it (a Kargo ${{ }} expression belongs in the Stage's"
+    " verification args)",
+    "unused-stage-arg": "Stage 'test' passes arg 'base-url', which AnalysisTemplate/verify does"
+    " not declare: Kargo drops it without a word",
     "missing-arg": "Stage 'test' does not pass arg 'base-url', which AnalysisTemplate/verify"
     " declares without a default",
     "template-namespace": "Stage 'test' in namespace 'demo' uses AnalysisTemplate 'verify',"

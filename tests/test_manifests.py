@@ -231,6 +231,8 @@ BREAKAGES = [
     ("ttlSecondsAfterFinished: 86400", "ttlSecondsAfterFinished: 60", "job-ttl"),
     ('value: "2100"', 'value: "2400"', "run-deadline"),
     ("outputs.push.commit", "outputs.commit.commit", "commit-output-revision"),
+    ("value: '{{args.stage}}'", "value: '${{ ctx.stage }}'", "template-placeholder"),
+    ("value: '{{args.stage}}'", "value: '{{args.stag}}'", "undeclared-arg"),
     ("${{ ctx.stage }}\n", "${{ ctx.promotion }}\n", "promotion-in-verification"),
     ("    analysisTemplates:\n", "    reuse: true\n    analysisTemplates:\n", "unknown-field"),
     (
