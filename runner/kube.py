@@ -17,9 +17,13 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.settings import Settings
 
 from runner.walltime import TimedOut, within
 
@@ -104,6 +108,33 @@ def lookup(client: ApiClient, namespace: str, job_name: str) -> KargoContext:
         stage=labels.get(STAGE),
         freight_collection=labels.get(FREIGHT_COLLECTION),
     )
+
+
+def promotion_of(settings: Settings, say: Callable[[str], None]) -> KargoContext | None:
+    """The promotion behind this Job, when the settings allow a look and say where; any
+    problem is said in one line and None returned: the lookup never fails a verification."""
+    if not (
+        settings.lookup_promotion
+        and settings.kubernetes_service_host
+        and settings.pod_namespace
+        and settings.job_name
+    ):
+        return None
+    try:
+        client = ApiClient.in_cluster(
+            settings.kubernetes_service_host,
+            settings.kubernetes_service_port,
+            settings.service_account_dir,
+        )
+        found = lookup(client, settings.pod_namespace, settings.job_name)
+    except LookupFailed as exc:
+        say(f"promotion lookup skipped: {exc} (LOOKUP_PROMOTION=false silences this)")
+        return None
+    say(
+        f"verifying promotion {found.promotion or '(none: a reverification)'} of stage "
+        f"{found.stage or '?'} (AnalysisRun {found.analysis_run})"
+    )
+    return found
 
 
 def _meta(obj: dict[str, Any], key: str) -> dict[str, str]:

@@ -6,13 +6,17 @@ environment or a setting is shown; `Redactor` scrubs known secret values out of 
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # settings.py imports this module: only the type here
+    from runner.settings import Settings
 
 MASK = "****"
 
@@ -139,3 +143,17 @@ def _written_forms(value: str) -> set[bytes]:
         xml.replace('"', "&quot;").replace("'", "&apos;").encode(),
         html.escape(value, quote=True).encode(),
     }
+
+
+def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
+    """Mask secret-looking variables and every readiness header value, whatever its
+    variable is called: a test that prints one must not put it into the evidence."""
+    values = [v for k, v in environ.items() if is_secret_name(k)]
+    for check in settings.ready_checks or ():
+        for header in check.headers:
+            if header.secret is not None:
+                values.append(header.secret.get_secret_value())
+            elif header.value_from_file is not None:
+                with contextlib.suppress(OSError):
+                    values.append(header.value_from_file.read_text(encoding="utf-8").strip())
+    return Redactor(values)

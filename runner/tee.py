@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from types import TracebackType
 
 from runner.secrets import Redactor
 
@@ -28,6 +29,8 @@ GAP_NOTE = (
 
 
 class LogSink:
+    """Use it as a context manager: leaving the block flushes and closes the log file."""
+
     def __init__(self, *, console_fd: int | None = None, redactor: Redactor | None = None) -> None:
         self._console_fd = sys.stdout.fileno() if console_fd is None else console_fd
         self._console_ok = True
@@ -39,6 +42,17 @@ class LogSink:
         self.write_errors = 0
         self.file_write_errors = 0
         self._file_gap = False  # a write to the file failed and GAP_NOTE is not written yet
+
+    def __enter__(self) -> LogSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # -- where it goes -------------------------------------------------------------------
     def open_file(self, path: Path) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from runner import sharding
-from runner.commands import retention_policy
 from runner.context import RunContext
 from runner.judging.report import (
     Summary,
@@ -19,13 +18,18 @@ from runner.judging.report import (
 )
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
-from runner.metadata import write_metadata
+from runner.metadata import ExecutionMetadata, write_metadata
 from runner.scrub import scrub_tree
 from runner.volume.cleanup import cleanup
+from runner.volume.retention import retention_policy
 
 
-def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
-    """Write everything people read, then record the outcome. Each step survives the others."""
+def finish(
+    ctx: RunContext, verdict: Verdict, results: Results | None, metadata: ExecutionMetadata
+) -> None:
+    """Write everything people read, then record the outcome. Each step survives the others.
+
+    The caller closes the sink after this: the summary line is the last thing said."""
     layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
     _scrub(ctx)
     html = layout.html_report if (layout.html_report / "index.html").exists() else None
@@ -46,16 +50,8 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
         _termination(ctx, summary)
     except OSError as exc:
         sink.say(f"could not write the termination message: {exc}")
-    ctx.metadata = ctx.metadata.model_copy(
-        update={
-            "ended_at": now,
-            "exit_code": int(verdict.code),
-            "outcome": verdict.code.outcome,
-            "reason": verdict.reason,
-        }
-    )
     try:
-        write_metadata(layout.metadata, ctx.metadata, sink.redactor)
+        write_metadata(layout.metadata, metadata.ended(verdict, now), sink.redactor)
     except OSError as exc:
         sink.say(f"could not write the metadata: {exc}")
     for warning in verdict.warnings:
@@ -66,7 +62,6 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
         _retention(ctx)
     finally:
         sink.say(summary_line(summary))  # the verdict stays the last line of the log
-        sink.close()
 
 
 def _scrub(ctx: RunContext) -> None:

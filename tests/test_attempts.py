@@ -19,7 +19,8 @@ from runner.errors import DuplicateExecution
 from runner.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
-from runner.volume.attempts import Host, begin_attempt, read_ledger
+from runner.volume.attempts import begin_attempt
+from runner.volume.ledger import Host, read_ledger
 
 HELPER = [sys.executable, "-m", "tests.helpers.hold_attempt"]
 REPO = Path(__file__).resolve().parents[1]

@@ -198,7 +198,7 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
 
 
 def _ledger(run: Path) -> list[dict[str, object]]:
-    """The ledger's lines; a line torn by a crash is skipped, as runner/volume/attempts.py does."""
+    """The ledger's lines; a line torn by a crash is skipped, as runner/volume/ledger.py does."""
     lines = []
     for raw in (run / "ledger.jsonl").read_text().splitlines():
         with contextlib.suppress(ValueError):

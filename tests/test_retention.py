@@ -18,13 +18,19 @@ from filelock import FileLock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.commands import retention_policy
 from runner.settings import load_settings
-from runner.volume.artifacts import RunLayout
-from runner.volume.attempts import Host, LedgerLine
+from runner.volume.artifacts import TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
-from runner.volume.retention import Plan, Policy, Reason, RunInfo, newest_first, select
-from runner.volume.tombstones import TOMBSTONES
+from runner.volume.ledger import Host, LedgerLine
+from runner.volume.retention import (
+    Plan,
+    Policy,
+    Reason,
+    RunInfo,
+    newest_first,
+    retention_policy,
+    select,
+)
 from tests.conftest import REPO, FakeNpx, runner_command
 from tests.strategies import RETENTION_NOW, retention_policies, run_dir_names, run_infos
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from runner.cli import main
-from runner.commands import identity_of
 from runner.errors import ConfigError
+from runner.identity import identity_of
 from runner.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
 from runner.volume.artifacts import RunLayout
 from tests import strategies as s

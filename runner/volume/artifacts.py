@@ -1,7 +1,9 @@
 """Where a run's evidence lives on the artifact volume (layout in docs/contract.md).
 
 Pure path arithmetic plus two file primitives (atomic JSON write, job-log index link). Every
-path a run uses is derived here from `Settings.artifact_root` and the run name.
+path a run uses is derived here from `Settings.artifact_root` and the run name, and every name
+on the volume is defined here once: the attempts, the ledger, the cleanup (tombstones.py) and
+the merge (sharding.py) import them rather than spelling them again.
 """
 
 from __future__ import annotations
@@ -19,9 +21,16 @@ ATTEMPT_PREFIX = "attempt-"
 SHARD_PREFIX = "shard-"
 MERGED_DIR = "merged"
 JOBS_INDEX = "_jobs"
+TOMBSTONES = ".tombstones"  # a dot-directory: not a run, and the artifact server hides it
 RUN_MARKER = "run.json"
-_ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
-_SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
+LEDGER = "ledger.jsonl"
+LEDGER_LOCK = ".ledger.lock"
+ACTIVE_LOCK = ".active.lock"
+ACTIVE_HOLDER = ".active.json"
+MERGE_LOCK = ".merge.lock"
+LOG = "verification.log"
+ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
+SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
 # Kubernetes object names are DNS subdomains; anything else is not a name we index.
 _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
@@ -34,7 +43,7 @@ class _ReportFiles:
 
     @property
     def log(self) -> Path:
-        return self.dir / "verification.log"
+        return self.dir / LOG
 
     @property
     def summary(self) -> Path:
@@ -64,6 +73,11 @@ class AttemptLayout(_ReportFiles):
     @property
     def test_results(self) -> Path:
         return self.dir / "test-results"
+
+    @property
+    def discovery(self) -> Path:
+        """What the discovery reporter writes (reporters/discovery-reporter.cjs)."""
+        return self.dir / "discovery.json"
 
     @property
     def blob(self) -> Path:
@@ -123,13 +137,10 @@ class RunLayout:
     def merged(self) -> MergedLayout:
         return MergedLayout(self.dir / MERGED_DIR)
 
-    def existing_shards(self) -> list[int]:
-        """Shard indexes that have a directory, ascending."""
-        try:
-            names = os.listdir(self.dir)
-        except FileNotFoundError:
-            return []
-        return sorted(int(m.group(1)) for n in names if (m := _SHARD_DIR.fullmatch(n)))
+    def merge_staging(self, tag: str) -> MergedLayout:
+        """Where a merge builds its report (`new`) or puts the old one aside (`old`) before
+        the swap; a dot-directory, so readers never take it for the merged report."""
+        return MergedLayout(self.dir / f".{MERGED_DIR}-{tag}-{os.getpid()}")
 
     @property
     def marker(self) -> Path:
@@ -137,19 +148,23 @@ class RunLayout:
 
     @property
     def ledger(self) -> Path:
-        return self.dir / "ledger.jsonl"
+        return self.dir / LEDGER
 
     @property
     def active_lock(self) -> Path:
-        return self.home / ".active.lock"
+        return self.home / ACTIVE_LOCK
 
     @property
     def active_holder(self) -> Path:
-        return self.home / ".active.json"
+        return self.home / ACTIVE_HOLDER
 
     @property
     def ledger_lock(self) -> Path:
-        return self.dir / ".ledger.lock"
+        return self.dir / LEDGER_LOCK
+
+    @property
+    def merge_lock(self) -> Path:
+        return self.dir / MERGE_LOCK
 
     def attempt(self, number: int) -> AttemptLayout:
         return AttemptLayout(number=number, dir=self.home / f"{ATTEMPT_PREFIX}{number}")
@@ -160,7 +175,7 @@ class RunLayout:
             names = os.listdir(self.home)
         except FileNotFoundError:
             return []
-        return sorted(int(m.group(1)) for n in names if (m := _ATTEMPT_DIR.fullmatch(n)))
+        return sorted(int(m.group(1)) for n in names if (m := ATTEMPT_DIR.fullmatch(n)))
 
 
 def job_log_link(root: Path, namespace: str, job_name: str) -> Path | None:

@@ -16,7 +16,8 @@ from runner.errors import RunnerError
 from runner.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
-from runner.volume.attempts import Host, begin_attempt
+from runner.volume.attempts import begin_attempt
+from runner.volume.ledger import Host
 
 
 def main() -> int:
