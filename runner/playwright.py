@@ -227,7 +227,6 @@ def environment(
 @dataclass(frozen=True)
 class Discovery:
     total: int
-    projects: dict[str, int]
     errors: tuple[str, ...]
 
     @property
@@ -272,7 +271,6 @@ def read_discovery(path: Path) -> Discovery | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Discovery(
             total=int(data["total"]),
-            projects={str(k): int(v) for k, v in dict(data.get("projects") or {}).items()},
             errors=tuple(str(e) for e in data.get("errors") or ()),
         )
     except (OSError, ValueError, KeyError, TypeError):

@@ -47,14 +47,9 @@ def become_subreaper() -> bool:
 class ProcessOutcome:
     returncode: int  # negative: killed by that signal (subprocess convention)
     stopped_for: str | None  # "deadline" or "signal" when we stopped it, else None
-    duration: float
     peak_rss_bytes: int
     cpu_seconds: float
     samples: int
-
-    @property
-    def killed_by_signal(self) -> int | None:
-        return -self.returncode if self.returncode < 0 else None
 
 
 class _Usage:
@@ -162,7 +157,6 @@ class _Supervisor:
         self.stopped_for: str | None = None
         self.kill_at: float | None = None
         self.linger_until: float | None = None
-        self.started = time.monotonic()
 
     def run(self) -> ProcessOutcome:
         # A thread does blocking reads into the tee; this thread supervises. A select() per
@@ -198,7 +192,6 @@ class _Supervisor:
         return ProcessOutcome(
             returncode=self.child.returncode,
             stopped_for=self.stopped_for,
-            duration=round(time.monotonic() - self.started, 3),
             peak_rss_bytes=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
             samples=self.usage.samples,

@@ -36,11 +36,6 @@ def mask_value(name: str, value: str) -> str:
     return MASK if is_secret_name(name) and value else value
 
 
-def mask_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """A copy of `environ` fit to print: every secret-looking value replaced by the mask."""
-    return {name: mask_value(name, value) for name, value in sorted(environ.items())}
-
-
 MIN_SECRET_LENGTH = 4
 _JSON_LITERAL = re.compile(r"true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?")
 M = TypeVar("M", bound=BaseModel)

@@ -335,10 +335,6 @@ class Settings(BaseSettings):
         self.tests_workspace = self.tests_workspace.absolute()
         return self
 
-    @property
-    def in_kubernetes(self) -> bool:
-        return bool(self.kubernetes_service_host)
-
 
 def child_environment() -> dict[str, str]:
     """The environment handed on to child processes (Node, Playwright, the browser)."""

@@ -10,6 +10,7 @@ keeping back enough bytes that a secret lying across it is still masked.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -39,8 +40,6 @@ class LogSink:
         self._pending = b""  # the unfinished tail of a child's output
         self._redactor = redactor or Redactor()
         self._lock = threading.Lock()
-        self.write_errors = 0
-        self.file_write_errors = 0
         self._file_gap = False  # a write to the file failed and GAP_NOTE is not written yet
 
     def __enter__(self) -> LogSink:
@@ -68,10 +67,8 @@ class LogSink:
         with self._lock:
             self._flush_pending()
             if self._file_fd is not None:
-                try:
+                with contextlib.suppress(OSError):  # nothing to do about it now: the pod log has it
                     os.fsync(self._file_fd)
-                except OSError:
-                    self.write_errors += 1
                 os.close(self._file_fd)
                 self._file_fd = None
 
@@ -142,7 +139,7 @@ class LogSink:
             self._write_fd(self._console_fd, parts, console=True)
 
     def _write_fd(self, fd: int, parts: tuple[bytes | memoryview, ...], *, console: bool) -> bool:
-        """Write it all; False (counted, never raised) when the descriptor failed."""
+        """Write it all; False (never raised) when the descriptor failed."""
         buffers: tuple[bytes | memoryview, ...] | None = parts  # first try: one system call
         view = memoryview(b"")
         while buffers is not None or view:
@@ -162,11 +159,9 @@ class LogSink:
             except BlockingIOError:
                 continue  # a non-blocking console that is momentarily full
             except OSError as exc:
-                self.write_errors += 1
                 if console and exc.errno in (errno.EPIPE, errno.EBADF):
                     self._console_ok = False  # the pod log is gone; the file still gets it
-                if not console:  # counted; the console still gets every line
-                    self.file_write_errors += 1
+                if not console:  # the console still gets every line
                     self._file_gap = True
                 return False
             view = view[written:]
