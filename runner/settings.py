@@ -7,7 +7,6 @@ computed in `artifacts.py` from these values, never read from the environment a 
 
 from __future__ import annotations
 
-import contextvars
 import json
 import os
 import re
@@ -19,16 +18,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.sources import EnvSettingsSource
-from pydantic_settings.sources.utils import parse_env_vars
 
 from runner.errors import ConfigError
 from runner.secrets import is_secret_name, mask_value
@@ -42,11 +39,6 @@ CENTURY_DAYS = 36500.0
 EXABYTE_MB = 1e12
 LOCAL_ARTIFACT_ROOT = Path(".verification-artifacts")
 
-# The environment `load_settings` reads: os.environ unless a caller (a test) passes its own.
-_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
-    "verification_runner_environ", default=None
-)
-
 
 def _default_playwright_home() -> Path:
     """The checkout this package runs from when it holds the Playwright side, else the cwd.
@@ -58,20 +50,57 @@ def _default_playwright_home() -> Path:
     return checkout if (checkout / "playwright.config.ts").exists() else Path.cwd()
 
 
-class _EnvSource(EnvSettingsSource):
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRON.get()
-        return parse_env_vars(
-            os.environ if environ is None else environ,
-            self.case_sensitive,
-            self.env_ignore_empty,
-            self.env_parse_none_str,
-        )
+def _with_header_values(raw: str, environ: Mapping[str, str]) -> object:
+    """READY_CHECKS decoded, every header's `value_from_env` looked up in `environ` (and any
+    `env_value` the JSON itself carried replaced); `raw` when it is not a non-empty JSON list,
+    for Settings to say why."""
+    try:
+        checks = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(checks, list) or not checks:
+        return raw
+    for check in checks:
+        headers = check.get("headers") if isinstance(check, dict) else None
+        for header in headers if isinstance(headers, list) else ():
+            if isinstance(header, dict):
+                name = header.get("value_from_env")
+                header["env_value"] = environ.get(name) if isinstance(name, str) else None
+    return checks
 
 
-def _environ() -> Mapping[str, str]:
-    environ = _ENVIRON.get()
-    return os.environ if environ is None else environ
+class EnvironSource(PydanticBaseSettingsSource):
+    """An environment as a settings source: the process's, or the mapping a caller (a test)
+    hands to `load_settings`, and never both.
+
+    A custom source through pydantic-settings' public interface: variable NAME sets field
+    `name` (case-insensitive), an empty value counts as unset, and complex values are decoded
+    as the built-in environment source does (a `NoDecode` field parses its own string). A
+    readiness header's `value_from_env` is looked up here too: same environment, one reader.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+        self._lower = {name.lower(): value for name, value in environ.items() if value}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._lower.get(field_name.lower()), field_name, self.field_is_complex(field)
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        if field_name == "ready_checks":
+            return _with_header_values(value, self._environ)
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, is_complex = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = self.prepare_field_value(name, field, value, is_complex)
+        return values
 
 
 # -- The readiness gate's checks (READY_CHECKS, a JSON list; see runner/readiness.py) --------
@@ -88,7 +117,8 @@ class ReadyHeader(BaseModel):
     value_from_env: str | None = None
     value_from_file: Path | None = None
     prefix: str = ""  # e.g. "Bearer " in front of a token file's content
-    _secret: SecretStr | None = PrivateAttr(default=None)
+    # The variable's value, filled in by Settings from its environment (never from the JSON).
+    env_value: SecretStr | None = Field(default=None, exclude=True, repr=False)
 
     @model_validator(mode="after")
     def _one_source(self) -> ReadyHeader:
@@ -100,11 +130,8 @@ class ReadyHeader(BaseModel):
             raise ValueError(
                 f"{self.header} looks secret: use value_from_env or value_from_file, not value"
             )
-        if self.value_from_env:
-            found = _environ().get(self.value_from_env)
-            if not found:  # empty counts as unset, as everywhere
-                raise ValueError(f"{self.header}: variable {self.value_from_env} is unset")
-            self._secret = SecretStr(found)
+        if self.value_from_env and not self.env_value:  # empty counts as unset, as everywhere
+            raise ValueError(f"{self.header}: variable {self.value_from_env} is unset")
         if self.value_from_file:
             try:  # read again at every probe (a rotated token); here only to fail early
                 self.value_from_file.read_bytes()
@@ -117,7 +144,7 @@ class ReadyHeader(BaseModel):
     @property
     def secret(self) -> SecretStr | None:
         """The literal value or the variable's; None when it is read from a file."""
-        return self.value or self._secret
+        return self.value or self.env_value
 
 
 class ReadyCheck(BaseModel):
@@ -242,8 +269,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # No .env file and no secrets directory: the environment is the one input.
-        return (init_settings, _EnvSource(settings_cls))
+        # No .env file and no secrets directory: load_settings reads the one environment
+        # through EnvironSource and hands its values in.
+        return (init_settings,)
 
     @field_validator("base_url")
     @classmethod
@@ -255,7 +283,7 @@ class Settings(BaseSettings):
     @field_validator("ready_checks", mode="before")
     @classmethod
     def _json_checks(cls, value: object) -> object:
-        if isinstance(value, str):
+        if isinstance(value, str):  # EnvironSource decodes a good list; this names the fault
             try:
                 value = json.loads(value)
             except ValueError as exc:
@@ -351,13 +379,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     A bad value raises `ConfigError` whose message has one line per problem: the variable, the
     value it got (masked when secret) and what it accepts.
     """
-    token = _ENVIRON.set(environ)
+    source = EnvironSource(Settings, os.environ if environ is None else environ)
     try:
-        return Settings()
+        return Settings(**source())
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
-    finally:
-        _ENVIRON.reset(token)
 
 
 def _describe(exc: ValidationError) -> str:
