@@ -259,7 +259,8 @@ def kargo_log_url(namespace: str, job: str, project_namespace: str) -> SplitResu
     readme = (REPO / "kustomize" / "README.md").read_text(encoding="utf-8")
     (template,) = re.findall(r'^\s*urlTemplate: "([^"]+)"', readme, re.MULTILINE)
     return urlsplit(
-        template.replace("${{jobNamespace}}", namespace)
+        str(template)
+        .replace("${{jobNamespace}}", namespace)
         .replace("${{jobName}}", job)
         .replace("${{namespace}}", project_namespace)
     )

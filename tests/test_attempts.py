@@ -132,6 +132,7 @@ def test_wait_mode_is_bounded_by_the_deadline(tmp_path: Path) -> None:
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(n=st.integers(2, 6), mode=st.sampled_from(["refuse", "wait"]))
 def test_single_execution_per_run(
     tmp_path_factory: pytest.TempPathFactory, n: int, mode: str

@@ -40,7 +40,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, read_until, runner_command, start_runner
+from tests.conftest import REPO, npx_shim, read_until, runner_command, runner_env, start_runner
 
 HELPERS = REPO / "tests" / "helpers"
 UID = "5a1c0e2f-7b3d-4c4e-9f10-aabbccddeeff"
@@ -51,6 +51,7 @@ VERDICT = b"[verification-runner] VERIFICATION "
 # In CI (CI=true, as root, set up by scripts/setup.sh test) nothing here may skip: a skipped row
 # would hide a fault the matrix promises to cover.
 IN_CI = bool(os.environ.get("CI"))
+pytestmark = pytest.mark.slow
 needs_root = pytest.mark.skipif(
     not IS_ROOT and not IN_CI, reason="mounts a tmpfs or an overlay: needs root"
 )
@@ -441,6 +442,7 @@ def killed_runner_left_a_lock(case: Case) -> None:
     children = psutil.Process(victim.pid).children(recursive=True)
     victim.kill()
     victim.wait()
+    assert victim.stdout is not None
     victim.stdout.close()
     # In a pod the container's end kills these; here they were adopted by pytest (subreaper).
     for child in children:
@@ -547,6 +549,12 @@ def fill_during_run(case: Case, done: subprocess.CompletedProcess[bytes]) -> Non
     assert attempt is not None
     assert b"output lost here" in (attempt / "verification.log").read_bytes()
     assert b"line 399999" in done.stdout  # the pod log got everything
+
+
+def _under_read_only(case: Case, missing: str) -> None:
+    """A read-only tmpfs, and the artifact root a directory that is not on it yet."""
+    on_tmpfs("1m", read_only=True)(case)
+    case.env["ARTIFACT_ROOT"] = str(case.root / missing)
 
 
 def deep_root(case: Case) -> None:
@@ -914,10 +922,7 @@ FAULTS: list[Fault] = [
         FAILED_RUN,
         3,
         "Read-only file system",
-        setup=lambda case: (
-            on_tmpfs("1m", read_only=True)(case),
-            case.env.update(ARTIFACT_ROOT=str(case.root / "sub")),
-        ),  # type: ignore[func-returns-value]
+        setup=lambda case: _under_read_only(case, "sub"),
         attempt=False,
         marks=(needs_root,),
     ),
@@ -1063,26 +1068,12 @@ def adopt_orphans() -> Iterator[None]:
 
 @pytest.mark.parametrize("fault", [pytest.param(f, id=f.name, marks=f.marks) for f in FAULTS])
 def test_fault(fault: Fault, tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "npx"
     # LD_PRELOAD (libfaketime) is for the runner only; Python's sleep breaks under it.
-    shim.write_text(
-        f'#!/bin/sh\nexec env -u LD_PRELOAD "{sys.executable}" "{HELPERS / "fault_playwright.py"}" "$@"\n'
-    )
-    shim.chmod(0o755)
+    npx = npx_shim(tmp_path / "bin", HELPERS / "fault_playwright.py", launcher="env -u LD_PRELOAD")
     case = Case(
         tmp=tmp_path,
         root=tmp_path / "root",
-        env={
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "HOME": os.environ.get("HOME", "/root"),
-            "ARTIFACT_ROOT": str(tmp_path / "root"),
-            "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-            "PLAYWRIGHT_HOME": str(REPO),
-            "KILL_GRACE_SECONDS": "2",
-            "LOOKUP_PROMOTION": "false",
-        },
+        env=runner_env(npx.bin_dir, tmp_path / "root", LOOKUP_PROMOTION="false"),
     )
     try:
         done = _run_case(fault, case)

@@ -573,6 +573,7 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+@pytest.mark.slow
 def test_pre_commit_hook_runs_from_a_team_repository(tmp_path: Path) -> None:
     """`pre-commit try-repo` installs this repository's hook (language: python, so pip installs
     the package and its dependencies from PyPI into pre-commit's own environment) and runs it on

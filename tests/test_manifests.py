@@ -19,7 +19,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes_validate
 import pytest
@@ -108,7 +108,7 @@ def runner_container(template: Obj) -> Obj:
     (metric,) = job_metrics(template)
     pod = metric["provider"]["job"]["spec"]["template"]["spec"]
     (container,) = [c for c in pod["containers"] if c["image"].startswith(RUNNER_IMAGE)]
-    return container
+    return cast(Obj, container)
 
 
 def env_of(container: Obj) -> dict[str, Obj]:

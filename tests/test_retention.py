@@ -179,7 +179,10 @@ def _check_size_cap(
     assert kept <= cap or not candidates
     assert plan.over_cap == (kept > cap)
     if sized:  # oldest first, and no more than needed
-        key = lambda r: (r.last_active, r.name)  # noqa: E731
+
+        def key(run: RunInfo) -> tuple[datetime, str]:
+            return (run.last_active, run.name)
+
         assert all(key(c) > key(s) for c in candidates for s in sized)
         assert kept + min(s.size for s in sized if key(s) == max(map(key, sized))) > cap
 
@@ -192,6 +195,7 @@ tree_runs = st.lists(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(tree_runs, retention_policies, st.data())
 def test_cleanup_keeps_the_tree_whole(
@@ -387,6 +391,7 @@ def test_retention_disabled_keeps_everything(tmp_path: Path, fake_npx: FakeNpx) 
 
 
 # -- real processes racing on one root ----------------------------------------------------------
+@pytest.mark.slow
 def test_concurrent_cleanups_and_attempts(tmp_path: Path) -> None:
     root, go, release = tmp_path / "root", tmp_path / "go", tmp_path / "release"
     days = (datetime.now(UTC) - NOW).days

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import threading
 import zipfile
 from collections.abc import Iterator
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, runner_command, written_forms
+from tests.conftest import REPO, npx_shim, runner_command, written_forms
 
 # Quotes, backslashes and non-ASCII: JSON escapes them, so a mask applied to serialized text
 # would miss them (a header value must stay Latin-1, so no non-ASCII there).
@@ -77,14 +76,7 @@ def echo_server() -> Iterator[str]:
 
 
 def _shim(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "npx"
-    shim.write_text(
-        f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests" / "helpers" / "fault_playwright.py"}" "$@"\n'
-    )
-    shim.chmod(0o755)
-    return bin_dir
+    return npx_shim(tmp_path / "bin", REPO / "tests" / "helpers" / "fault_playwright.py").bin_dir
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import pytest
 
 from runner.execution import run_verification
 from runner.settings import load_settings
@@ -28,6 +29,8 @@ from tests.conftest import REPO, FakeNpx, runner_command, start_runner
 
 # 250 runs ("a few hundred") take about 100 s on the 2-core development VM (each run starts Python twice and
 # Node once); SOAK_RUNS raises it for a longer soak by hand.
+pytestmark = pytest.mark.slow
+
 RUNS = int(os.environ.get("SOAK_RUNS", "250"))
 WORKERS = 6
 CLEANUPS = 3

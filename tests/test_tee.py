@@ -6,6 +6,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,6 +70,7 @@ def test_every_line_arrives_in_order(tmp_path: Path, chunks: list[bytes]) -> Non
 @settings(
     max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(lines)
 def test_every_line_arrives_even_when_the_child_is_killed(
     tmp_path: Path, chunks: list[bytes]

@@ -107,7 +107,7 @@ def main() -> int:
         else:
             out.flush()
             os.environ["FAKE_PW"] = action
-            code = fake_playwright.main()
+            code = int(fake_playwright.main())
             if verb == "exit":
                 return code
         out.flush()
