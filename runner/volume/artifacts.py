@@ -15,7 +15,7 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ATTEMPT_PREFIX = "attempt-"
 SHARD_PREFIX = "shard-"
@@ -35,49 +35,37 @@ SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
 _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
 
+class _File:
+    """A path attribute of a layout: `name` in the layout's `dir`, or in another of its
+    directories (`home`: a shard's own). One line per file keeps every name in one table."""
+
+    def __init__(self, name: str, *, under: str = "dir") -> None:
+        self.name, self.under = name, under
+
+    def __get__(self, layout: object, owner: type | None = None) -> Path:
+        return cast(Path, getattr(layout, self.under)) / self.name
+
+
 @dataclass(frozen=True)
 class _ReportFiles:
     """The files every report directory has: an attempt's, and a sharded run's merge."""
 
     dir: Path
 
-    @property
-    def log(self) -> Path:
-        return self.dir / LOG
-
-    @property
-    def summary(self) -> Path:
-        return self.dir / "summary.json"
-
-    @property
-    def junit(self) -> Path:
-        return self.dir / "junit.xml"
-
-    @property
-    def json_results(self) -> Path:
-        return self.dir / "results.json"
-
-    @property
-    def html_report(self) -> Path:
-        return self.dir / "html-report"
+    log = _File(LOG)
+    summary = _File("summary.json")
+    junit = _File("junit.xml")
+    json_results = _File("results.json")
+    html_report = _File("html-report")
 
 
 @dataclass(frozen=True)
 class AttemptLayout(_ReportFiles):
     number: int
 
-    @property
-    def metadata(self) -> Path:
-        return self.dir / "execution-metadata.json"
-
-    @property
-    def test_results(self) -> Path:
-        return self.dir / "test-results"
-
-    @property
-    def discovery(self) -> Path:
-        """What the discovery reporter writes (reporters/discovery-reporter.cjs)."""
-        return self.dir / "discovery.json"
+    metadata = _File("execution-metadata.json")
+    test_results = _File("test-results")
+    discovery = _File("discovery.json")  # what reporters/discovery-reporter.cjs writes
 
     @property
     def blob(self) -> Path:
@@ -142,29 +130,13 @@ class RunLayout:
         the swap; a dot-directory, so readers never take it for the merged report."""
         return MergedLayout(self.dir / f".{MERGED_DIR}-{tag}-{os.getpid()}")
 
-    @property
-    def marker(self) -> Path:
-        return self.dir / RUN_MARKER
-
-    @property
-    def ledger(self) -> Path:
-        return self.dir / LEDGER
-
-    @property
-    def active_lock(self) -> Path:
-        return self.home / ACTIVE_LOCK
-
-    @property
-    def active_holder(self) -> Path:
-        return self.home / ACTIVE_HOLDER
-
-    @property
-    def ledger_lock(self) -> Path:
-        return self.dir / LEDGER_LOCK
-
-    @property
-    def merge_lock(self) -> Path:
-        return self.dir / MERGE_LOCK
+    # The run's own files, and the shard's (`home`): its active lock and who holds it.
+    marker = _File(RUN_MARKER)
+    ledger = _File(LEDGER)
+    ledger_lock = _File(LEDGER_LOCK)
+    merge_lock = _File(MERGE_LOCK)
+    active_lock = _File(ACTIVE_LOCK, under="home")
+    active_holder = _File(ACTIVE_HOLDER, under="home")
 
     def attempt(self, number: int) -> AttemptLayout:
         return AttemptLayout(number=number, dir=self.home / f"{ATTEMPT_PREFIX}{number}")
