@@ -27,6 +27,7 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
+from runner.volume.artifacts import ACTIVE_LOCK, LEDGER_LOCK
 from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, npx_shim, runner_command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ FAILED_JOB = f"{FAILED_UID}.acceptance.1"
 REPORT_MARK = "<title>Playwright Test Report</title>"
 OUTSIDE_TEXT = "FILE-OUTSIDE-THE-ARTIFACT-ROOT"
 # Runner state beside the evidence (attempts.py); a marker is appended so a leak would show.
-STATE = (".active.lock", ".ledger.lock")
+STATE = (ACTIVE_LOCK, LEDGER_LOCK)
 STATE_MARK = "STATE-FILE-CONTENT"
 
 pytestmark = pytest.mark.nginx

@@ -40,6 +40,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
 from tests.conftest import REPO, npx_shim, read_until, runner_command, runner_env, start_runner
 
 HELPERS = REPO / "tests" / "helpers"
@@ -201,7 +202,7 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
 def _ledger(run: Path) -> list[dict[str, object]]:
     """The ledger's lines; a line torn by a crash is skipped, as runner/volume/ledger.py does."""
     lines = []
-    for raw in (run / "ledger.jsonl").read_text().splitlines():
+    for raw in (run / LEDGER).read_text().splitlines():
         with contextlib.suppress(ValueError):
             lines.append(json.loads(raw))
     return lines
@@ -332,9 +333,9 @@ def old_runs(count: int) -> Setup:
         for i in range(count):
             run = case.root / f"h-{i:012x}"
             (run / "attempt-1").mkdir(parents=True)
-            (run / "run.json").write_text(created)
+            (run / RUN_MARKER).write_text(created)
             (run / "attempt-1" / "verification.log").write_text("old\n")
-            ledger = run / "ledger.jsonl"
+            ledger = run / LEDGER
             ledger.write_text('{"event":"start","attempt":1}\n')
             os.utime(ledger, (when.timestamp(), when.timestamp()))
         case.env.update(RETENTION_KEEP_RUNS="1", RETENTION_MAX_AGE_DAYS="0")
@@ -346,7 +347,7 @@ def signal_in_cleanup(sig: int) -> Action:
     """Signal as soon as the ledger has this attempt's end line: retention starts right then."""
 
     def action(case: Case) -> None:
-        ledger = case.root / RUN / "ledger.jsonl"
+        ledger = case.root / RUN / LEDGER
         end = time.monotonic() + 60
         while time.monotonic() < end:
             if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
@@ -369,7 +370,7 @@ def stopped_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> No
 def _left_undone(case: Case) -> list[Path]:
     """Old runs not yet retired, or retired into tombstones not yet deleted: on a fast
     machine retention may rename every run before the stop and be cut while deleting."""
-    tombstones = case.root / ".tombstones"
+    tombstones = case.root / TOMBSTONES
     left = [p for p in case.root.iterdir() if p.name.startswith("h-")]
     return left + (list(tombstones.iterdir()) if tombstones.is_dir() else [])
 
@@ -427,7 +428,7 @@ def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> N
     assert first.returncode == 0, rest.decode(errors="replace")[-2000:]
     run = case.root / RUN
     assert not (run / "attempt-2").exists()
-    events = [json.loads(x)["event"] for x in (run / "ledger.jsonl").read_text().splitlines()]
+    events = [json.loads(x)["event"] for x in (run / LEDGER).read_text().splitlines()]
     assert events == ["start", "refused", "end"]
     summary = json.loads((run / "attempt-1" / "summary.json").read_text())
     assert summary["exit_code"] == 0  # the refused duplicate touched nothing of the first
@@ -460,7 +461,7 @@ def retry_after_kill(case: Case, done: subprocess.CompletedProcess[bytes]) -> No
 
 def torn_ledger(case: Case) -> None:
     prior_attempt()(case)
-    with (case.root / RUN / "ledger.jsonl").open("ab") as ledger:
+    with (case.root / RUN / LEDGER).open("ab") as ledger:
         ledger.write(b'{"event":"end","attempt":1,"ti')  # a crash in the middle of an append
     case.prior.clear()  # the ledger is the run's, not the attempt's; attempt-1 is checked below
 

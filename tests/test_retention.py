@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner.settings import load_settings
-from runner.volume.artifacts import TOMBSTONES, RunLayout
+from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
 from runner.volume.ledger import Host, LedgerLine
 from runner.volume.retention import (
@@ -79,7 +79,7 @@ def snapshot(path: Path) -> dict[str, str]:
 
 
 def runs_on_disk(root: Path) -> set[str]:
-    return {p.name for p in root.iterdir() if (p / "run.json").is_file() and not p.is_symlink()}
+    return {p.name for p in root.iterdir() if (p / RUN_MARKER).is_file() and not p.is_symlink()}
 
 
 def tombstones(root: Path) -> list[Path]:
@@ -371,7 +371,7 @@ def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_npx: FakeNp
     assert runs_on_disk(root) == {current, "old-running"}
     attempt = root / current / "attempt-1"
     assert json.loads((attempt / "summary.json").read_text())["passed"] == 1
-    assert '"event":"end"' in (root / current / "ledger.jsonl").read_text()
+    assert '"event":"end"' in (root / current / LEDGER).read_text()
     log = (attempt / "verification.log").read_text()
     assert "3 removed" in log and log.index("3 removed") < log.index("VERIFICATION PASSED")
     assert done.stdout.splitlines()[-1].startswith(b"[verification-runner] VERIFICATION PASSED")

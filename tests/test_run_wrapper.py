@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.volume.artifacts import LEDGER
 from tests.conftest import REPO, FakeNpx, read_until, runner_command, start_runner
 
 UID = "3f2b1c4d-5e6f-4a8b-9c0d-112233445566"
@@ -163,7 +164,7 @@ def test_signal_mid_run_is_forwarded_and_flushed(
     assert meta["exit_code"] == code and meta["ended_at"]
     log = (attempt / "verification.log").read_text(errors="replace")
     assert "line 2" in log and "VERIFICATION" in log.splitlines()[-1]
-    ledger = (attempt.parent / "ledger.jsonl").read_text().splitlines()
+    ledger = (attempt.parent / LEDGER).read_text().splitlines()
     assert json.loads(ledger[-1])["exit_code"] == code
 
 

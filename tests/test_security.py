@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.volume.artifacts import ACTIVE_HOLDER, LEDGER, RUN_MARKER
 from tests.conftest import REPO, npx_shim, runner_command, written_forms
 
 # Quotes, backslashes and non-ASCII: JSON escapes them, so a mask applied to serialized text
@@ -44,9 +45,9 @@ RUNNER_FILES = {
     "verification.log",
     "summary.json",
     "execution-metadata.json",
-    "ledger.jsonl",
-    "run.json",
-    ".active.json",
+    LEDGER,
+    RUN_MARKER,
+    ACTIVE_HOLDER,
 }
 UID = "7c0ffee0-1234-4abc-8def-001122334455"
 
@@ -136,7 +137,7 @@ def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, s
             if p.is_file() and (p.name in RUNNER_FILES or "_jobs" in p.parts)
         },
     }
-    assert {Path(name).name for name in evidence} >= RUNNER_FILES - {".active.json"}
+    assert {Path(name).name for name in evidence} >= RUNNER_FILES - {ACTIVE_HOLDER}
     for secret in (TOKEN, HEADER_TOKEN, FILE_TOKEN):
         for name, data in evidence.items():
             for form in written_forms(secret):

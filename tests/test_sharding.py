@@ -22,6 +22,7 @@ import psutil
 import pytest
 from filelock import FileLock
 
+from runner.volume.artifacts import LEDGER
 from runner.volume.cleanup import cleanup
 from runner.volume.retention import Policy
 from tests.conftest import REPO, FakeNpx, npx_shim, runner_command, written_forms
@@ -71,7 +72,7 @@ def _merged(root: Path) -> dict[str, Any]:
 
 
 def _merges(root: Path) -> list[dict[str, object]]:
-    lines = (root / RUN / "ledger.jsonl").read_text().splitlines()
+    lines = (root / RUN / LEDGER).read_text().splitlines()
     return [line for line in map(json.loads, lines) if line["event"] == "merged"]
 
 
@@ -117,7 +118,7 @@ def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
     assert (merged["shard_count"], merged["missing_shards"]) == (3, [])
     assert len(_merges(tmp_path)) == 1, "exactly one merge"
     assert sum("merged report:" in out for _, out in done) == 1
-    lines = [json.loads(x) for x in (tmp_path / RUN / "ledger.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (tmp_path / RUN / LEDGER).read_text().splitlines()]
     last_end = [x for x in lines if x["event"] == "end"][-1]
     assert lines[-1]["host"]["pid"] == last_end["host"]["pid"], "the last shard to end merges"
     assert not list((tmp_path / RUN).glob(".merged-*")), "no staging directory left"
