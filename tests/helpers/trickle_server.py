@@ -4,7 +4,6 @@ one byte every 0.5 s (each well inside any socket timeout) for two minutes. Prin
 from __future__ import annotations
 
 import socket
-import sys
 import threading
 import time
 
@@ -30,4 +29,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
