@@ -11,13 +11,13 @@ keeping back enough bytes that a secret lying across it is still masked.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import sys
 import threading
 from pathlib import Path
 from types import TracebackType
 
+from runner.console import Console
 from runner.secrets import Redactor
 
 PREFIX = b"[verification-runner] "
@@ -33,8 +33,7 @@ class LogSink:
     """Use it as a context manager: leaving the block flushes and closes the log file."""
 
     def __init__(self, *, console_fd: int | None = None, redactor: Redactor | None = None) -> None:
-        self._console_fd = sys.stdout.fileno() if console_fd is None else console_fd
-        self._console_ok = True
+        self.console = Console(sys.stdout.fileno() if console_fd is None else console_fd)
         self._file_fd: int | None = None
         self._early: list[bytes] = []  # what was said before the log file existed
         self._pending = b""  # the unfinished tail of a child's output
@@ -61,9 +60,10 @@ class LogSink:
             self._file_fd = fd
             early, self._early = self._early, []
             for chunk in early:
-                self._write_fd(fd, (chunk,), console=False)
+                self._write_file(fd, (chunk,))
 
     def close(self) -> None:
+        """Flush and close the file; give the pod log a bounded time to catch up."""
         with self._lock:
             self._flush_pending()
             if self._file_fd is not None:
@@ -71,6 +71,16 @@ class LogSink:
                     os.fsync(self._file_fd)
                 os.close(self._file_fd)
                 self._file_fd = None
+        self.console.drain()
+
+    def console_report(self) -> str | None:
+        """What the pod log missed because it was not being read, if anything."""
+        if not self.console.dropped:
+            return None
+        return (
+            f"{self.console.dropped} writes ({self.console.dropped_bytes} bytes) were not shown "
+            "in the pod log (it was not being read); verification.log has them"
+        )
 
     # -- what goes in --------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -132,14 +142,13 @@ class LogSink:
         if self._file_fd is None:
             self._early.append(b"".join(parts))
         else:
-            if self._file_gap and self._write_fd(self._file_fd, (GAP_NOTE,), console=False):
+            if self._file_gap and self._write_file(self._file_fd, (GAP_NOTE,)):
                 self._file_gap = False
-            self._write_fd(self._file_fd, parts, console=False)
-        if self._console_ok:
-            self._write_fd(self._console_fd, parts, console=True)
+            self._write_file(self._file_fd, parts)
+        self.console.put(parts)  # never blocks (runner/console.py)
 
-    def _write_fd(self, fd: int, parts: tuple[bytes | memoryview, ...], *, console: bool) -> bool:
-        """Write it all; False (never raised) when the descriptor failed."""
+    def _write_file(self, fd: int, parts: tuple[bytes | memoryview, ...]) -> bool:
+        """Write it all; False (never raised) when the file could not be written."""
         buffers: tuple[bytes | memoryview, ...] | None = parts  # first try: one system call
         view = memoryview(b"")
         while buffers is not None or view:
@@ -149,20 +158,15 @@ class LogSink:
                     total = 0
                     for part in buffers:
                         total += len(part)
-                    if written < total:  # rare: a full pipe or disk; finish it piece by piece
+                    if written < total:  # rare: a full disk; finish it piece by piece
                         view = memoryview(b"".join(buffers))[written:]
                     buffers = None
                     continue
                 written = os.write(fd, view)
             except InterruptedError:
                 continue
-            except BlockingIOError:
-                continue  # a non-blocking console that is momentarily full
-            except OSError as exc:
-                if console and exc.errno in (errno.EPIPE, errno.EBADF):
-                    self._console_ok = False  # the pod log is gone; the file still gets it
-                if not console:  # the console still gets every line
-                    self._file_gap = True
+            except OSError:  # the console still gets every line
+                self._file_gap = True
                 return False
             view = view[written:]
         return True

@@ -61,6 +61,8 @@ def finish(
         _merge_shards(ctx)
         _retention(ctx)
     finally:
+        if missed := sink.console_report():
+            sink.say(missed)
         sink.say(summary_line(summary))  # the verdict stays the last line of the log
 
 

@@ -74,6 +74,7 @@ class Case:
     mounts: list[Path] = field(default_factory=list)
     prior: dict[Path, str] = field(default_factory=dict)  # earlier attempt dir -> checksum
     notes: dict[str, object] = field(default_factory=dict)
+    reading: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, marker: bytes, timeout: float = 60) -> None:
         end = time.monotonic() + timeout
@@ -117,6 +118,7 @@ class Fault:
     args: tuple[str, ...] = ()  # after `run`: Playwright's arguments
     attempt: bool = True  # an attempt directory is expected (False: the root is unwritable)
     console: bool = True  # the pod log is read (False: its pipe is closed on the runner)
+    pod_log_whole: bool = True  # False: its reader stalls, so the pod log may lack the end
     marks: tuple[pytest.MarkDecorator, ...] = ()
 
 
@@ -157,6 +159,8 @@ def _run_case(fault: Fault, case: Case) -> subprocess.CompletedProcess[bytes]:
 
 def _read_lines(case: Case, stream: object) -> None:
     for line in stream:  # type: ignore[attr-defined]
+        with case.reading:  # held by a row that stalls the pod log's reader
+            pass
         with case.seen:
             case.lines.append(line)
             case.seen.notify_all()
@@ -167,7 +171,7 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
     tail = done.stdout.decode(errors="replace")[-3000:]
     assert done.returncode == fault.code, f"{fault.name}: exit {done.returncode}\n{tail}"
     last = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)[-1] if fault.console else b""
-    if fault.console:
+    if fault.console and fault.pod_log_whole:
         assert last.startswith(VERDICT) or b"VERIFICATION NOT RUN" in last, tail
         assert fault.reason.encode() in last, f"reason {fault.reason!r} not in {last!r}"
         assert b"\r" not in last
@@ -186,7 +190,8 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
         log = (attempt / "verification.log").read_bytes().rstrip(b"\n")
         log_last = log.rsplit(b"\n", 1)[-1]
         assert log_last.startswith(VERDICT), log_last[-300:]
-        if fault.console:
+        assert fault.reason.encode() in log_last
+        if fault.console and fault.pod_log_whole:
             assert log_last == last  # complete and flushed: the same final verdict line
         meta = json.loads((attempt / "execution-metadata.json").read_text())
         assert meta["exit_code"] == fault.code and meta["ended_at"]
@@ -303,6 +308,27 @@ def closed_port(case: Case) -> None:
         READY_BACKOFF_INITIAL_SECONDS="0.2",
         READY_BACKOFF_MAX_SECONDS="0.5",
     )
+
+
+def stall_the_pod_log(case: Case) -> None:
+    """The pod log's reader stops reading (a stalled log agent) until the runner has ended."""
+    assert case.proc is not None
+    case.wait_for(b"verification-runner ")
+    with case.reading:
+        try:
+            case.notes["exited_while_stalled"] = case.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            case.notes["exited_while_stalled"] = None
+
+
+def finished_while_stalled(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert case.notes["exited_while_stalled"] == 1, "the runner hung on its stalled pod log"
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    log = (attempt / "verification.log").read_bytes()
+    assert b"x" * (24 << 20) in log  # the file has every byte
+    assert b"were not shown in the pod log (it was not being read)" in log
+    assert b"Traceback" not in log
 
 
 def trickling_target(case: Case) -> None:
@@ -974,6 +1000,16 @@ FAULTS: list[Fault] = [
         1,
         "1 of 1 tests failed",
         check=forged_line_is_not_last,
+    ),
+    Fault(
+        "pod log reader stops reading (a blocked stdout)",
+        "discovery:3,longline:25165824,print:3,junit:fail:3,exit:1",
+        1,
+        "1 of 3 tests failed",
+        action=stall_the_pod_log,
+        check=finished_while_stalled,
+        pod_log_whole=False,
+        env={"RUN_DEADLINE_SECONDS": "120"},
     ),
     Fault(
         "pod log pipe closed", FAILED_RUN, 1, "1 of 3 tests failed", console=False, check=no_console
