@@ -64,7 +64,7 @@ def run_verification(
             + (f": {identity.original!r})" if identity.original else ")")
         )
         try:
-            attempt = _begin(settings, identity, deadline, sink)
+            attempt = _begin(settings, identity, deadline, stop, sink)
         except Exception as exc:
             failure = _failure(exc, sink)
             sink.say(f"VERIFICATION NOT RUN (exit {int(failure.code)}): {failure.reason}")
@@ -161,7 +161,9 @@ def _failure(exc: Exception, sink: LogSink) -> Failure:
     return failure
 
 
-def _begin(settings: Settings, identity: RunIdentity, deadline: Deadline, sink: LogSink) -> Attempt:
+def _begin(
+    settings: Settings, identity: RunIdentity, deadline: Deadline, stop: StopRequest, sink: LogSink
+) -> Attempt:
     return begin_attempt(
         RunLayout(settings.artifact_root, identity.run_name, settings.shard),
         identity=identity,
@@ -174,6 +176,7 @@ def _begin(settings: Settings, identity: RunIdentity, deadline: Deadline, sink: 
         on_duplicate=settings.on_duplicate,
         wait_seconds=deadline.remaining(),
         say=sink.say,
+        check_stop=stop.check,
     )
 
 

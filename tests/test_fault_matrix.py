@@ -436,16 +436,27 @@ def playwright_not_installed(case: Case) -> None:
     case.env.update(PATH=os.environ["PATH"], PLAYWRIGHT_HOME=str(home))
 
 
-def first_runner_holds(case: Case) -> None:
+def first_runner_holds(case: Case, seconds: float = 3) -> None:
     """Another execution of the same run is under way (two pods for one run)."""
     case.env["ANALYSIS_RUN_UID"] = UID
-    env = {**case.env, "FAULT_PW": "discovery:3,say:first holds,sleep:3,junit:pass:3,exit:0"}
-    first = start_runner(env)
+    script = f"discovery:3,say:first holds,sleep:{seconds},junit:pass:3,exit:0"
+    first = start_runner({**case.env, "FAULT_PW": script})
     case.background.append(first)
     assert first.stdout is not None
     for line in first.stdout:
         if b"first holds" in line:
             break
+
+
+def waited_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    """The waiter left soon after the signal although the first still held the run."""
+    (first,) = case.background
+    assert first.poll() is None, "the first execution ended: the wait was not interrupted"
+    signalled = case.notes["signalled_at"]
+    assert isinstance(signalled, float) and time.monotonic() - signalled < 10
+    first.send_signal(signal.SIGTERM)  # it stops its own tree: nothing is left behind
+    first.communicate(timeout=60)
+    assert not (case.root / RUN / "attempt-2").exists()
 
 
 def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
@@ -1061,6 +1072,20 @@ FAULTS: list[Fault] = [
         check=duplicate_refused,
         attempt=False,
     ),
+    *[
+        Fault(
+            f"{name} while waiting as a duplicate (ON_DUPLICATE=wait)",
+            "discovery:3,junit:pass:3,exit:0",
+            code,
+            f"{name} received during the wait for the run's other execution",
+            setup=lambda case: first_runner_holds(case, seconds=120),
+            action=signal_on(b"waiting up to", sig),
+            check=waited_promptly,
+            env={"ON_DUPLICATE": "wait"},
+            attempt=False,
+        )
+        for name, sig, code in SIGS
+    ],
     Fault(
         "stale lock of a SIGKILLed runner",
         "discovery:3,junit:pass:3,exit:0",

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -143,6 +144,7 @@ class _Retired(Exception):
 
 
 _START_TRIES = 10
+WAIT_SLICE = 0.5  # seconds of waiting for a duplicate between two looks at the stop request
 
 
 def begin_attempt(
@@ -153,6 +155,7 @@ def begin_attempt(
     on_duplicate: Literal["refuse", "wait"],
     wait_seconds: float,
     say: Callable[[str], None],
+    check_stop: Callable[[str], None] = lambda _phase: None,
 ) -> Attempt:
     """Take the run's active lock and the next attempt number, or refuse a duplicate.
 
@@ -163,7 +166,7 @@ def begin_attempt(
     for _ in range(_START_TRIES):
         try:
             _prepare_run_dir(run, identity)
-            active = _take_active(run, on_duplicate, wait_seconds, say, host)
+            active = _take_active(run, on_duplicate, wait_seconds, say, host, check_stop)
         except (_Retired, FileNotFoundError):
             continue
         try:
@@ -177,12 +180,13 @@ def begin_attempt(
     )
 
 
-def _take_active(
+def _take_active(  # noqa: PLR0917 - one caller, the values begin_attempt was given
     run: RunLayout,
     on_duplicate: Literal["refuse", "wait"],
     wait_seconds: float,
     say: Callable[[str], None],
     host: Host,
+    check_stop: Callable[[str], None],
 ) -> FileLock:
     # A shard's lock is taken under the ledger lock only (see the module docstring).
     active = _live_lock(run, timeout=0) if run.shard is None else None
@@ -206,13 +210,20 @@ def _take_active(
         f"run {run.run_name} is being verified by {holder}; waiting up to "
         f"{wait_seconds:.0f}s for it to finish (ON_DUPLICATE=wait)"
     )
-    active = _live_lock(run, timeout=max(wait_seconds, 0.0), poll_interval=0.2)
-    if active is None:
-        raise DeadlineExceeded(
-            f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
-            f"deadline ({wait_seconds:.0f}s) ran out"
-        )
-    return active
+    # In slices, so that SIGTERM (a deleted pod, an aborted verification) ends the wait
+    # within a slice instead of when the other execution ends.
+    end = time.monotonic() + max(wait_seconds, 0.0)
+    while True:
+        check_stop("the wait for the run's other execution (ON_DUPLICATE=wait)")
+        left = end - time.monotonic()
+        active = _live_lock(run, timeout=max(min(left, WAIT_SLICE), 0.0), poll_interval=0.2)
+        if active is not None:
+            return active
+        if left <= WAIT_SLICE:
+            raise DeadlineExceeded(
+                f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
+                f"deadline ({wait_seconds:.0f}s) ran out"
+            )
 
 
 def _live_lock(run: RunLayout, *, timeout: float, poll_interval: float = 0.05) -> FileLock | None:
