@@ -1,10 +1,21 @@
 # The two commands of the README. Everything else is a step of one of them.
-.PHONY: example test setup setup-test lint typecheck pytest bench
+.PHONY: example test test-fast test-lowest setup setup-test setup-lowest lint typecheck pytest bench
+
+# The fast tier: no browser, container, nginx, soak or fault matrix (the `slow` marker).
+FAST = not (browser or container or nginx or slow)
 
 example: setup
 	TESTS_WORKSPACE=examples/workspace .venv/bin/verification-runner run
 
-test: setup-test lint typecheck pytest
+test: setup-test lint typecheck pytest test-lowest
+
+# The edit-test loop: under a minute.
+test-fast: setup-test
+	.venv/bin/python -m pytest -m "$(FAST)"
+
+# The fast tier with every runtime dependency at the floor pyproject.toml declares.
+test-lowest: setup-lowest
+	.venv-lowest/bin/python -m pytest -m "$(FAST)" -p no:cacheprovider
 
 setup:
 	bash scripts/setup.sh run
@@ -12,12 +23,15 @@ setup:
 setup-test:
 	bash scripts/setup.sh test
 
+setup-lowest:
+	bash scripts/setup-lowest.sh
+
 lint:
 	.venv/bin/ruff check runner tests bench
 	.venv/bin/ruff format --check runner tests bench
 
 typecheck:
-	.venv/bin/mypy --strict runner
+	.venv/bin/mypy --strict runner tests
 
 pytest:
 	.venv/bin/python -m pytest

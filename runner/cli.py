@@ -1,6 +1,6 @@
 """The `verification-runner` command line: parse, build `Settings` once, dispatch, exit.
 
-Exceptions from the core map to the exit-code contract here and nowhere else.
+Exceptions from the core map to the exit-code contract through `errors.failure_of`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from runner import __version__
-from runner.errors import RunnerError
+from runner.errors import failure_of
 from runner.exitcodes import ExitCode
 from runner.settings import Settings, child_environment, load_settings
 
@@ -28,16 +28,15 @@ def _settings(promotion: str | None) -> Settings:
 
 
 def _run(action: Callable[[], ExitCode]) -> None:
-    """Run one command and exit with its code; a RunnerError becomes its sentence and code."""
+    """Run one command and exit with its code; an exception becomes its sentence and code."""
     try:
         code = action()
-    except RunnerError as exc:
-        click.echo(f"verification-runner: {exc}", err=True)
-        code = exc.exit_code
-    except Exception as exc:  # a bug or an unforeseen OSError: Python would exit 1, "failed"
-        traceback.print_exc()
-        click.echo(f"verification-runner: internal error (exit 3): {exc!r}", err=True)
-        code = ExitCode.INFRASTRUCTURE_ERROR
+    except Exception as exc:
+        failure = failure_of(exc)
+        if failure.internal:
+            traceback.print_exc()
+        click.echo(f"verification-runner: {failure.reason}", err=True)
+        code = failure.code
     sys.exit(int(code))
 
 

@@ -7,22 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
 
 from runner.exitcodes import ExitCode
-from runner.identity import RunIdentity, analysis_run_uid, resolve_identity
+from runner.identity import analysis_run_uid, identity_of
 from runner.settings import Settings
 from runner.volume.artifacts import RunLayout
 from runner.volume.cleanup import cleanup
-from runner.volume.retention import Policy
-
-
-def identity_of(settings: Settings) -> RunIdentity:
-    return resolve_identity(
-        promotion=settings.kargo_promotion_id,
-        analysis_run_uid=settings.analysis_run_uid,
-        job_name=settings.job_name,
-    )
+from runner.volume.retention import retention_policy
 
 
 def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], None]) -> ExitCode:
@@ -52,15 +43,6 @@ def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], No
         for key, value in facts.items():
             echo(f"{key:<{width}}  {value}")
     return ExitCode.PASSED
-
-
-def retention_policy(settings: Settings) -> Policy:
-    cap = settings.retention_max_total_mb
-    return Policy(
-        keep_runs=settings.retention_keep_runs,
-        max_age=timedelta(days=settings.retention_max_age_days),
-        max_total_bytes=int(cap * 1_000_000) if cap > 0 else None,
-    )
 
 
 def cleanup_artifacts(

@@ -1,4 +1,7 @@
-"""What one attempt of `run` carries from start to finish (execution.py, wrapup.py)."""
+"""What one attempt of `run` carries from start to finish (execution.py, wrapup.py).
+
+Frozen: the phases of a run return what they learn instead of writing it in here.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runner.control import Deadline, StopRequest
-from runner.fetching.request import FetchedTests
-from runner.metadata import ExecutionMetadata
 from runner.settings import Settings
 from runner.tee import LogSink
 from runner.volume.attempts import Attempt
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunContext:
     settings: Settings
     attempt: Attempt
     sink: LogSink
     deadline: Deadline
     stop: StopRequest
-    metadata: ExecutionMetadata
     base_env: Mapping[str, str]
-    fetched: FetchedTests | None = None  # the tests fetched from Git (runner/fetching)

@@ -1,9 +1,12 @@
 """Exceptions that carry an exit code and a sentence a platform engineer can act on.
 
-The core raises these and never exits; `cli.py` maps them to exit codes in one place.
+The core raises these and never exits. `failure_of` is the one mapping from any exception to
+the exit-code contract; the CLI and the run pipeline both call it.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from runner.exitcodes import ExitCode
 
@@ -30,10 +33,6 @@ class DeadlineExceeded(RunnerError):
     exit_code = ExitCode.DEADLINE_EXCEEDED
 
 
-class NoTestsDiscovered(RunnerError):
-    exit_code = ExitCode.NO_TESTS
-
-
 class DuplicateExecution(RunnerError):
     exit_code = ExitCode.DUPLICATE_REFUSED
 
@@ -44,3 +43,26 @@ class Interrupted(RunnerError):
     def __init__(self, message: str, exit_code: ExitCode) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: ExitCode
+    reason: str  # one sentence, for the log, the summary and the termination message
+    internal: bool = False  # a bug of ours: the traceback belongs in the log
+
+
+def failure_of(exc: Exception, *, os_error: str = "a file or system call failed") -> Failure:
+    """The exit code and sentence for an exception that ended a command.
+
+    A RunnerError carries both. An OSError that escaped is the machine failing under us (the
+    run pipeline says which part: `os_error`). Anything else is a bug of ours: exit 3, so that
+    it can never read as a pass (Python itself would exit 1, "tests failed").
+    """
+    if isinstance(exc, RunnerError):
+        return Failure(exc.exit_code, str(exc))
+    if isinstance(exc, OSError):
+        return Failure(ExitCode.INFRASTRUCTURE_ERROR, f"{os_error}: {exc}")
+    return Failure(
+        ExitCode.INFRASTRUCTURE_ERROR, f"internal error in the runner: {exc!r}", internal=True
+    )

@@ -17,9 +17,15 @@ import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.settings import Settings
+
+from runner.walltime import TimedOut, within
 
 TIMEOUT = 5.0
 AR_NAME = "analysisrun.argoproj.io/name"
@@ -57,6 +63,14 @@ class ApiClient:
         return cls(base_url=f"https://{netloc}:{port}", token=token, context=context)
 
     def get(self, path: str) -> dict[str, Any]:
+        """The object at `path`, within TIMEOUT seconds of wall time (urllib's timeout bounds
+        each read, so a server that trickles its answer would hold it for ever)."""
+        try:
+            return within(lambda: self._get(path), seconds=TIMEOUT, name="api-lookup")
+        except TimedOut as exc:
+            raise LookupFailed(f"GET {path}: no complete answer within {TIMEOUT:g}s") from exc
+
+    def _get(self, path: str) -> dict[str, Any]:
         request = urllib.request.Request(  # noqa: S310 - https to the API server only
             self.base_url + path,
             headers={"Authorization": f"Bearer {self.token}", "Accept": "application/json"},
@@ -94,6 +108,33 @@ def lookup(client: ApiClient, namespace: str, job_name: str) -> KargoContext:
         stage=labels.get(STAGE),
         freight_collection=labels.get(FREIGHT_COLLECTION),
     )
+
+
+def promotion_of(settings: Settings, say: Callable[[str], None]) -> KargoContext | None:
+    """The promotion behind this Job, when the settings allow a look and say where; any
+    problem is said in one line and None returned: the lookup never fails a verification."""
+    if not (
+        settings.lookup_promotion
+        and settings.kubernetes_service_host
+        and settings.pod_namespace
+        and settings.job_name
+    ):
+        return None
+    try:
+        client = ApiClient.in_cluster(
+            settings.kubernetes_service_host,
+            settings.kubernetes_service_port,
+            settings.service_account_dir,
+        )
+        found = lookup(client, settings.pod_namespace, settings.job_name)
+    except LookupFailed as exc:
+        say(f"promotion lookup skipped: {exc} (LOOKUP_PROMOTION=false silences this)")
+        return None
+    say(
+        f"verifying promotion {found.promotion or '(none: a reverification)'} of stage "
+        f"{found.stage or '?'} (AnalysisRun {found.analysis_run})"
+    )
+    return found
 
 
 def _meta(obj: dict[str, Any], key: str) -> dict[str, str]:

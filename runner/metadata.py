@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
@@ -18,6 +19,11 @@ from runner.secrets import Redactor
 from runner.settings import Settings
 from runner.volume.artifacts import atomic_write_text
 from runner.volume.attempts import Attempt
+
+if TYPE_CHECKING:
+    from runner.judging.verdict import Verdict
+    from runner.kube import KargoContext
+    from runner.process import ProcessOutcome
 
 
 class Versions(BaseModel):
@@ -33,6 +39,14 @@ class ResourceUsage(BaseModel):
     peak_rss_bytes: int = 0
     cpu_seconds: float = 0.0
     samples: int = 0
+
+    @classmethod
+    def of(cls, outcome: ProcessOutcome) -> ResourceUsage:
+        return cls(
+            peak_rss_bytes=outcome.peak_rss_bytes,
+            cpu_seconds=outcome.cpu_seconds,
+            samples=outcome.samples,
+        )
 
 
 class ExecutionMetadata(BaseModel):
@@ -85,6 +99,29 @@ class ExecutionMetadata(BaseModel):
             "tests_revision": self.tests_revision,
             "tests_commit": self.tests_commit,
         }
+
+    def learned(self, **facts: object) -> ExecutionMetadata:
+        """A copy with what a phase of the run learned (a field name per fact)."""
+        return self.model_copy(update=facts)
+
+    def with_kargo(self, found: KargoContext | None) -> ExecutionMetadata:
+        """What the Kubernetes API said about the promotion; the settings' values win."""
+        if found is None:
+            return self
+        return self.learned(
+            analysis_run_name=found.analysis_run,
+            freight_collection=found.freight_collection,
+            promotion=self.promotion or found.promotion,
+            stage=self.stage or found.stage,
+        )
+
+    def ended(self, verdict: Verdict, at: datetime) -> ExecutionMetadata:
+        return self.learned(
+            ended_at=at,
+            exit_code=int(verdict.code),
+            outcome=verdict.code.outcome,
+            reason=verdict.reason,
+        )
 
 
 def initial_metadata(settings: Settings, attempt: Attempt) -> ExecutionMetadata:

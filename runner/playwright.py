@@ -1,5 +1,5 @@
 """Everything the runner knows about Playwright: where it lives, how it is started, which
-environment it gets, and how its discovery and versions are read back.
+environment it gets, and how its discovery, versions and errors are read back.
 
 The Playwright side (`playwright.config.ts`, `reporters/discovery-reporter.cjs`) reads the
 variables built here; their names are fixed in docs/contract.md.
@@ -11,16 +11,17 @@ import contextlib
 import json
 import socket
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError
+from runner.errors import ConfigError, InfrastructureError
 from runner.settings import Settings
 from runner.volume.artifacts import AttemptLayout
 
 CONFIG_FILE = "playwright.config.ts"
 NO_TESTS_ERROR = "Error: No tests found"
+TAIL_BYTES = 64 * 1024  # how much of the log's end is searched for Playwright's error line
 
 
 def command(
@@ -137,15 +138,58 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def discovery_file(layout: AttemptLayout) -> Path:
-    return layout.dir / "discovery.json"
+def check_home(home: Path) -> None:
+    """PLAYWRIGHT_HOME must hold the runner's config, or nothing sensible can start."""
+    if not (home / CONFIG_FILE).is_file():
+        raise ConfigError(
+            f"PLAYWRIGHT_HOME={home} holds no {CONFIG_FILE}; point it at the runner's Node side"
+        )
+
+
+def check_installed(home: Path, playwright_version: str | None) -> None:
+    """Without @playwright/test, npx fails with an npm message and the verdict would blame
+    the JUnit file: say what is wrong instead."""
+    if playwright_version is None:
+        raise InfrastructureError(
+            f"@playwright/test is not installed in PLAYWRIGHT_HOME={home} "
+            "(no node_modules/@playwright/test): run `npm ci` there, or use the runner's image"
+        )
+
+
+def prepare(
+    settings: Settings,
+    layout: AttemptLayout,
+    *,
+    workspace: Path,
+    base: Mapping[str, str],
+    kargo: bool,
+    args: Sequence[str],
+    say: Callable[[str], None],
+) -> tuple[dict[str, str], str | None, str | None]:
+    """Check PLAYWRIGHT_HOME and the extra arguments, build the child's environment and say
+    what will run against what. Returns the environment and Node's and @playwright/test's
+    versions."""
+    check_home(settings.playwright_home)
+    suite = settings.suite or ("kargo" if kargo else "local")
+    check_arguments(args, kargo=suite == "kargo")
+    env = environment(settings, layout, workspace=workspace, base=base, suite=suite)
+    node, version = versions(settings.playwright_home, env)
+    target = settings.base_url or "local webServer on " + env["LOCAL_SITE_DIR"]
+    say(f"suite {suite}; workspace {workspace}; target {target}")
+    return env, node, version
 
 
 def environment(
-    settings: Settings, layout: AttemptLayout, *, base: Mapping[str, str], suite: str
+    settings: Settings,
+    layout: AttemptLayout,
+    *,
+    workspace: Path,
+    base: Mapping[str, str],
+    suite: str,
 ) -> dict[str, str]:
     """The child's environment: the runner's own, plus every location and choice Playwright
-    needs, derived from the settings and the attempt directory (never set twice by hand)."""
+    needs, derived from the settings, the tests' workspace and the attempt directory (never
+    set twice by hand)."""
     home = settings.playwright_home
     env = dict(base)
     env.pop("PLAYWRIGHT_BLOB_OUTPUT_FILE", None)
@@ -156,12 +200,12 @@ def environment(
     node_path = [p for p in env.get("NODE_PATH", "").split(":") if p]
     env.update(
         {
-            "TESTS_WORKSPACE": str(settings.tests_workspace),
+            "TESTS_WORKSPACE": str(workspace),
             "CENTRAL_TESTS_DIR": settings.central_tests_dir,
             "PLUGIN_TESTS_GLOB": settings.plugin_tests_glob,
             "VR_SUITE": suite,
             "VR_RETRIES": str(settings.playwright_retries),
-            "VR_DISCOVERY_FILE": str(discovery_file(layout)),
+            "VR_DISCOVERY_FILE": str(layout.discovery),
             # Specs in a workspace outside `home` resolve @playwright/test through NODE_PATH
             # (docs/platform-facts.md); the runner's pinned copy is the one that runs.
             "NODE_PATH": ":".join(dict.fromkeys([*node_path, str(home / "node_modules")])),
@@ -172,7 +216,7 @@ def environment(
         env["BASE_URL"] = settings.base_url
     else:
         env.pop("BASE_URL", None)
-        site = settings.local_site_dir or settings.tests_workspace / "site"
+        site = settings.local_site_dir or workspace / "site"
         env["LOCAL_SITE_DIR"] = str(site)
         env["LOCAL_SITE_PORT"] = str(free_port())
     if settings.browser_executable:
@@ -183,7 +227,6 @@ def environment(
 @dataclass(frozen=True)
 class Discovery:
     total: int
-    projects: dict[str, int]
     errors: tuple[str, ...]
 
     @property
@@ -196,13 +239,38 @@ class Discovery:
         return next((e for e in self.errors if not e.startswith(NO_TESTS_ERROR)), None)
 
 
+def discovered(discovery: Discovery | None) -> int | None:
+    """0 only for a clean "No tests found"; None when a load error hid the real count."""
+    if discovery is None:
+        return None
+    if discovery.no_tests:
+        return 0
+    return discovery.total or None
+
+
+def first_error(log: Path) -> str | None:
+    """The first `Error:` line Playwright printed, when it failed before any reporter ran
+    (a config that throws, a missing browser, a broken install)."""
+    try:
+        with log.open("rb") as handle:
+            handle.seek(max(0, log.stat().st_size - TAIL_BYTES))
+            tail = handle.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    for line in tail.splitlines():
+        stripped = line.strip()
+        # "error: " is commander's usage error (an unknown option, a missing value).
+        if stripped.startswith(("Error:", "Error [", "error: ")):
+            return stripped[:500]
+    return None
+
+
 def read_discovery(path: Path) -> Discovery | None:
     """What the discovery reporter wrote; None when Playwright never got that far."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return Discovery(
             total=int(data["total"]),
-            projects={str(k): int(v) for k, v in dict(data.get("projects") or {}).items()},
             errors=tuple(str(e) for e in data.get("errors") or ()),
         )
     except (OSError, ValueError, KeyError, TypeError):

@@ -8,6 +8,7 @@ are ignored as Chromium ignores them, so the probe reaches the target the way th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http
 import http.client
@@ -15,6 +16,7 @@ import re
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -22,11 +24,15 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import SecretStr
 
 from runner import __version__
+from runner.walltime import TimedOut, within
 
 MAX_BODY = 1 << 20  # bytes read for the body match; a health page is small
 EXCERPT = 80  # characters of a body quoted in a reason
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 SUCCESS = frozenset(range(200, 300))
+# How far past its timeout the wall-time bound lets a probe go: a socket timeout that fires
+# on time still gives its own reason (a silent server, a refused connection).
+OVERRUN = 0.1
 
 
 @dataclass(frozen=True)
@@ -74,9 +80,39 @@ class ProbeResult:
     reason: str  # "status 200" when ok
 
 
-def probe(check: Check, *, timeout: float) -> ProbeResult:
-    """GET `check.url`, following redirects, within `timeout` seconds in all (per hop, at most
-    one socket timeout more while a response is read)."""
+def probe(
+    check: Check, *, timeout: float, cancelled: Callable[[], bool] = lambda: False
+) -> ProbeResult:
+    """GET `check.url`, following redirects, within `timeout` seconds of wall time in all:
+    a server that trickles its answer, or a resolver that hangs, cannot hold it longer, and
+    neither can a stop request (`cancelled`)."""
+    sockets: list[socket.socket] = []
+
+    def abandon() -> None:  # the probe's thread sees its socket shut and ends
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+    try:
+        return within(
+            lambda: _probe(check, timeout, sockets),
+            seconds=timeout + OVERRUN,
+            cancelled=cancelled,
+            abandon=abandon,
+            name="readiness-probe",
+        )
+    except TimedOut as exc:
+        if exc.cancelled:
+            return ProbeResult(False, "probe abandoned: the runner was asked to stop")
+        where = urlsplit(check.url).netloc.rsplit("@", 1)[-1]
+        return ProbeResult(
+            False,
+            f"timeout: no complete answer from {where} within {timeout:g}s "
+            "(the server answers too slowly, or the name does not resolve)",
+        )
+
+
+def _probe(check: Check, timeout: float, sockets: list[socket.socket]) -> ProbeResult:
     try:
         sent = {h.name: h.resolve() for h in check.headers}
     except OSError as exc:
@@ -91,7 +127,7 @@ def probe(check: Check, *, timeout: float) -> ProbeResult:
         # Headers (a token) go only to the origin they were configured for.
         headers = sent if _origin(url) == _origin(check.url) else {}
         try:
-            status, location, body = _get(url, check, headers, timeout=left)
+            status, location, body = _get(url, check, headers, timeout=left, sockets=sockets)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             return ProbeResult(False, _error_reason(exc, url, timeout))
         if status in REDIRECTS and status not in check.statuses and location:
@@ -116,33 +152,43 @@ def _redirect(chain: list[str], target: str, limit: int) -> str | ProbeResult:
 
 
 def _get(
-    url: str, check: Check, headers: dict[str, str], *, timeout: float
+    url: str,
+    check: Check,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    sockets: list[socket.socket],
 ) -> tuple[int, str | None, bytes]:
     parts = urlsplit(url)
-    conn: http.client.HTTPConnection
-    if parts.scheme == "https":
-        context = _tls_context(check.insecure, check.ca_file)
-        conn = http.client.HTTPSConnection(
-            parts.hostname or "", parts.port, timeout=timeout, context=context
-        )
-    else:
-        conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=timeout)
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        conn.request(
-            "GET",
-            target,
-            headers={
-                "User-Agent": f"verification-runner/{__version__} (readiness)",
-                "Accept": "*/*",
-                "Connection": "close",
-                **headers,
-            },
-        )
-        response = conn.getresponse()
-        return response.status, response.getheader("Location"), _read(response, timeout)
-    finally:
-        conn.close()
+    host, https = parts.hostname or "", parts.scheme == "https"
+    # Our own connection, so that the caller holds the socket (to shut it down at the
+    # deadline) from before the TLS handshake, which a server could trickle too.
+    raw = socket.create_connection((host, parts.port or (443 if https else 80)), timeout)
+    sockets.append(raw)
+    with raw:  # closed at the end (wrap_socket hands it to the TLS socket instead)
+        conn: http.client.HTTPConnection
+        if https:
+            context = _tls_context(check.insecure, check.ca_file)
+            conn = http.client.HTTPSConnection(host, parts.port, timeout=timeout, context=context)
+        else:
+            conn = http.client.HTTPConnection(host, parts.port, timeout=timeout)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        try:
+            conn.sock = context.wrap_socket(raw, server_hostname=host) if https else raw
+            conn.request(
+                "GET",
+                target,
+                headers={
+                    "User-Agent": f"verification-runner/{__version__} (readiness)",
+                    "Accept": "*/*",
+                    "Connection": "close",
+                    **headers,
+                },
+            )
+            response = conn.getresponse()
+            return response.status, response.getheader("Location"), _read(response, timeout)
+        finally:
+            conn.close()
 
 
 def _read(response: http.client.HTTPResponse, timeout: float) -> bytes:

@@ -64,14 +64,9 @@ class Captured:
 class ProcessOutcome:
     returncode: int  # negative: killed by that signal (subprocess convention)
     stopped_for: str | None  # "deadline" or "signal" when we stopped it, else None
-    duration: float
     peak_rss_bytes: int
     cpu_seconds: float
     samples: int
-
-    @property
-    def killed_by_signal(self) -> int | None:
-        return -self.returncode if self.returncode < 0 else None
 
 
 class _Usage:
@@ -139,7 +134,7 @@ def run_streaming(
     """Run `argv` to the end, or until the deadline or a stop request; stream its output.
 
     `observe`, when given, also sees every chunk of output (a caller that must read what the
-    child said, as runner/fetching does with git's errors)."""
+    child said, as runner/fetching does with git's errors: see `Captured`)."""
     sink.say(f"$ {shlex.join(argv)}")
     try:
         child = subprocess.Popen(
@@ -176,6 +171,7 @@ class _Supervisor:
         stop: StopRequest,
         grace: float,
     ) -> None:
+        self.observe: Callable[[bytes], None] | None = None
         if child.stdout is None:
             raise InfrastructureError("the child process has no output pipe")
         self.child, self.pipe = child, child.stdout
@@ -185,8 +181,6 @@ class _Supervisor:
         self.stopped_for: str | None = None
         self.kill_at: float | None = None
         self.linger_until: float | None = None
-        self.started = time.monotonic()
-        self.observe: Callable[[bytes], None] | None = None
 
     def run(self) -> ProcessOutcome:
         # A thread does blocking reads into the tee; this thread supervises. A select() per
@@ -222,7 +216,6 @@ class _Supervisor:
         return ProcessOutcome(
             returncode=self.child.returncode,
             stopped_for=self.stopped_for,
-            duration=round(time.monotonic() - self.started, 3),
             peak_rss_bytes=self.usage.peak_rss,
             cpu_seconds=self.usage.cpu_seconds,
             samples=self.usage.samples,

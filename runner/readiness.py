@@ -110,8 +110,8 @@ def wait_until_ready(
 ) -> ReadinessReport:
     """Probe until a round passes every check; raise NotReady when the deadline passes first.
 
-    A stop request (SIGTERM) is honoured between probes and within STOP_POLL_SECONDS of a
-    pause; a probe in flight ends within its own timeout.
+    A stop request (SIGTERM) is honoured within STOP_POLL_SECONDS of a pause and within
+    walltime.POLL_SECONDS of a probe in flight; a probe never outlasts its own timeout.
     """
     run_left = overall.remaining()
     limit = min(deadline_seconds, run_left)
@@ -119,7 +119,9 @@ def wait_until_ready(
     end = start + limit
     last: list[ProbeResult | None] = [None] * len(checks)
     probes, delays, next_progress = 0, backoff_delays(backoff), start + PROGRESS_SECONDS
-    do_probe = prober or (lambda check, timeout: probe(check, timeout=timeout))
+    do_probe = prober or (
+        lambda check, timeout: probe(check, timeout=timeout, cancelled=lambda: stop.requested)
+    )
 
     def report(ready: bool) -> ReadinessReport:
         outcomes = tuple(
@@ -138,6 +140,7 @@ def wait_until_ready(
             if left <= 0:
                 break
             result = do_probe(check, min(check.timeout, left))
+            stop.check("readiness")  # a probe cut short by the stop request is no reason
             probes += 1
             passed += result.ok
             previous, last[index] = last[index], result

@@ -6,11 +6,17 @@ environment or a setting is shown; `Redactor` scrubs known secret values out of 
 
 from __future__ import annotations
 
+import contextlib
+import html
+import json
 import re
 from collections.abc import Iterable, Mapping
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:  # settings.py imports this module: only the type here
+    from runner.settings import Settings
 
 MASK = "****"
 
@@ -28,11 +34,6 @@ def is_secret_name(name: str) -> bool:
 
 def mask_value(name: str, value: str) -> str:
     return MASK if is_secret_name(name) and value else value
-
-
-def mask_environment(environ: Mapping[str, str]) -> dict[str, str]:
-    """A copy of `environ` fit to print: every secret-looking value replaced by the mask."""
-    return {name: mask_value(name, value) for name, value in sorted(environ.items())}
 
 
 MIN_SECRET_LENGTH = 4
@@ -56,15 +57,19 @@ class Redactor:
     """
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
-        values = sorted({s for s in secrets if maskable(s)}, key=len, reverse=True)
+        given = set(secrets)
+        # Each line of a multi-line secret (a PEM key) too: the tee writes line by line, so
+        # a secret that spans lines may reach it in pieces.
+        given |= {line for value in given for line in value.splitlines()}
+        values = sorted({s for s in given if maskable(s)}, key=len, reverse=True)
         self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
-        # Bytes that are not UTF-8 reach Python as surrogate escapes (os.environ): encode them
-        # back to the very bytes a child prints.
-        self._bytes_pattern = (
-            re.compile(b"|".join(re.escape(v.encode("utf-8", "surrogateescape")) for v in values))
-            if values
-            else None
-        )
+        # In bytes (the log, Playwright's files) a secret also appears as JSON, XML or HTML
+        # escape it (an expect() message quotes it as JSON). Bytes that are not UTF-8 reach
+        # Python as surrogate escapes (os.environ): they are encoded back to the bytes a child
+        # prints.
+        forms = sorted({f for v in values for f in _written_forms(v)}, key=len, reverse=True)
+        self._bytes_pattern = re.compile(b"|".join(map(re.escape, forms))) if forms else None
+        self._longest = max(map(len, forms), default=0)  # bytes; see safe_cut
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> Redactor:
@@ -74,6 +79,23 @@ class Redactor:
     def active(self) -> bool:
         """Whether there is anything to mask at all."""
         return self._pattern is not None
+
+    def safe_cut(self, data: bytes) -> int:
+        """How much of `data` (the start of a line that goes on) can be masked and written now.
+
+        A secret may begin in the last bytes and end in bytes still to come, so those bytes
+        (one less than the longest secret) are held back; a secret that lies across that
+        point is written whole, masked. Without secrets, all of it.
+        """
+        if self._bytes_pattern is None:
+            return len(data)
+        cut = max(0, len(data) - (self._longest - 1))
+        for match in self._bytes_pattern.finditer(data, max(0, cut - self._longest)):
+            if match.start() < cut < match.end():
+                return match.end()
+            if match.start() >= cut:
+                break
+        return cut
 
     def text(self, text: str) -> str:
         return self._pattern.sub(MASK, text) if self._pattern else text
@@ -100,3 +122,36 @@ class Redactor:
     def json(self, model: BaseModel) -> str:
         """The model as the JSON text of a file the runner writes: values masked first."""
         return self.model(model).model_dump_json(indent=2) + "\n"
+
+
+def _written_forms(value: str) -> set[bytes]:
+    """The bytes `value` becomes in a serialized file: as is, JSON-escaped (ASCII or not),
+    XML-escaped (Playwright's JUnit reporter: &quot; &apos;) and HTML-escaped (&#x27;)."""
+    raw = value.encode("utf-8", "surrogateescape")
+    if raw.decode("utf-8", "replace") != value:  # not UTF-8: only its bytes can appear
+        return {raw}
+    xml = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return {
+        raw,
+        json.dumps(value)[1:-1].encode(),
+        json.dumps(value, ensure_ascii=False)[1:-1].encode(),
+        xml.replace('"', "&quot;").replace("'", "&apos;").encode(),
+        html.escape(value, quote=True).encode(),
+    }
+
+
+def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
+    """Mask secret-looking variables and every readiness header value, whatever its
+    variable is called: a test that prints one must not put it into the evidence."""
+    values = [v for k, v in environ.items() if is_secret_name(k)]
+    for check in settings.ready_checks or ():
+        for header in check.headers:
+            if header.secret is not None:
+                values.append(header.secret.get_secret_value())
+            elif header.value_from_file is not None:
+                with contextlib.suppress(OSError):
+                    values.append(header.value_from_file.read_text(encoding="utf-8").strip())
+    if settings.git_credentials_dir is not None:  # git's password, should anything print it
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            values.append((settings.git_credentials_dir / "password").read_text("utf-8").strip())
+    return Redactor(values)

@@ -7,7 +7,6 @@ computed in `artifacts.py` from these values, never read from the environment a 
 
 from __future__ import annotations
 
-import contextvars
 import json
 import os
 import re
@@ -19,28 +18,27 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
-from pydantic_settings.sources import EnvSettingsSource
-from pydantic_settings.sources.utils import parse_env_vars
 
 from runner.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
 from runner.secrets import is_secret_name, mask_value
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
+# Upper bounds of the numeric settings: far beyond any sensible value, well inside what a
+# timer (threading.TIMEOUT_MAX), a timedelta and a float's exact integers can hold.
+HOUR = 3600.0
+WEEK = 7 * 86400.0
+CENTURY_DAYS = 36500.0
+EXABYTE_MB = 1e12
 LOCAL_ARTIFACT_ROOT = Path(".verification-artifacts")
-
-# The environment `load_settings` reads: os.environ unless a caller (a test) passes its own.
-_ENVIRON: contextvars.ContextVar[Mapping[str, str] | None] = contextvars.ContextVar(
-    "verification_runner_environ", default=None
-)
 
 
 def _default_playwright_home() -> Path:
@@ -53,20 +51,57 @@ def _default_playwright_home() -> Path:
     return checkout if (checkout / "playwright.config.ts").exists() else Path.cwd()
 
 
-class _EnvSource(EnvSettingsSource):
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        environ = _ENVIRON.get()
-        return parse_env_vars(
-            os.environ if environ is None else environ,
-            self.case_sensitive,
-            self.env_ignore_empty,
-            self.env_parse_none_str,
-        )
+def _with_header_values(raw: str, environ: Mapping[str, str]) -> object:
+    """READY_CHECKS decoded, every header's `value_from_env` looked up in `environ` (and any
+    `env_value` the JSON itself carried replaced); `raw` when it is not a non-empty JSON list,
+    for Settings to say why."""
+    try:
+        checks = json.loads(raw)
+    except ValueError:
+        return raw
+    if not isinstance(checks, list) or not checks:
+        return raw
+    for check in checks:
+        headers = check.get("headers") if isinstance(check, dict) else None
+        for header in headers if isinstance(headers, list) else ():
+            if isinstance(header, dict):
+                name = header.get("value_from_env")
+                header["env_value"] = environ.get(name) if isinstance(name, str) else None
+    return checks
 
 
-def _environ() -> Mapping[str, str]:
-    environ = _ENVIRON.get()
-    return os.environ if environ is None else environ
+class EnvironSource(PydanticBaseSettingsSource):
+    """An environment as a settings source: the process's, or the mapping a caller (a test)
+    hands to `load_settings`, and never both.
+
+    A custom source through pydantic-settings' public interface: variable NAME sets field
+    `name` (case-insensitive), an empty value counts as unset, and complex values are decoded
+    as the built-in environment source does (a `NoDecode` field parses its own string). A
+    readiness header's `value_from_env` is looked up here too: same environment, one reader.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        super().__init__(settings_cls)
+        self._environ = environ
+        self._lower = {name.lower(): value for name, value in environ.items() if value}
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._lower.get(field_name.lower()), field_name, self.field_is_complex(field)
+
+    def prepare_field_value(
+        self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
+    ) -> Any:
+        if field_name == "ready_checks":
+            return _with_header_values(value, self._environ)
+        return super().prepare_field_value(field_name, field, value, value_is_complex)
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name, field in self.settings_cls.model_fields.items():
+            value, key, is_complex = self.get_field_value(field, name)
+            if value is not None:
+                values[key] = self.prepare_field_value(name, field, value, is_complex)
+        return values
 
 
 # -- The readiness gate's checks (READY_CHECKS, a JSON list; see runner/readiness.py) --------
@@ -83,7 +118,8 @@ class ReadyHeader(BaseModel):
     value_from_env: str | None = None
     value_from_file: Path | None = None
     prefix: str = ""  # e.g. "Bearer " in front of a token file's content
-    _secret: SecretStr | None = PrivateAttr(default=None)
+    # The variable's value, filled in by Settings from its environment (never from the JSON).
+    env_value: SecretStr | None = Field(default=None, exclude=True, repr=False)
 
     @model_validator(mode="after")
     def _one_source(self) -> ReadyHeader:
@@ -95,11 +131,8 @@ class ReadyHeader(BaseModel):
             raise ValueError(
                 f"{self.header} looks secret: use value_from_env or value_from_file, not value"
             )
-        if self.value_from_env:
-            found = _environ().get(self.value_from_env)
-            if not found:  # empty counts as unset, as everywhere
-                raise ValueError(f"{self.header}: variable {self.value_from_env} is unset")
-            self._secret = SecretStr(found)
+        if self.value_from_env and not self.env_value:  # empty counts as unset, as everywhere
+            raise ValueError(f"{self.header}: variable {self.value_from_env} is unset")
         if self.value_from_file:
             try:  # read again at every probe (a rotated token); here only to fail early
                 self.value_from_file.read_bytes()
@@ -112,19 +145,19 @@ class ReadyHeader(BaseModel):
     @property
     def secret(self) -> SecretStr | None:
         """The literal value or the variable's; None when it is read from a file."""
-        return self.value or self._secret
+        return self.value or self.env_value
 
 
 class ReadyCheck(BaseModel):
     """One readiness check: an HTTP(S) GET that must answer as told."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     url: str  # absolute, or a path ("/healthcheck") under BASE_URL
     status: list[int | str] = Field(default=["2xx"], min_length=1)
     body_contains: str | None = None
     body_regex: str | None = None
-    timeout_seconds: float = Field(default=10.0, gt=0)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=HOUR)
     max_redirects: int = Field(default=5, ge=0, le=20)
     insecure: bool = False  # accept any TLS certificate (a test server's self-signed one)
     headers: list[ReadyHeader] = []
@@ -159,12 +192,14 @@ class ReadyCheck(BaseModel):
 class Settings(BaseSettings):
     """Environment variable NAME maps to field `name`. Empty values count as unset."""
 
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore")
+    # inf, nan and 1e309 (which parses as inf) are refused: every number here ends up in a
+    # deadline, a sleep or a date, and an infinite one never ends (or overflows a timedelta).
+    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", allow_inf_nan=False)
 
     # Where evidence goes. None here means "decide from the environment" (see below).
     artifact_root: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
     kubernetes_service_host: str | None = None
-    kubernetes_service_port: int = 443
+    kubernetes_service_port: int = Field(default=443, ge=1, le=65535)
     # Promotion lookup through the API (kube.py): Job -> AnalysisRun -> Kargo promotion.
     lookup_promotion: bool = True
     service_account_dir: Path = Path("/var/run/secrets/kubernetes.io/serviceaccount")
@@ -214,15 +249,15 @@ class Settings(BaseSettings):
     shard_index: int | None = Field(default=None, ge=0, validate_default=True)
 
     # Time limits and duplicates.
-    run_deadline_seconds: float = Field(default=1800.0, gt=0)
-    kill_grace_seconds: float = Field(default=10.0, ge=0)
+    run_deadline_seconds: float = Field(default=1800.0, gt=0, le=WEEK)
+    kill_grace_seconds: float = Field(default=10.0, ge=0, le=HOUR)
     on_duplicate: Literal["refuse", "wait"] = "refuse"
 
     # Artifact retention after every run and in `cleanup` (policy in runner/volume/retention.py).
     retention_enabled: bool = True
     retention_keep_runs: int = Field(default=20, ge=0)
-    retention_max_age_days: float = Field(default=14.0, ge=0)
-    retention_max_total_mb: float = Field(default=0.0, ge=0)  # 0: no size cap
+    retention_max_age_days: float = Field(default=14.0, ge=0, le=CENTURY_DAYS)
+    retention_max_total_mb: float = Field(default=0.0, ge=0, le=EXABYTE_MB)  # 0: no size cap
 
     # Reporting to Kubernetes.
     termination_message_path: Path = Path("/dev/termination-log")
@@ -230,9 +265,9 @@ class Settings(BaseSettings):
     # The readiness gate (runner/readiness.py): what must answer before the tests run.
     ready_skip: bool = False
     ready_checks: Annotated[list[ReadyCheck] | None, NoDecode] = None  # None: BASE_URL
-    ready_deadline_seconds: float = Field(default=300.0, gt=0)
-    ready_backoff_initial_seconds: float = Field(default=0.5, gt=0)
-    ready_backoff_max_seconds: float = Field(default=10.0, gt=0)
+    ready_deadline_seconds: float = Field(default=300.0, gt=0, le=WEEK)
+    ready_backoff_initial_seconds: float = Field(default=0.5, gt=0, le=HOUR)
+    ready_backoff_max_seconds: float = Field(default=10.0, gt=0, le=HOUR)
     ready_insecure_tls: bool = False
     ready_ca_file: Path | None = None
 
@@ -245,8 +280,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # No .env file and no secrets directory: the environment is the one input.
-        return (init_settings, _EnvSource(settings_cls))
+        # No .env file and no secrets directory: load_settings reads the one environment
+        # through EnvironSource and hands its values in.
+        return (init_settings,)
 
     @field_validator("base_url")
     @classmethod
@@ -260,11 +296,6 @@ class Settings(BaseSettings):
     def _repo_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if _environ().get("TESTS_WORKSPACE"):
-            raise ValueError(
-                "TESTS_WORKSPACE is set too: the fetched checkout is the workspace; unset one "
-                "of them"
-            )
         return check_repo_url(value)
 
     @field_validator("tests_revision")
@@ -322,7 +353,7 @@ class Settings(BaseSettings):
     @field_validator("ready_checks", mode="before")
     @classmethod
     def _json_checks(cls, value: object) -> object:
-        if isinstance(value, str):
+        if isinstance(value, str):  # EnvironSource decodes a good list; this names the fault
             try:
                 value = json.loads(value)
             except ValueError as exc:
@@ -399,12 +430,14 @@ class Settings(BaseSettings):
             root = KUBERNETES_ARTIFACT_ROOT if in_kubernetes else LOCAL_ARTIFACT_ROOT
             self.artifact_root = root
         self.artifact_root = self.artifact_root.absolute()
-        self.tests_workspace = self.tests_workspace.absolute()
         return self
 
-    @property
-    def in_kubernetes(self) -> bool:
-        return bool(self.kubernetes_service_host)
+    @field_validator("tests_workspace")
+    @classmethod
+    def _absolute_workspace(cls, value: Path) -> Path:
+        # Here, not by assignment after validation: an assigned field counts as "set", and
+        # TESTS_WORKSPACE set next to TESTS_REPO is refused (runner/fetching/phase.py).
+        return value.absolute()
 
 
 def child_environment() -> dict[str, str]:
@@ -422,13 +455,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     A bad value raises `ConfigError` whose message has one line per problem: the variable, the
     value it got (masked when secret) and what it accepts.
     """
-    token = _ENVIRON.set(environ)
+    source = EnvironSource(Settings, os.environ if environ is None else environ)
     try:
-        return Settings()
+        return Settings(**source())
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
-    finally:
-        _ENVIRON.reset(token)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -33,29 +33,24 @@ from filelock import FileLock, Timeout
 from runner import playwright
 from runner.control import Deadline, StopRequest
 from runner.exitcodes import ExitCode
+from runner.judging.judge import read_results
 from runner.judging.report import Summary, build_summary, summary_line, write_summary
-from runner.judging.results import (
-    Results,
-    ResultsBroken,
-    read_flaky_from_json,
-    read_junit,
-    with_flaky,
-)
+from runner.judging.results import Results
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
 from runner.process import run_streaming
+from runner.scrub import scrub_tree
 from runner.secrets import Redactor
 from runner.tee import LogSink
-from runner.volume.artifacts import MergedLayout, RunLayout, publish_job_log
-from runner.volume.attempts import (
+from runner.volume.artifacts import SHARD_PREFIX, MergedLayout, RunLayout, publish_job_log
+from runner.volume.ledger import (
     AttemptRecord,
     Host,
     last_merge,
     ledger_lines,
-    lock_held,
     read_ledger,
     record_merge,
-    run_lock_path,
 )
+from runner.volume.locks import hold, is_held
 
 WAIT_POLL = 0.5  # seconds between looks at the running shards' locks
 
@@ -91,8 +86,10 @@ class ShardSummary(Summary):
 
 
 def survey(run: RunLayout, count: int) -> tuple[list[ShardState], dict[int, int | None] | None]:
-    """Every shard's state and the previous merge, read under the ledger lock."""
-    with FileLock(run_lock_path(run)):
+    """Every shard's state and the previous merge, read under the ledger lock: a shard's
+    attempt takes its active lock only there, so looking at it (an flock taken and dropped at
+    once) can never make that attempt believe it is a duplicate."""
+    with hold(run.ledger_lock):
         lines = ledger_lines(run)
         ends = {(ln.shard, ln.attempt): n for n, ln in enumerate(lines) if ln.event == "end"}
         states = []
@@ -105,7 +102,7 @@ def survey(run: RunLayout, count: int) -> tuple[list[ShardState], dict[int, int 
                 ShardState(
                     index,
                     latest,
-                    running=lock_held(shard),
+                    running=is_held(shard.active_lock),
                     blob=blob if blob is not None and blob.is_file() else None,
                     ended_at_line=ends.get((index, latest.attempt)) if latest else None,
                 )
@@ -134,7 +131,7 @@ class MergeContext:
 def merge_when_last(ctx: MergeContext, say: Callable[[str], None]) -> ShardSummary | None:
     """Merge every shard's results if this shard is the last one running; None when another
     merger got there first, or there is nothing new to merge."""
-    lock = FileLock(str(ctx.run.dir / ".merge.lock"))
+    lock = FileLock(str(ctx.run.merge_lock))
     try:
         lock.acquire(timeout=ctx.deadline.remaining(), poll_interval=WAIT_POLL)
     except Timeout:
@@ -184,41 +181,43 @@ def _wait_for_running(
 
 def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], None]) -> ShardSummary:
     """Build `merged/` aside, then swap it in, so readers see the old report or the new."""
-    run, pid = ctx.run, os.getpid()
-    staging = MergedLayout(run.dir / f".merged-new-{pid}")
+    run = ctx.run
+    staging = run.merge_staging("new")
     shutil.rmtree(staging.dir, ignore_errors=True)
     staging.dir.mkdir()
-    sink = LogSink(redactor=ctx.redactor)
-    sink.open_file(staging.log)
-    started = time.monotonic()
-    results, error = _merge_reports(ctx, states, staging, sink)
-    seconds = time.monotonic() - started
-    verdict = merged_verdict(
-        results, error, states, flaky_policy=ctx.flaky_policy, allow_no_tests=ctx.allow_no_tests
-    )
-    final = run.merged
-    html = final.html_report if (staging.html_report / "index.html").exists() else None
-    summary = ShardSummary(
-        **build_summary(
-            verdict=verdict,
-            results=results,
-            run_name=run.run_name,
-            attempt=0,
-            html_report=html,
-            log=final.log,
-            finished_at=datetime.now(UTC),
-        ).model_dump(),
-        shard_count=ctx.count,
-        shards=[_shard_entry(run, s) for s in states],
-        missing_shards=[s.index for s in states if s.missing_why],
-    )
-    write_summary(staging.summary, summary, ctx.redactor)
-    for warning in verdict.warnings:
-        sink.say(warning)
-    line = f"[merged {ctx.count} shards in {seconds:.1f}s] {summary_line(summary)}"
-    sink.say(line)
-    sink.close()
-    _swap_in(staging.dir, final.dir)
+    with LogSink(redactor=ctx.redactor) as sink:
+        sink.open_file(staging.log)
+        started = time.monotonic()
+        results, error = _merge_reports(ctx, states, staging, sink)
+        seconds = time.monotonic() - started
+        verdict = merged_verdict(
+            results, error, states, flaky_policy=ctx.flaky_policy, allow_no_tests=ctx.allow_no_tests
+        )
+        final = run.merged
+        html = final.html_report if (staging.html_report / "index.html").exists() else None
+        summary = ShardSummary(
+            **build_summary(
+                verdict=verdict,
+                results=results,
+                run_name=run.run_name,
+                attempt=0,
+                html_report=html,
+                log=final.log,
+                finished_at=datetime.now(UTC),
+            ).model_dump(),
+            shard_count=ctx.count,
+            shards=[_shard_entry(run, s) for s in states],
+            missing_shards=[s.index for s in states if s.missing_why],
+        )
+        scrub = scrub_tree(staging.dir, ctx.redactor, skip=frozenset({staging.log}))
+        for failed in scrub.failed:
+            sink.say(f"WARNING: could not mask secrets in {failed}")
+        write_summary(staging.summary, summary, ctx.redactor)
+        for warning in verdict.warnings:
+            sink.say(warning)
+        line = f"[merged {ctx.count} shards in {seconds:.1f}s] {summary_line(summary)}"
+        sink.say(line)
+    _swap_in(staging.dir, final.dir, aside=run.merge_staging("old").dir)
     if ctx.namespace and ctx.job_name:  # the Job's own name shows the merged log
         publish_job_log(run.root, ctx.namespace, ctx.job_name, final.log)
     say(f"merged report: {final.dir}")
@@ -237,7 +236,7 @@ def _merge_reports(
     scratch = out.dir / ".blobs"  # merge-reports extracts into this directory: a scratch copy
     scratch.mkdir()
     for index, blob in blobs.items():
-        os.link(blob, scratch / f"shard-{index}.zip")
+        os.link(blob, scratch / f"{SHARD_PREFIX}{index}.zip")
     try:
         run_streaming(
             playwright.merge_command(scratch),
@@ -250,10 +249,7 @@ def _merge_reports(
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        return with_flaky(read_junit([out.junit]), read_flaky_from_json(out.json_results)), None
-    except ResultsBroken as exc:
-        return None, str(exc)
+    return read_results(out)
 
 
 def merged_verdict(
@@ -338,12 +334,11 @@ def _shard_entry(run: RunLayout, state: ShardState) -> dict[str, object]:
     }
 
 
-def _swap_in(new: Path, final: Path) -> None:
-    old = final.with_name(f".merged-old-{os.getpid()}")
+def _swap_in(new: Path, final: Path, *, aside: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
-        final.rename(old)
+        final.rename(aside)
     new.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _names(indexes: list[int]) -> str:

@@ -4,17 +4,20 @@
 Bytes are written as they came (invalid UTF-8, NUL and ANSI escapes included) so nothing is
 lost or altered; only known secret values are masked. Lines are cut at newlines so that the
 runner's own messages never land inside a child's line and a secret never straddles a write;
-a line longer than `MAX_PENDING` is written in pieces rather than held in memory.
+a line longer than `MAX_PENDING` is written in pieces rather than held in memory, each cut
+keeping back enough bytes that a secret lying across it is still masked.
 """
 
 from __future__ import annotations
 
-import errno
+import contextlib
 import os
 import sys
 import threading
 from pathlib import Path
+from types import TracebackType
 
+from runner.console import Console
 from runner.secrets import Redactor
 
 PREFIX = b"[verification-runner] "
@@ -27,17 +30,27 @@ GAP_NOTE = (
 
 
 class LogSink:
+    """Use it as a context manager: leaving the block flushes and closes the log file."""
+
     def __init__(self, *, console_fd: int | None = None, redactor: Redactor | None = None) -> None:
-        self._console_fd = sys.stdout.fileno() if console_fd is None else console_fd
-        self._console_ok = True
+        self.console = Console(sys.stdout.fileno() if console_fd is None else console_fd)
         self._file_fd: int | None = None
         self._early: list[bytes] = []  # what was said before the log file existed
         self._pending = b""  # the unfinished tail of a child's output
         self._redactor = redactor or Redactor()
         self._lock = threading.Lock()
-        self.write_errors = 0
-        self.file_write_errors = 0
         self._file_gap = False  # a write to the file failed and GAP_NOTE is not written yet
+
+    def __enter__(self) -> LogSink:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
 
     # -- where it goes -------------------------------------------------------------------
     def open_file(self, path: Path) -> None:
@@ -47,18 +60,27 @@ class LogSink:
             self._file_fd = fd
             early, self._early = self._early, []
             for chunk in early:
-                self._write_fd(fd, (chunk,), console=False)
+                self._write_file(fd, (chunk,))
 
     def close(self) -> None:
+        """Flush and close the file; give the pod log a bounded time to catch up."""
         with self._lock:
             self._flush_pending()
             if self._file_fd is not None:
-                try:
+                with contextlib.suppress(OSError):  # nothing to do about it now: the pod log has it
                     os.fsync(self._file_fd)
-                except OSError:
-                    self.write_errors += 1
                 os.close(self._file_fd)
                 self._file_fd = None
+        self.console.drain()
+
+    def console_report(self) -> str | None:
+        """What the pod log missed because it was not being read, if anything."""
+        if not self.console.dropped:
+            return None
+        return (
+            f"{self.console.dropped} writes ({self.console.dropped_bytes} bytes) were not shown "
+            "in the pod log (it was not being read); verification.log has them"
+        )
 
     # -- what goes in --------------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -82,8 +104,10 @@ class LogSink:
             if cut == 0:
                 self._pending += chunk
                 if len(self._pending) >= MAX_PENDING:  # a huge line: write it in pieces
-                    data, self._pending = self._pending, b""
-                    self._emit(self._redactor.bytes(data))
+                    data = self._pending
+                    cut = self._redactor.safe_cut(data)  # never in the middle of a secret
+                    self._pending = data[cut:]
+                    self._emit(self._redactor.bytes(data[:cut]))
                 return
             if self._redactor.active:
                 data = self._pending + chunk[:cut]
@@ -118,14 +142,13 @@ class LogSink:
         if self._file_fd is None:
             self._early.append(b"".join(parts))
         else:
-            if self._file_gap and self._write_fd(self._file_fd, (GAP_NOTE,), console=False):
+            if self._file_gap and self._write_file(self._file_fd, (GAP_NOTE,)):
                 self._file_gap = False
-            self._write_fd(self._file_fd, parts, console=False)
-        if self._console_ok:
-            self._write_fd(self._console_fd, parts, console=True)
+            self._write_file(self._file_fd, parts)
+        self.console.put(parts)  # never blocks (runner/console.py)
 
-    def _write_fd(self, fd: int, parts: tuple[bytes | memoryview, ...], *, console: bool) -> bool:
-        """Write it all; False (counted, never raised) when the descriptor failed."""
+    def _write_file(self, fd: int, parts: tuple[bytes | memoryview, ...]) -> bool:
+        """Write it all; False (never raised) when the file could not be written."""
         buffers: tuple[bytes | memoryview, ...] | None = parts  # first try: one system call
         view = memoryview(b"")
         while buffers is not None or view:
@@ -135,22 +158,15 @@ class LogSink:
                     total = 0
                     for part in buffers:
                         total += len(part)
-                    if written < total:  # rare: a full pipe or disk; finish it piece by piece
+                    if written < total:  # rare: a full disk; finish it piece by piece
                         view = memoryview(b"".join(buffers))[written:]
                     buffers = None
                     continue
                 written = os.write(fd, view)
             except InterruptedError:
                 continue
-            except BlockingIOError:
-                continue  # a non-blocking console that is momentarily full
-            except OSError as exc:
-                self.write_errors += 1
-                if console and exc.errno in (errno.EPIPE, errno.EBADF):
-                    self._console_ok = False  # the pod log is gone; the file still gets it
-                if not console:  # counted; the console still gets every line
-                    self.file_write_errors += 1
-                    self._file_gap = True
+            except OSError:  # the console still gets every line
+                self._file_gap = True
                 return False
             view = view[written:]
         return True

@@ -9,7 +9,6 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from runner import sharding
-from runner.commands import retention_policy
 from runner.context import RunContext
 from runner.fetching.phase import mismatch_warning
 from runner.judging.report import (
@@ -21,16 +20,23 @@ from runner.judging.report import (
 )
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
-from runner.metadata import write_metadata
+from runner.metadata import ExecutionMetadata, write_metadata
+from runner.scrub import scrub_tree
 from runner.volume.cleanup import cleanup
+from runner.volume.retention import retention_policy
 
 
-def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
-    """Write everything people read, then record the outcome. Each step survives the others."""
+def finish(
+    ctx: RunContext, verdict: Verdict, results: Results | None, metadata: ExecutionMetadata
+) -> None:
+    """Write everything people read, then record the outcome. Each step survives the others.
+
+    The caller closes the sink after this: the summary line is the last thing said."""
     layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
-    tests = ctx.metadata.tests_provenance()
+    _scrub(ctx)
+    tests = metadata.tests_provenance()  # the tests fetched from Git (runner/fetching)
     if tests is not None:
-        warning = mismatch_warning(ctx.settings.freight_commit, tests["tests_commit"])
+        warning = mismatch_warning(metadata.freight_commit, tests["tests_commit"])
         if warning:
             verdict = replace(verdict, warnings=(warning, *verdict.warnings))
     html = layout.html_report if (layout.html_report / "index.html").exists() else None
@@ -52,16 +58,8 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
         _termination(ctx, summary)
     except OSError as exc:
         sink.say(f"could not write the termination message: {exc}")
-    ctx.metadata = ctx.metadata.model_copy(
-        update={
-            "ended_at": now,
-            "exit_code": int(verdict.code),
-            "outcome": verdict.code.outcome,
-            "reason": verdict.reason,
-        }
-    )
     try:
-        write_metadata(layout.metadata, ctx.metadata, sink.redactor)
+        write_metadata(layout.metadata, metadata.ended(verdict, now), sink.redactor)
     except OSError as exc:
         sink.say(f"could not write the metadata: {exc}")
     for warning in verdict.warnings:
@@ -75,8 +73,21 @@ def finish(ctx: RunContext, verdict: Verdict, results: Results | None) -> None:
         _merge_shards(ctx)
         _retention(ctx)
     finally:
+        if missed := sink.console_report():
+            sink.say(missed)
         sink.say(summary_line(summary))  # the verdict stays the last line of the log
-        sink.close()
+
+
+def _scrub(ctx: RunContext) -> None:
+    """Mask secrets in what Playwright wrote (runner/scrub.py) before anything is published."""
+    layout = ctx.attempt.layout
+    try:
+        report = scrub_tree(layout.dir, ctx.sink.redactor, skip=frozenset({layout.log}))
+    except OSError as exc:
+        ctx.sink.say(f"WARNING: could not mask secrets in Playwright's reports: {exc}")
+        return
+    for failed in report.failed:
+        ctx.sink.say(f"WARNING: could not mask secrets in {failed}")
 
 
 def _merge_shards(ctx: RunContext) -> None:

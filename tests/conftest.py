@@ -40,26 +40,39 @@ class FakeNpx:
 
     def env(self, root: Path, script: str, **extra: str) -> dict[str, str]:
         """A runner environment whose `npx` is the stand-in, running `script` (see FAKE_PW)."""
-        env = {
-            "PATH": f"{self.bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "HOME": os.environ.get("HOME", "/root"),
-            "ARTIFACT_ROOT": str(root),
-            "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-            "PLAYWRIGHT_HOME": str(REPO),
-            "FAKE_PW": script,
-            "FAKE_PW_RECORD": str(self.record),
-            "KILL_GRACE_SECONDS": "2",
-        }
-        env.update(extra)
-        return env
+        return runner_env(
+            self.bin_dir, root, FAKE_PW=script, FAKE_PW_RECORD=str(self.record), **extra
+        )
 
 
-def npx_shim(folder: Path, script: Path) -> FakeNpx:
-    """An `npx` in `folder` that runs `script` (a stand-in Playwright) with its arguments."""
-    folder.mkdir()
+def runner_env(bin_dir: Path, root: Path, **extra: str) -> dict[str, str]:
+    """A runner environment: `bin_dir` (a stand-in `npx`) first on PATH, evidence under
+    `root`, the example workspace, this checkout's Playwright side; `extra` on top."""
+    env = {
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "ARTIFACT_ROOT": str(root),
+        "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
+        "PLAYWRIGHT_HOME": str(REPO),
+        "KILL_GRACE_SECONDS": "2",
+    }
+    env.update(extra)
+    return env
+
+
+def write_shim(folder: Path, body: str) -> Path:
+    """An executable `npx` in `folder` (made if needed) running the shell `body`; the folder."""
+    folder.mkdir(exist_ok=True)
     shim = folder / "npx"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{script}" "$@"\n')
+    shim.write_text(f"#!/bin/sh\n{body}\n")
     shim.chmod(0o755)
+    return folder
+
+
+def npx_shim(folder: Path, script: Path, *, launcher: str = "") -> FakeNpx:
+    """An `npx` in `folder` that runs `script` (a stand-in Playwright) with its arguments,
+    through `launcher` (e.g. `env -u LD_PRELOAD`) when given."""
+    write_shim(folder, f'exec {launcher} "{sys.executable}" "{script}" "$@"'.replace("  ", " "))
     return FakeNpx(bin_dir=folder, record=folder.parent / f"{folder.name}-record.json")
 
 

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
 from runner.volume.retention import Policy, RunInfo
+
+if TYPE_CHECKING:
+    from runner.judging.verdict import FlakyPolicy
 
 CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 
@@ -90,7 +94,7 @@ test_names = st.one_of(
     st.sampled_from(["should have Events link", "a\nb", "ü" * 300, "x" * 5000, "\x00\x1b[31m"]),
 )
 results = st.composite(_results)()
-flaky_policies = st.sampled_from(["pass", "warn", "fail"])
+flaky_policies: st.SearchStrategy[FlakyPolicy] = st.sampled_from(["pass", "warn", "fail"])
 
 
 # --- readiness backoff ----------------------------------------------------------------------

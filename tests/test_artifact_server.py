@@ -27,10 +27,13 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
+from runner.volume.artifacts import ACTIVE_LOCK, LEDGER_LOCK
 from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, npx_shim, runner_command
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_CONF = REPO / "kustomize" / "components" / "artifact-server" / "artifact-server.conf"
+AUTH_INCLUDE = "include /tmp/nginx-auth/*.conf;"
+KARGO_TOKEN = "kargo-logs-token.7f3a9c_2b~e1+d/0="  # noqa: S105 - the test's own token
 
 NAMESPACE = "backstage"
 # Argo Rollouts names each measurement's Job <AnalysisRun UID>.<metric>.<n> and labels its pod
@@ -45,7 +48,7 @@ FAILED_JOB = f"{FAILED_UID}.acceptance.1"
 REPORT_MARK = "<title>Playwright Test Report</title>"
 OUTSIDE_TEXT = "FILE-OUTSIDE-THE-ARTIFACT-ROOT"
 # Runner state beside the evidence (attempts.py); a marker is appended so a leak would show.
-STATE = (".active.lock", ".ledger.lock")
+STATE = (ACTIVE_LOCK, LEDGER_LOCK)
 STATE_MARK = "STATE-FILE-CONTENT"
 
 pytestmark = pytest.mark.nginx
@@ -63,11 +66,14 @@ class Server:
     port: int
     root: Path
 
-    def request(self, path: str, method: str = "GET", body: str | None = None) -> Response:
+    def request(
+        self, path: str, method: str = "GET", body: str | None = None, token: str | None = None
+    ) -> Response:
         # http.client sends the path exactly as given: no client-side "../" clean-up.
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
         try:
-            connection.request(method, path, body=body)
+            connection.request(method, path, body=body, headers=headers)
             response = connection.getresponse()
             return Response(
                 response.status,
@@ -144,6 +150,9 @@ def _config(base: Path, root: Path, port: int) -> Path:
     for old, new in rewrites.items():
         assert server.count(old) == 1, f"expected exactly one `{old}` in {SERVER_CONF.name}"
         server = server.replace(old, new)
+    # Where require-token.sh writes the token check (the pod's /tmp emptyDir).
+    assert server.count(AUTH_INCLUDE) == 2, "/logs/ and /runs/ include the token check"
+    server = server.replace(AUTH_INCLUDE, f"include {base}/auth/*.conf;")
     (base / "artifact-server.conf").write_text(server)
     for temp in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
         (base / temp).mkdir()
@@ -174,9 +183,12 @@ def _config(base: Path, root: Path, port: int) -> Path:
 
 
 @contextlib.contextmanager
-def running_server(base: Path, root: Path) -> Iterator[Server]:
+def running_server(base: Path, root: Path, token_file: Path | None = None) -> Iterator[Server]:
     """A real nginx with the component's config, serving `root` on a free 127.0.0.1 port (its
-    own files under `base`); also used by tests/test_played_pod.py."""
+    own files under `base`), behind the component's require-token.sh with `token_file`; also
+    used by tests/test_played_pod.py."""
+    started = _require_token(base, token_file)
+    assert started.returncode == 0, started.stderr
     port = _free_port()
     conf = _config(base, root, port)
     nginx = _nginx()
@@ -218,6 +230,24 @@ def running_server(base: Path, root: Path) -> Iterator[Server]:
             process.stderr.close()
 
 
+def _require_token(
+    base: Path, token_file: Path | None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """The component's entry point, as the pod runs it, starting `true` instead of nginx."""
+    return subprocess.run(
+        ["sh", str(SERVER_CONF.with_name("require-token.sh")), "true"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "TOKEN_FILE": str(token_file or base / "no-token"),
+            "AUTH_DIR": str(base / "auth"),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     base = tmp_path_factory.mktemp("artifact-server")
@@ -230,7 +260,8 @@ def kargo_log_url(namespace: str, job: str, project_namespace: str) -> SplitResu
     readme = (REPO / "kustomize" / "README.md").read_text(encoding="utf-8")
     (template,) = re.findall(r'^\s*urlTemplate: "([^"]+)"', readme, re.MULTILINE)
     return urlsplit(
-        template.replace("${{jobNamespace}}", namespace)
+        str(template)
+        .replace("${{jobNamespace}}", namespace)
         .replace("${{jobName}}", job)
         .replace("${{namespace}}", project_namespace)
     )
@@ -378,3 +409,59 @@ def test_root_redirects_to_runs(server: Server) -> None:
 def test_unknown_paths_are_404(server: Server) -> None:
     for path in ("/index.html", f"/{RUN}/run.json", "/_jobs/"):
         assert server.request(path).status == 404, path
+
+
+# -- Kargo's bearer token (the cluster overlay) ---------------------------------------------
+@pytest.fixture(scope="module")
+def token_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("artifact-server-token")
+    token = base / "token"
+    token.write_text(KARGO_TOKEN + "\n")  # as `kubectl create secret --from-file` may keep it
+    with running_server(base, _artifact_tree(base), token) as live:
+        yield live
+
+
+@pytest.mark.parametrize("path", [f"/logs/{NAMESPACE}/{JOB}", f"/runs/{RUN}/attempt-1/", "/runs/"])
+def test_with_a_token_nothing_is_served_without_it(token_server: Server, path: str) -> None:
+    for token in (None, "", "wrong", KARGO_TOKEN + "x", KARGO_TOKEN[:-1]):
+        response = token_server.request(path, token=token)
+        assert response.status == 401, (path, token)
+        assert JOB not in response.body and "VERIFICATION" not in response.body
+
+
+def test_kargos_token_reads_the_log(token_server: Server) -> None:
+    response = token_server.request(f"/logs/{NAMESPACE}/{JOB}", token=KARGO_TOKEN)
+    assert response.status == 200 and "VERIFICATION PASSED" in response.body
+    assert token_server.request("/healthz").status == 200  # probes carry no token
+
+
+@pytest.mark.parametrize("token", ['a"b', "a b", "a;b", "a\nb", "a$b"])
+def test_a_token_that_could_break_the_config_is_refused(tmp_path: Path, token: str) -> None:
+    (tmp_path / "token").write_text(token)
+    done = _require_token(tmp_path, tmp_path / "token")
+    assert done.returncode == 1 and "refusing to start" in done.stderr
+    assert not (tmp_path / "auth" / "token.conf").exists()
+
+
+def test_the_cluster_overlay_requires_the_token(tmp_path: Path) -> None:
+    done = _require_token(tmp_path, None, REQUIRE_TOKEN="true")  # noqa: S106 - a switch
+    assert done.returncode == 1 and "verification-artifacts-token" in done.stderr
+    rendered = subprocess.run(
+        ["kubectl", "kustomize", str(REPO / "kustomize" / "overlays" / "cluster")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    (deployment,) = [
+        d
+        for d in yaml.safe_load_all(rendered)
+        if d["kind"] == "Deployment" and d["metadata"]["name"] == "verification-artifacts"
+    ]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][:2] == ["sh", "/etc/nginx/conf.d/require-token.sh"]
+    assert {"name": "REQUIRE_TOKEN", "value": "true"} in container["env"]
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert {
+        "name": "artifact-token",
+        "secret": {"secretName": "verification-artifacts-token"},
+    } in volumes

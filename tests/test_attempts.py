@@ -19,7 +19,8 @@ from runner.errors import DuplicateExecution
 from runner.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
-from runner.volume.attempts import Host, begin_attempt, read_ledger
+from runner.volume.attempts import begin_attempt
+from runner.volume.ledger import Host, read_ledger
 
 HELPER = [sys.executable, "-m", "tests.helpers.hold_attempt"]
 REPO = Path(__file__).resolve().parents[1]
@@ -131,6 +132,7 @@ def test_wait_mode_is_bounded_by_the_deadline(tmp_path: Path) -> None:
 @settings(
     max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(n=st.integers(2, 6), mode=st.sampled_from(["refuse", "wait"]))
 def test_single_execution_per_run(
     tmp_path_factory: pytest.TempPathFactory, n: int, mode: str

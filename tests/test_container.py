@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from runner.volume.artifacts import LEDGER
 from tests.helpers.git_repos import BROKEN_AT, FIXED_AT, SUPPORT, fast_import, suite_commits
 from tests.helpers.git_server import USER, serve
 
@@ -271,7 +272,7 @@ def test_sigterm_reaches_the_runner_through_tini(image: str, artifacts: Path) ->
     finally:
         podman("rm", "-f", name, check=False)
     run = artifacts / PROMOTION[:12].lower()
-    end = json.loads((run / "ledger.jsonl").read_text().splitlines()[-1])
+    end = json.loads((run / LEDGER).read_text().splitlines()[-1])
     assert (end["event"], end["outcome"], end["exit_code"]) == ("end", "terminated", 143)
     verdict = last_line(run / "attempt-1" / "verification.log")
     assert verdict.startswith("[verification-runner] VERIFICATION TERMINATED (exit 143)"), verdict

@@ -40,7 +40,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, read_until, runner_command, start_runner
+from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
+from tests.conftest import REPO, npx_shim, read_until, runner_command, runner_env, start_runner
 
 HELPERS = REPO / "tests" / "helpers"
 UID = "5a1c0e2f-7b3d-4c4e-9f10-aabbccddeeff"
@@ -51,6 +52,7 @@ VERDICT = b"[verification-runner] VERIFICATION "
 # In CI (CI=true, as root, set up by scripts/setup.sh test) nothing here may skip: a skipped row
 # would hide a fault the matrix promises to cover.
 IN_CI = bool(os.environ.get("CI"))
+pytestmark = pytest.mark.slow
 needs_root = pytest.mark.skipif(
     not IS_ROOT and not IN_CI, reason="mounts a tmpfs or an overlay: needs root"
 )
@@ -72,6 +74,7 @@ class Case:
     mounts: list[Path] = field(default_factory=list)
     prior: dict[Path, str] = field(default_factory=dict)  # earlier attempt dir -> checksum
     notes: dict[str, object] = field(default_factory=dict)
+    reading: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, marker: bytes, timeout: float = 60) -> None:
         end = time.monotonic() + timeout
@@ -115,6 +118,7 @@ class Fault:
     args: tuple[str, ...] = ()  # after `run`: Playwright's arguments
     attempt: bool = True  # an attempt directory is expected (False: the root is unwritable)
     console: bool = True  # the pod log is read (False: its pipe is closed on the runner)
+    pod_log_whole: bool = True  # False: its reader stalls, so the pod log may lack the end
     marks: tuple[pytest.MarkDecorator, ...] = ()
 
 
@@ -155,6 +159,8 @@ def _run_case(fault: Fault, case: Case) -> subprocess.CompletedProcess[bytes]:
 
 def _read_lines(case: Case, stream: object) -> None:
     for line in stream:  # type: ignore[attr-defined]
+        with case.reading:  # held by a row that stalls the pod log's reader
+            pass
         with case.seen:
             case.lines.append(line)
             case.seen.notify_all()
@@ -165,7 +171,7 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
     tail = done.stdout.decode(errors="replace")[-3000:]
     assert done.returncode == fault.code, f"{fault.name}: exit {done.returncode}\n{tail}"
     last = done.stdout.rstrip(b"\n").rsplit(b"\n", 1)[-1] if fault.console else b""
-    if fault.console:
+    if fault.console and fault.pod_log_whole:
         assert last.startswith(VERDICT) or b"VERIFICATION NOT RUN" in last, tail
         assert fault.reason.encode() in last, f"reason {fault.reason!r} not in {last!r}"
         assert b"\r" not in last
@@ -184,7 +190,8 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
         log = (attempt / "verification.log").read_bytes().rstrip(b"\n")
         log_last = log.rsplit(b"\n", 1)[-1]
         assert log_last.startswith(VERDICT), log_last[-300:]
-        if fault.console:
+        assert fault.reason.encode() in log_last
+        if fault.console and fault.pod_log_whole:
             assert log_last == last  # complete and flushed: the same final verdict line
         meta = json.loads((attempt / "execution-metadata.json").read_text())
         assert meta["exit_code"] == fault.code and meta["ended_at"]
@@ -198,9 +205,9 @@ def _check_outcome(fault: Fault, case: Case, done: subprocess.CompletedProcess[b
 
 
 def _ledger(run: Path) -> list[dict[str, object]]:
-    """The ledger's lines; a line torn by a crash is skipped, as runner/volume/attempts.py does."""
+    """The ledger's lines; a line torn by a crash is skipped, as runner/volume/ledger.py does."""
     lines = []
-    for raw in (run / "ledger.jsonl").read_text().splitlines():
+    for raw in (run / LEDGER).read_text().splitlines():
         with contextlib.suppress(ValueError):
             lines.append(json.loads(raw))
     return lines
@@ -303,6 +310,46 @@ def closed_port(case: Case) -> None:
     )
 
 
+def stall_the_pod_log(case: Case) -> None:
+    """The pod log's reader stops reading (a stalled log agent) until the runner has ended."""
+    assert case.proc is not None
+    case.wait_for(b"verification-runner ")
+    with case.reading:
+        try:
+            case.notes["exited_while_stalled"] = case.proc.wait(timeout=90)
+        except subprocess.TimeoutExpired:
+            case.notes["exited_while_stalled"] = None
+
+
+def finished_while_stalled(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert case.notes["exited_while_stalled"] == 1, "the runner hung on its stalled pod log"
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    log = (attempt / "verification.log").read_bytes()
+    assert b"x" * (24 << 20) in log  # the file has every byte
+    assert b"were not shown in the pod log (it was not being read)" in log
+    assert b"Traceback" not in log
+
+
+def trickling_target(case: Case) -> None:
+    """BASE_URL answers every request with headers that never end, one byte at a time."""
+    server = subprocess.Popen(
+        [sys.executable, str(HELPERS / "trickle_server.py")], stdout=subprocess.PIPE
+    )
+    case.background.append(server)
+    assert server.stdout is not None
+    port = int(server.stdout.readline())
+    case.env["BASE_URL"] = f"http://127.0.0.1:{port}"
+
+
+def ended_within(seconds: float) -> Check:
+    def check(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+        elapsed = case.notes["elapsed"]
+        assert isinstance(elapsed, float) and elapsed < seconds, elapsed
+
+    return check
+
+
 def old_runs(count: int) -> Setup:
     """`count` finished runs 30 days old, for retention to prune after the verdict."""
 
@@ -312,9 +359,9 @@ def old_runs(count: int) -> Setup:
         for i in range(count):
             run = case.root / f"h-{i:012x}"
             (run / "attempt-1").mkdir(parents=True)
-            (run / "run.json").write_text(created)
+            (run / RUN_MARKER).write_text(created)
             (run / "attempt-1" / "verification.log").write_text("old\n")
-            ledger = run / "ledger.jsonl"
+            ledger = run / LEDGER
             ledger.write_text('{"event":"start","attempt":1}\n')
             os.utime(ledger, (when.timestamp(), when.timestamp()))
         case.env.update(RETENTION_KEEP_RUNS="1", RETENTION_MAX_AGE_DAYS="0")
@@ -326,7 +373,7 @@ def signal_in_cleanup(sig: int) -> Action:
     """Signal as soon as the ledger has this attempt's end line: retention starts right then."""
 
     def action(case: Case) -> None:
-        ledger = case.root / RUN / "ledger.jsonl"
+        ledger = case.root / RUN / LEDGER
         end = time.monotonic() + 60
         while time.monotonic() < end:
             if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
@@ -349,7 +396,7 @@ def stopped_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> No
 def _left_undone(case: Case) -> list[Path]:
     """Old runs not yet retired, or retired into tombstones not yet deleted: on a fast
     machine retention may rename every run before the stop and be cut while deleting."""
-    tombstones = case.root / ".tombstones"
+    tombstones = case.root / TOMBSTONES
     left = [p for p in case.root.iterdir() if p.name.startswith("h-")]
     return left + (list(tombstones.iterdir()) if tombstones.is_dir() else [])
 
@@ -389,16 +436,27 @@ def playwright_not_installed(case: Case) -> None:
     case.env.update(PATH=os.environ["PATH"], PLAYWRIGHT_HOME=str(home))
 
 
-def first_runner_holds(case: Case) -> None:
+def first_runner_holds(case: Case, seconds: float = 3) -> None:
     """Another execution of the same run is under way (two pods for one run)."""
     case.env["ANALYSIS_RUN_UID"] = UID
-    env = {**case.env, "FAULT_PW": "discovery:3,say:first holds,sleep:3,junit:pass:3,exit:0"}
-    first = start_runner(env)
+    script = f"discovery:3,say:first holds,sleep:{seconds},junit:pass:3,exit:0"
+    first = start_runner({**case.env, "FAULT_PW": script})
     case.background.append(first)
     assert first.stdout is not None
     for line in first.stdout:
         if b"first holds" in line:
             break
+
+
+def waited_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    """The waiter left soon after the signal although the first still held the run."""
+    (first,) = case.background
+    assert first.poll() is None, "the first execution ended: the wait was not interrupted"
+    signalled = case.notes["signalled_at"]
+    assert isinstance(signalled, float) and time.monotonic() - signalled < 10
+    first.send_signal(signal.SIGTERM)  # it stops its own tree: nothing is left behind
+    first.communicate(timeout=60)
+    assert not (case.root / RUN / "attempt-2").exists()
 
 
 def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
@@ -407,7 +465,7 @@ def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> N
     assert first.returncode == 0, rest.decode(errors="replace")[-2000:]
     run = case.root / RUN
     assert not (run / "attempt-2").exists()
-    events = [json.loads(x)["event"] for x in (run / "ledger.jsonl").read_text().splitlines()]
+    events = [json.loads(x)["event"] for x in (run / LEDGER).read_text().splitlines()]
     assert events == ["start", "refused", "end"]
     summary = json.loads((run / "attempt-1" / "summary.json").read_text())
     assert summary["exit_code"] == 0  # the refused duplicate touched nothing of the first
@@ -422,6 +480,7 @@ def killed_runner_left_a_lock(case: Case) -> None:
     children = psutil.Process(victim.pid).children(recursive=True)
     victim.kill()
     victim.wait()
+    assert victim.stdout is not None
     victim.stdout.close()
     # In a pod the container's end kills these; here they were adopted by pytest (subreaper).
     for child in children:
@@ -439,7 +498,7 @@ def retry_after_kill(case: Case, done: subprocess.CompletedProcess[bytes]) -> No
 
 def torn_ledger(case: Case) -> None:
     prior_attempt()(case)
-    with (case.root / RUN / "ledger.jsonl").open("ab") as ledger:
+    with (case.root / RUN / LEDGER).open("ab") as ledger:
         ledger.write(b'{"event":"end","attempt":1,"ti')  # a crash in the middle of an append
     case.prior.clear()  # the ledger is the run's, not the attempt's; attempt-1 is checked below
 
@@ -450,6 +509,20 @@ def hostile_output_kept(case: Case, done: subprocess.CompletedProcess[bytes]) ->
     log = (attempt / "verification.log").read_bytes()
     assert b"\xff\xfe invalid \x00 nul \x1b[31mred" in log
     assert b"x" * (10 << 20) in log
+
+
+# Quotes, a backslash and non-ASCII in 27 bytes: the tee's cuts fall inside copies of it.
+SPLIT_SECRET = 'p"a\\ss-w\u00f6rd-\u2603-across-cut'  # noqa: S105 - a planted test secret
+SPLIT_COPIES = 120_000  # 3.2 MB on one line: the tee cuts it at least three times
+
+
+def secret_masked_across_cuts(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    line = b"\n" + b"****" * SPLIT_COPIES + b"\n"  # every copy masked, no piece between
+    for where, data in (("log", (attempt / "verification.log").read_bytes()), ("pod", done.stdout)):
+        assert line in data, f"{where}: a piece of the secret survived a cut"
+        assert b"across-cut" not in data and b"\xe2\x98\x83" not in data, where
 
 
 def forged_line_is_not_last(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
@@ -514,6 +587,12 @@ def fill_during_run(case: Case, done: subprocess.CompletedProcess[bytes]) -> Non
     assert attempt is not None
     assert b"output lost here" in (attempt / "verification.log").read_bytes()
     assert b"line 399999" in done.stdout  # the pod log got everything
+
+
+def _under_read_only(case: Case, missing: str) -> None:
+    """A read-only tmpfs, and the artifact root a directory that is not on it yet."""
+    on_tmpfs("1m", read_only=True)(case)
+    case.env["ARTIFACT_ROOT"] = str(case.root / missing)
 
 
 def deep_root(case: Case) -> None:
@@ -630,6 +709,16 @@ def _signal_rows() -> list[Fault]:
                 f"{name} received during readiness",
                 setup=closed_port,
                 action=signal_on(b"not ready:", sig),
+            ),
+            Fault(
+                f"{name} during a probe of a server that trickles its headers",
+                "discovery:3,junit:pass:3",
+                code,
+                f"{name} received during readiness",
+                setup=trickling_target,
+                env={"READY_DEADLINE_SECONDS": "120"},
+                action=signal_on(b"waiting up to", sig, delay=1.0),
+                check=ended_within(30),
             ),
             Fault(
                 f"{name} during discovery",
@@ -824,6 +913,15 @@ FAULTS: list[Fault] = [
         env={"RUN_DEADLINE_SECONDS": "2"},
     ),
     Fault(
+        "readiness deadline against a server that trickles its headers",
+        "discovery:3,junit:pass:3",
+        4,
+        "no complete answer from 127.0.0.1",
+        setup=trickling_target,
+        env={"READY_DEADLINE_SECONDS": "3"},
+        check=ended_within(30),
+    ),
+    Fault(
         "deadline during discovery",
         "say:loading,hang",
         5,
@@ -862,10 +960,7 @@ FAULTS: list[Fault] = [
         FAILED_RUN,
         3,
         "Read-only file system",
-        setup=lambda case: (
-            on_tmpfs("1m", read_only=True)(case),
-            case.env.update(ARTIFACT_ROOT=str(case.root / "sub")),
-        ),  # type: ignore[func-returns-value]
+        setup=lambda case: _under_read_only(case, "sub"),
         attempt=False,
         marks=(needs_root,),
     ),
@@ -896,6 +991,14 @@ FAULTS: list[Fault] = [
         check=hostile_output_kept,
     ),
     Fault(
+        "a secret across the tee's 1 MiB line cut",
+        f"discovery:1,secretline:E2E_PASSWORD:{SPLIT_COPIES},junit:pass:1,exit:0",
+        0,
+        "all 1 tests passed",
+        env={"E2E_PASSWORD": SPLIT_SECRET},
+        check=secret_masked_across_cuts,
+    ),
+    Fault(
         "test output forges a verdict line",
         "discovery:3,verdict,junit:fail:3,exit:1",
         1,
@@ -908,6 +1011,16 @@ FAULTS: list[Fault] = [
         1,
         "1 of 1 tests failed",
         check=forged_line_is_not_last,
+    ),
+    Fault(
+        "pod log reader stops reading (a blocked stdout)",
+        "discovery:3,longline:25165824,print:3,junit:fail:3,exit:1",
+        1,
+        "1 of 3 tests failed",
+        action=stall_the_pod_log,
+        check=finished_while_stalled,
+        pod_log_whole=False,
+        env={"RUN_DEADLINE_SECONDS": "120"},
     ),
     Fault(
         "pod log pipe closed", FAILED_RUN, 1, "1 of 3 tests failed", console=False, check=no_console
@@ -959,6 +1072,20 @@ FAULTS: list[Fault] = [
         check=duplicate_refused,
         attempt=False,
     ),
+    *[
+        Fault(
+            f"{name} while waiting as a duplicate (ON_DUPLICATE=wait)",
+            "discovery:3,junit:pass:3,exit:0",
+            code,
+            f"{name} received during the wait for the run's other execution",
+            setup=lambda case: first_runner_holds(case, seconds=120),
+            action=signal_on(b"waiting up to", sig),
+            check=waited_promptly,
+            env={"ON_DUPLICATE": "wait"},
+            attempt=False,
+        )
+        for name, sig, code in SIGS
+    ],
     Fault(
         "stale lock of a SIGKILLed runner",
         "discovery:3,junit:pass:3,exit:0",
@@ -1003,26 +1130,12 @@ def adopt_orphans() -> Iterator[None]:
 
 @pytest.mark.parametrize("fault", [pytest.param(f, id=f.name, marks=f.marks) for f in FAULTS])
 def test_fault(fault: Fault, tmp_path: Path) -> None:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "npx"
     # LD_PRELOAD (libfaketime) is for the runner only; Python's sleep breaks under it.
-    shim.write_text(
-        f'#!/bin/sh\nexec env -u LD_PRELOAD "{sys.executable}" "{HELPERS / "fault_playwright.py"}" "$@"\n'
-    )
-    shim.chmod(0o755)
+    npx = npx_shim(tmp_path / "bin", HELPERS / "fault_playwright.py", launcher="env -u LD_PRELOAD")
     case = Case(
         tmp=tmp_path,
         root=tmp_path / "root",
-        env={
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-            "HOME": os.environ.get("HOME", "/root"),
-            "ARTIFACT_ROOT": str(tmp_path / "root"),
-            "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-            "PLAYWRIGHT_HOME": str(REPO),
-            "KILL_GRACE_SECONDS": "2",
-            "LOOKUP_PROMOTION": "false",
-        },
+        env=runner_env(npx.bin_dir, tmp_path / "root", LOOKUP_PROMOTION="false"),
     )
     try:
         done = _run_case(fault, case)

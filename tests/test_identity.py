@@ -9,6 +9,7 @@ from runner.identity import (
     SAFE_RUN_NAME,
     IdentitySource,
     KeyKind,
+    RunIdentity,
     UidSource,
     analysis_run_uid,
     local_run_name,
@@ -18,7 +19,9 @@ from runner.identity import (
 from tests import strategies as s
 
 
-def _resolve(promotion=None, uid=None, job=None):  # type: ignore[no-untyped-def]
+def _resolve(
+    promotion: str | None = None, uid: str | None = None, job: str | None = None
+) -> RunIdentity:
     return resolve_identity(promotion=promotion, analysis_run_uid=uid, job_name=job)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +32,7 @@ OBJECTS = {
         }
     },
 }
+TRICKLE = "trickling-job"
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +71,14 @@ def api(account: Path) -> Iterator[tuple[int, list[str]]]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             seen.append(f"{self.path} {self.headers.get('Authorization')}")
+            if TRICKLE in self.path:  # headers one byte every 0.5 s, each inside the timeout
+                with contextlib.suppress(OSError):  # until the client goes away
+                    self.wfile.write(b"HTTP/1.1 200 OK\r\n")
+                    for _ in range(80):
+                        self.wfile.write(b"X")
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                return
             body = OBJECTS.get(self.path)
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "application/json")
@@ -96,6 +107,21 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     )
 
 
+def _lookup_env(
+    tmp_path: Path, fake_npx: FakeNpx, port: int, account: Path, job: str
+) -> dict[str, str]:
+    return fake_npx.env(
+        tmp_path / "a",
+        "discovery:1,junit:pass:1",
+        KUBERNETES_SERVICE_HOST="127.0.0.1",
+        KUBERNETES_SERVICE_PORT=str(port),
+        POD_NAMESPACE=NS,
+        JOB_NAME=job,
+        SERVICE_ACCOUNT_DIR=str(account),
+        ARTIFACT_ROOT=str(tmp_path / "a"),
+    )
+
+
 def _metadata(root: Path) -> dict[str, object]:
     (meta,) = root.glob("*/attempt-1/execution-metadata.json")
     return json.loads(meta.read_text())  # type: ignore[no-any-return]
@@ -105,16 +131,7 @@ def test_promotion_comes_from_the_analysis_run(
     tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
 ) -> None:
     port, seen = api
-    env = fake_npx.env(
-        tmp_path / "a",
-        "discovery:1,junit:pass:1",
-        KUBERNETES_SERVICE_HOST="127.0.0.1",
-        KUBERNETES_SERVICE_PORT=str(port),
-        POD_NAMESPACE=NS,
-        JOB_NAME=JOB,
-        SERVICE_ACCOUNT_DIR=str(account),
-        ARTIFACT_ROOT=str(tmp_path / "a"),
-    )
+    env = _lookup_env(tmp_path, fake_npx, port, account, JOB)
     done = _run(env)
     assert done.returncode == 0, done.stdout.decode()[-2000:]
     meta = _metadata(tmp_path / "a")
@@ -133,16 +150,7 @@ def test_a_failed_lookup_is_logged_and_never_fatal(
     tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
 ) -> None:
     port, _ = api
-    env = fake_npx.env(
-        tmp_path / "a",
-        "discovery:1,junit:pass:1",
-        KUBERNETES_SERVICE_HOST="127.0.0.1",
-        KUBERNETES_SERVICE_PORT=str(port),
-        POD_NAMESPACE=NS,
-        JOB_NAME="someone-elses-job",
-        SERVICE_ACCOUNT_DIR=str(account),
-        ARTIFACT_ROOT=str(tmp_path / "a"),
-    )
+    env = _lookup_env(tmp_path, fake_npx, port, account, "someone-elses-job")
     done = _run(env)
     assert done.returncode == 0
     assert (
@@ -167,3 +175,15 @@ def test_no_service_account_means_no_lookup_and_a_clear_line(
     assert done.returncode == 0 and b"no usable service account" in done.stdout
     quiet = _run({**env, "LOOKUP_PROMOTION": "false", "ARTIFACT_ROOT": str(tmp_path / "b")})
     assert b"promotion lookup" not in quiet.stdout
+
+
+def test_an_api_server_that_trickles_its_answer_cannot_hold_the_run(
+    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+) -> None:
+    port, _ = api
+    env = _lookup_env(tmp_path, fake_npx, port, account, TRICKLE)
+    started = time.monotonic()
+    done = _run(env)
+    assert done.returncode == 0, done.stdout.decode()[-2000:]
+    assert b"no complete answer within 5s" in done.stdout
+    assert time.monotonic() - started < 30  # the trickle lasts 40 s

@@ -54,8 +54,12 @@ MESSAGES = {
     " 'acceptance-against-staging-shard-1' get the same Job name once Rollouts cuts them to 63"
     " characters: 'acceptance-against-staging-shard-1' reuses the Job of"
     " 'acceptance-against-staging-shard-0' and never runs",
-    "undeclared-arg": "{{args.base-url}} is used but AnalysisTemplate/verify does not declare it|"
-    "Stage 'test' passes arg 'base-url', which AnalysisTemplate/verify does not declare",
+    "undeclared-arg": "{{args.base-url}} is used but AnalysisTemplate/verify does not declare it",
+    "template-placeholder": "{{ctx.stage}} in AnalysisTemplate/verify is not an arg: Argo"
+    " Rollouts fails the AnalysisRun on it (a Kargo ${{ }} expression belongs in the Stage's"
+    " verification args)",
+    "unused-stage-arg": "Stage 'test' passes arg 'base-url', which AnalysisTemplate/verify does"
+    " not declare: Kargo drops it without a word",
     "missing-arg": "Stage 'test' does not pass arg 'base-url', which AnalysisTemplate/verify"
     " declares without a default",
     "template-namespace": "Stage 'test' in namespace 'demo' uses AnalysisTemplate 'verify',"
@@ -569,6 +573,7 @@ def _git(cwd: Path, *args: str) -> None:
     subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
 
 
+@pytest.mark.slow
 def test_pre_commit_hook_runs_from_a_team_repository(tmp_path: Path) -> None:
     """`pre-commit try-repo` installs this repository's hook (language: python, so pip installs
     the package and its dependencies from PyPI into pre-commit's own environment) and runs it on

@@ -44,8 +44,8 @@ from runner.readiness import (
 )
 from runner.settings import load_settings
 from tests import strategies as s
+from tests.conftest import REPO, runner_env, write_shim
 
-REPO = Path(__file__).resolve().parents[1]
 Response = tuple[int, dict[str, str], bytes]
 FAST = {"READY_BACKOFF_INITIAL_SECONDS": "0.05", "READY_BACKOFF_MAX_SECONDS": "0.3"}
 # Every variable the gate reads, unset unless a test sets it (None deletes it for CliRunner).
@@ -194,6 +194,7 @@ def test_503_a_few_times_then_200_passes_and_logs_the_status_with_the_body() -> 
     assert took < 10
 
 
+@pytest.mark.slow
 def test_wrong_body_is_not_ready_and_every_check_reports_its_last_reason() -> None:
     def backstage(path: str, _headers: Mapping[str, str]) -> Response:
         if path == "/healthcheck":
@@ -221,6 +222,7 @@ def test_wrong_body_is_not_ready_and_every_check_reports_its_last_reason() -> No
     assert 5.5 <= took < 12
 
 
+@pytest.mark.slow
 def test_server_that_never_answers_times_out_within_the_deadline() -> None:
     checks = [{"url": "/", "timeout_seconds": 0.5}]
     with raw_server(lambda _conn: None) as url:
@@ -474,17 +476,10 @@ def test_sigterm_during_the_wait_exits_143_promptly() -> None:
 def _run_with_stand_in_npx(tmp_path: Path, base_url: str) -> tuple[int, str, Path, Path]:
     """`run` with an `npx` first on PATH that only records it was called."""
     bin_dir, called = tmp_path / "bin", tmp_path / "npx-called"
-    bin_dir.mkdir()
-    npx = bin_dir / "npx"
-    npx.write_text(f'#!/bin/sh\necho "$@" > "{called}"\nexit 1\n')
-    npx.chmod(0o755)
+    write_shim(bin_dir, f'echo "$@" > "{called}"\nexit 1')
     root, term = tmp_path / "artifacts", tmp_path / "termination-log"
     env = {
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
-        "HOME": os.environ.get("HOME", "/root"),
-        "ARTIFACT_ROOT": str(root),
-        "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-        "PLAYWRIGHT_HOME": str(REPO),
+        **runner_env(bin_dir, root),
         "TERMINATION_MESSAGE_PATH": str(term),
         "BASE_URL": base_url,
         "READY_DEADLINE_SECONDS": "1.5",
@@ -504,6 +499,7 @@ def _run_with_stand_in_npx(tmp_path: Path, base_url: str) -> tuple[int, str, Pat
     return done.returncode, done.stdout + done.stderr, run_dir / "attempt-1", called
 
 
+@pytest.mark.slow
 def test_run_against_a_target_that_never_gets_ready_exits_4_without_playwright(
     tmp_path: Path,
 ) -> None:

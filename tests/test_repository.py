@@ -95,3 +95,21 @@ def test_platform_facts_name_their_sources_and_existing_tests() -> None:
                 assert f"def {name}(" in tests_text, f"platform-facts cites missing test {name}"
             elif name.startswith("tests/"):
                 assert (REPO / name).exists(), f"platform-facts cites missing file {name}"
+
+
+def test_the_readme_layout_table_is_the_files() -> None:
+    """Every module of runner/ is in the README's "Layout of the code", by its path or by a
+    folder row (`runner/lint/`), and every file or folder the table names exists."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    table = readme[readme.index("## Layout of the code") :]
+    table = table[: table.index("\n## ")]
+    named = set(re.findall(r"`(runner/[\w/.]+)`", table))
+    folders = {n for n in named if n.endswith("/")}
+    modules = {
+        path.relative_to(REPO).as_posix()
+        for path in (REPO / "runner").rglob("*.py")
+        if path.name not in ("__init__.py", "__main__.py")
+    }
+    missing = {m for m in modules - named if not any(m.startswith(f) for f in folders)}
+    assert missing == set(), "add these to the README's layout table"
+    assert {n for n in named if not (REPO / n).exists()} == set(), "the table names lost files"

@@ -18,13 +18,19 @@ from filelock import FileLock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.commands import retention_policy
 from runner.settings import load_settings
-from runner.volume.artifacts import RunLayout
-from runner.volume.attempts import Host, LedgerLine
+from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
-from runner.volume.retention import Plan, Policy, Reason, RunInfo, newest_first, select
-from runner.volume.tombstones import TOMBSTONES
+from runner.volume.ledger import Host, LedgerLine
+from runner.volume.retention import (
+    Plan,
+    Policy,
+    Reason,
+    RunInfo,
+    newest_first,
+    retention_policy,
+    select,
+)
 from tests.conftest import REPO, FakeNpx, runner_command
 from tests.strategies import RETENTION_NOW, retention_policies, run_dir_names, run_infos
 
@@ -73,7 +79,7 @@ def snapshot(path: Path) -> dict[str, str]:
 
 
 def runs_on_disk(root: Path) -> set[str]:
-    return {p.name for p in root.iterdir() if (p / "run.json").is_file() and not p.is_symlink()}
+    return {p.name for p in root.iterdir() if (p / RUN_MARKER).is_file() and not p.is_symlink()}
 
 
 def tombstones(root: Path) -> list[Path]:
@@ -173,7 +179,10 @@ def _check_size_cap(
     assert kept <= cap or not candidates
     assert plan.over_cap == (kept > cap)
     if sized:  # oldest first, and no more than needed
-        key = lambda r: (r.last_active, r.name)  # noqa: E731
+
+        def key(run: RunInfo) -> tuple[datetime, str]:
+            return (run.last_active, run.name)
+
         assert all(key(c) > key(s) for c in candidates for s in sized)
         assert kept + min(s.size for s in sized if key(s) == max(map(key, sized))) > cap
 
@@ -186,6 +195,7 @@ tree_runs = st.lists(
 )
 
 
+@pytest.mark.slow
 @PROPERTY
 @given(tree_runs, retention_policies, st.data())
 def test_cleanup_keeps_the_tree_whole(
@@ -361,7 +371,7 @@ def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_npx: FakeNp
     assert runs_on_disk(root) == {current, "old-running"}
     attempt = root / current / "attempt-1"
     assert json.loads((attempt / "summary.json").read_text())["passed"] == 1
-    assert '"event":"end"' in (root / current / "ledger.jsonl").read_text()
+    assert '"event":"end"' in (root / current / LEDGER).read_text()
     log = (attempt / "verification.log").read_text()
     assert "3 removed" in log and log.index("3 removed") < log.index("VERIFICATION PASSED")
     assert done.stdout.splitlines()[-1].startswith(b"[verification-runner] VERIFICATION PASSED")
@@ -381,6 +391,7 @@ def test_retention_disabled_keeps_everything(tmp_path: Path, fake_npx: FakeNpx) 
 
 
 # -- real processes racing on one root ----------------------------------------------------------
+@pytest.mark.slow
 def test_concurrent_cleanups_and_attempts(tmp_path: Path) -> None:
     root, go, release = tmp_path / "root", tmp_path / "go", tmp_path / "release"
     days = (datetime.now(UTC) - NOW).days

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.volume.artifacts import LEDGER
 from tests.conftest import REPO, FakeNpx, read_until, runner_command, start_runner
 
 UID = "3f2b1c4d-5e6f-4a8b-9c0d-112233445566"
@@ -89,6 +90,7 @@ def test_results_never_pass_unless_they_prove_it(
     assert _summary(tmp_path / "a")["exit_code"] == code
 
 
+@pytest.mark.slow
 def test_no_tests_names_the_search_and_can_be_allowed(tmp_path: Path, fake_npx: FakeNpx) -> None:
     done = _run(fake_npx.env(tmp_path / "a", "notests,exit:1"))
     assert b"apps/backstage/plugins/*/tests/acceptance" in done.stdout
@@ -96,6 +98,7 @@ def test_no_tests_names_the_search_and_can_be_allowed(tmp_path: Path, fake_npx: 
     assert allowed.returncode == 0
 
 
+@pytest.mark.slow
 def test_flaky_policy(tmp_path: Path, fake_npx: FakeNpx) -> None:
     script = "discovery:3,junit:flaky,exit:0"
     warn = _run(fake_npx.env(tmp_path / "w", script))
@@ -126,6 +129,7 @@ def test_hostile_output_is_kept_byte_for_byte(tmp_path: Path, fake_npx: FakeNpx)
     assert b"x" * 3_000_000 in log
 
 
+@pytest.mark.slow
 def test_deadline_stops_the_whole_tree_and_reports(tmp_path: Path, fake_npx: FakeNpx) -> None:
     started = time.monotonic()
     done = _run(
@@ -144,6 +148,7 @@ def test_deadline_stops_the_whole_tree_and_reports(tmp_path: Path, fake_npx: Fak
     assert log.rstrip().splitlines()[-1].startswith("[verification-runner] VERIFICATION DEADLINE")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
 def test_signal_mid_run_is_forwarded_and_flushed(
     tmp_path: Path, fake_npx: FakeNpx, sig: int, code: int
@@ -159,10 +164,11 @@ def test_signal_mid_run_is_forwarded_and_flushed(
     assert meta["exit_code"] == code and meta["ended_at"]
     log = (attempt / "verification.log").read_text(errors="replace")
     assert "line 2" in log and "VERIFICATION" in log.splitlines()[-1]
-    ledger = (attempt.parent / "ledger.jsonl").read_text().splitlines()
+    ledger = (attempt.parent / LEDGER).read_text().splitlines()
     assert json.loads(ledger[-1])["exit_code"] == code
 
 
+@pytest.mark.slow
 def test_retry_is_detected_and_keeps_the_first_attempt(tmp_path: Path, fake_npx: FakeNpx) -> None:
     env = fake_npx.env(tmp_path / "a", "discovery:3,junit:fail,exit:1", ANALYSIS_RUN_UID=UID)
     assert _run(env).returncode == 1
@@ -178,6 +184,7 @@ def test_retry_is_detected_and_keeps_the_first_attempt(tmp_path: Path, fake_npx:
     assert meta["retry_attempt"] is True and meta["identity_source"] == "analysisrun"
 
 
+@pytest.mark.slow
 def test_duplicate_is_refused_with_exit_7(tmp_path: Path, fake_npx: FakeNpx) -> None:
     env = fake_npx.env(
         tmp_path / "a",

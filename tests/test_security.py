@@ -2,7 +2,7 @@
 
 * A planted token, fed through every input channel the runner has, never reaches the pod log,
   verification.log, summary.json, execution-metadata.json, the termination message or the
-  ledger (the runner's own records; Playwright's reports are the tests' own). What is covered: values of secret-looking variables (runner/secrets.py) and every
+  ledger, nor any text file Playwright wrote. What is covered: values of secret-looking variables (runner/secrets.py) and every
   readiness header value (from a variable of any name, or a file). Not covered, by design: a
   secret the runner was never told about (a test that reads a file of its own and prints it).
 * No shell anywhere in the runner: an AST scan of runner/.
@@ -17,33 +17,37 @@
 from __future__ import annotations
 
 import ast
+import base64
 import http.server
+import io
 import json
+import os
+import re
 import subprocess
-import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, runner_command, written_forms
+from runner.volume.artifacts import ACTIVE_HOLDER, LEDGER, RUN_MARKER
+from tests.conftest import REPO, npx_shim, runner_command, written_forms
 
 # Quotes, backslashes and non-ASCII: JSON escapes them, so a mask applied to serialized text
 # would miss them (a header value must stay Latin-1, so no non-ASCII there).
 TOKEN = 'PLANTED-"TOKEN\\6f1c9e2a7b-Grüße'  # noqa: S105 - planted on purpose, to be hunted
 HEADER_TOKEN = 'HEADER-"SECRET\\0d4e8b1c55'  # noqa: S105
 FILE_TOKEN = "FILE-SECRET\\9a7c3e1f02-ü"  # noqa: S105
-# What the runner itself writes. Playwright's own reports (junit.xml, results.json,
-# html-report/, test-results/ traces and screenshots, discovery.json) hold what the tests put in
-# them and are not rewritten: see docs/threat-model.md.
+# What the runner itself writes. Playwright's own reports are masked after it exits
+# (runner/scrub.py): test_playwrights_own_reports_are_masked; screenshots and videos cannot be.
 RUNNER_FILES = {
     "verification.log",
     "summary.json",
     "execution-metadata.json",
-    "ledger.jsonl",
-    "run.json",
-    ".active.json",
+    LEDGER,
+    RUN_MARKER,
+    ACTIVE_HOLDER,
 }
 UID = "7c0ffee0-1234-4abc-8def-001122334455"
 
@@ -73,14 +77,7 @@ def echo_server() -> Iterator[str]:
 
 
 def _shim(tmp_path: Path) -> Path:
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    shim = bin_dir / "npx"
-    shim.write_text(
-        f'#!/bin/sh\nexec "{sys.executable}" "{REPO / "tests" / "helpers" / "fault_playwright.py"}" "$@"\n'
-    )
-    shim.chmod(0o755)
-    return bin_dir
+    return npx_shim(tmp_path / "bin", REPO / "tests" / "helpers" / "fault_playwright.py").bin_dir
 
 
 @pytest.mark.parametrize(
@@ -140,7 +137,7 @@ def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, s
             if p.is_file() and (p.name in RUNNER_FILES or "_jobs" in p.parts)
         },
     }
-    assert {Path(name).name for name in evidence} >= RUNNER_FILES - {".active.json"}
+    assert {Path(name).name for name in evidence} >= RUNNER_FILES - {ACTIVE_HOLDER}
     for secret in (TOKEN, HEADER_TOKEN, FILE_TOKEN):
         for name, data in evidence.items():
             for form in written_forms(secret):
@@ -215,3 +212,53 @@ def test_the_image_runs_as_a_numeric_non_root_user() -> None:
     ]
     uid = users[-1].split(":")[0]
     assert uid.isdigit() and int(uid) != 0
+
+
+def test_playwrights_own_reports_are_masked(tmp_path: Path) -> None:
+    """Real Playwright (a test without a page: no browser needed) prints the secret, fails with
+    it in the message and attaches it; every text file of the attempt (JUnit, JSON report,
+    HTML report with its embedded data, attachments, the trace's text parts) has it masked."""
+    spec = tmp_path / "ws" / "apps/backstage/tests/acceptance" / "leak.spec.ts"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        "import { test, expect } from '@playwright/test';\n"
+        "test('leaks', async ({}, info) => {\n"
+        "  console.log('the token is ' + process.env.API_TOKEN);\n"
+        "  await info.attach('token.txt', { body: String(process.env.API_TOKEN) });\n"
+        "  expect(process.env.API_TOKEN).toBe('something else');\n"
+        "});\n"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "ARTIFACT_ROOT": str(tmp_path / "root"),
+        "TESTS_WORKSPACE": str(tmp_path / "ws"),
+        "PLAYWRIGHT_HOME": str(REPO),
+        "BASE_URL": "http://127.0.0.1:9",
+        "READY_SKIP": "true",
+        "PLAYWRIGHT_RETRIES": "0",
+        "ANALYSIS_RUN_UID": UID,
+        "API_TOKEN": TOKEN,
+    }
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 1, done.stdout.decode()[-2000:]
+    attempt = next((tmp_path / "root").glob("*/attempt-1"))
+    checked = set()
+    for path in attempt.rglob("*"):
+        if not path.is_file() or path.suffix in (".png", ".jpeg", ".webm"):
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".zip":  # a trace: its text members
+            with zipfile.ZipFile(path) as archive:
+                data = b"".join(
+                    archive.read(n) for n in archive.namelist() if not n.endswith(".jpeg")
+                )
+        elif embedded := re.search(rb'"playwrightReportBase64">data:[^,]*,([^<]*)', data):
+            with zipfile.ZipFile(io.BytesIO(base64.b64decode(embedded[1]))) as archive:
+                data += b"".join(archive.read(n) for n in archive.namelist())
+        for form in written_forms(TOKEN):
+            assert form not in data, f"{TOKEN} in {path.relative_to(attempt)} as {form!r}"
+        checked.add(path.name)
+    assert {"junit.xml", "results.json", "index.html"} <= checked, checked

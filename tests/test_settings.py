@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from runner.cli import main
-from runner.commands import identity_of
 from runner.errors import ConfigError
+from runner.identity import identity_of
 from runner.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
 from runner.volume.artifacts import RunLayout
 from tests import strategies as s
@@ -137,3 +137,33 @@ def test_the_exit_code_table_is_the_contract() -> None:
     table = readme[readme.index("## Exit codes") : readme.index("## Settings")]
     documented = {int(n) for n in re.findall(r"^\| (\d+) \|", table, flags=re.MULTILINE)}
     assert documented == {int(code) for code in ExitCode}
+
+
+FLOAT_SETTINGS = sorted(
+    name.upper() for name, field in Settings.model_fields.items() if field.annotation is float
+)
+
+
+@pytest.mark.parametrize("name", FLOAT_SETTINGS)
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e309", "Infinity", "1e300"])
+def test_numeric_settings_are_finite_and_bounded(name: str, value: str, tmp_path: Path) -> None:
+    # An infinite deadline or grace never ends; an infinite age overflows a timedelta.
+    root = tmp_path / "a"
+    result = CliRunner().invoke(main, ["identity"], env={"ARTIFACT_ROOT": str(root), name: value})
+    assert result.exit_code == 2, result.output
+    (line,) = [x for x in result.output.splitlines() if name in x]
+    assert line.strip().startswith(f"{name}={value!r}:")
+    assert "Traceback" not in result.output and not root.exists()
+
+
+@pytest.mark.parametrize("timeout", ["Infinity", "NaN", "1e309", "86400"])
+def test_ready_check_timeouts_are_finite_and_bounded(timeout: str) -> None:
+    checks = f'[{{"url": "http://127.0.0.1:1/", "timeout_seconds": {timeout}}}]'
+    result = CliRunner().invoke(main, ["wait"], env={"READY_CHECKS": checks})
+    assert result.exit_code == 2, result.output
+    assert "READY_CHECKS.0.TIMEOUT_SECONDS" in result.output
+
+
+def test_the_api_server_port_is_a_port() -> None:
+    result = CliRunner().invoke(main, ["identity"], env={"KUBERNETES_SERVICE_PORT": "99999999"})
+    assert result.exit_code == 2 and "KUBERNETES_SERVICE_PORT='99999999'" in result.output

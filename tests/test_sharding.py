@@ -16,16 +16,20 @@ import time
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
 import psutil
 import pytest
 from filelock import FileLock
 
+from runner.volume.artifacts import LEDGER
 from runner.volume.cleanup import cleanup
 from runner.volume.retention import Policy
 from tests.conftest import REPO, FakeNpx, npx_shim, runner_command, written_forms
 
 UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+pytestmark = pytest.mark.slow  # every test starts several runners at once
+
 RUN = "9a8b7c6d5e4f"
 FAKE_SHARDS = REPO / "tests" / "helpers" / "fake_shards.py"
 
@@ -63,12 +67,12 @@ def _shards(npx: FakeNpx, root: Path, scripts: Sequence[str]) -> list[tuple[int,
     return [(p.wait(timeout=120), p.communicate()[0]) for p in procs]
 
 
-def _merged(root: Path) -> dict[str, object]:
-    return json.loads((root / RUN / "merged" / "summary.json").read_text())  # type: ignore[no-any-return]
+def _merged(root: Path) -> dict[str, Any]:
+    return cast(dict[str, Any], json.loads((root / RUN / "merged" / "summary.json").read_text()))
 
 
 def _merges(root: Path) -> list[dict[str, object]]:
-    lines = (root / RUN / "ledger.jsonl").read_text().splitlines()
+    lines = (root / RUN / LEDGER).read_text().splitlines()
     return [line for line in map(json.loads, lines) if line["event"] == "merged"]
 
 
@@ -114,7 +118,7 @@ def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
     assert (merged["shard_count"], merged["missing_shards"]) == (3, [])
     assert len(_merges(tmp_path)) == 1, "exactly one merge"
     assert sum("merged report:" in out for _, out in done) == 1
-    lines = [json.loads(x) for x in (tmp_path / RUN / "ledger.jsonl").read_text().splitlines()]
+    lines = [json.loads(x) for x in (tmp_path / RUN / LEDGER).read_text().splitlines()]
     last_end = [x for x in lines if x["event"] == "end"][-1]
     assert lines[-1]["host"]["pid"] == last_end["host"]["pid"], "the last shard to end merges"
     assert not list((tmp_path / RUN).glob(".merged-*")), "no staging directory left"
@@ -132,7 +136,7 @@ def test_one_failing_shard_fails_its_pod_and_the_merge(tmp_path: Path, npx: Fake
     merged = _merged(tmp_path)
     assert (merged["exit_code"], merged["total"], merged["failed"]) == (1, 4, 1)
     assert "shard 1" in str(merged["reason"])
-    assert merged["failures"][0]["name"] == "fails on purpose"  # type: ignore[index]
+    assert merged["failures"][0]["name"] == "fails on purpose"
 
 
 def test_a_shard_that_crashes_before_its_blob_is_named(tmp_path: Path, npx: FakeNpx) -> None:
@@ -177,7 +181,7 @@ def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeN
     assert meta["retry_attempt"] is True
     merged = _merged(tmp_path)
     assert merged["verdict"] == "passed"
-    assert [(s["shard"], s["attempt"]) for s in merged["shards"]] == [(0, 1), (1, 2)]  # type: ignore[index, union-attr]
+    assert [(s["shard"], s["attempt"]) for s in merged["shards"]] == [(0, 1), (1, 2)]
     assert [m["merged"] for m in _merges(tmp_path)] == [{"0": 1, "1": 1}, {"0": 1, "1": 2}]
 
 

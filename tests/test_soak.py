@@ -20,14 +20,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psutil
+import pytest
 
 from runner.execution import run_verification
 from runner.settings import load_settings
 from runner.tee import LogSink
+from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
 from tests.conftest import REPO, FakeNpx, runner_command, start_runner
 
 # 250 runs ("a few hundred") take about 100 s on the 2-core development VM (each run starts Python twice and
 # Node once); SOAK_RUNS raises it for a longer soak by hand.
+pytestmark = pytest.mark.slow
+
 RUNS = int(os.environ.get("SOAK_RUNS", "250"))
 WORKERS = 6
 CLEANUPS = 3
@@ -131,7 +135,7 @@ def test_soak_accounts_for_every_attempt(tmp_path: Path, fake_npx: FakeNpx) -> N
         [*runner_command(), "cleanup"], env=cleanup_env, cwd=REPO, capture_output=True, check=False
     )
     assert final.returncode == 0, final.stdout.decode()[-2000:]
-    tombstones = root / ".tombstones"
+    tombstones = root / TOMBSTONES
     assert not tombstones.exists() or not list(tombstones.iterdir())
     print(
         f"soak: {RUNS} runs in {elapsed:.0f}s, exit codes "
@@ -162,8 +166,8 @@ def _check_volume(root: Path) -> int:
         if run.name.startswith((".", "_")):
             continue
         kept += 1
-        json.loads((run / "run.json").read_text())
-        ledger = [json.loads(x) for x in (run / "ledger.jsonl").read_text().splitlines()]
+        json.loads((run / RUN_MARKER).read_text())
+        ledger = [json.loads(x) for x in (run / LEDGER).read_text().splitlines()]
         starts = {x["attempt"] for x in ledger if x["event"] == "start"}
         ends = {x["attempt"]: x["exit_code"] for x in ledger if x["event"] == "end"}
         dirs = {int(p.name.split("-")[1]) for p in run.glob("attempt-*")}

@@ -6,13 +6,14 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from runner.control import Deadline, StopRequest
 from runner.process import run_streaming
-from runner.secrets import Redactor
-from runner.tee import PREFIX, LogSink
+from runner.secrets import Redactor, maskable
+from runner.tee import MAX_PENDING, PREFIX, LogSink
 
 WRITER = """
 import sys, time
@@ -69,6 +70,7 @@ def test_every_line_arrives_in_order(tmp_path: Path, chunks: list[bytes]) -> Non
 @settings(
     max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
+@pytest.mark.slow
 @given(lines)
 def test_every_line_arrives_even_when_the_child_is_killed(
     tmp_path: Path, chunks: list[bytes]
@@ -128,3 +130,31 @@ def test_a_closed_console_does_not_lose_the_file(tmp_path: Path) -> None:
     sink.close()
     os.close(write)
     assert (tmp_path / "l.log").read_bytes() == b"still kept\n"
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    secret=st.text(min_size=4, max_size=40).filter(
+        lambda s: "\n" not in s and "*" not in s and maskable(s)
+    ),
+    split=st.integers(min_value=1, max_value=200),
+    chunk=st.integers(min_value=4096, max_value=70_000),
+)
+def test_a_secret_across_a_long_line_cut_is_masked(
+    tmp_path: Path, secret: str, split: int, chunk: int
+) -> None:
+    # The secret lies across the first cut of a line that goes on past MAX_PENDING: the
+    # first chunk boundary at or after it.
+    data = secret.encode()
+    start = -(-MAX_PENDING // chunk) * chunk - 1 - split % (len(data) - 1)
+    line = b"x" * start + data + b"y" * (MAX_PENDING + 5) + b"\n"
+    log = tmp_path / "l.log"
+    log.unlink(missing_ok=True)
+    sink = LogSink(console_fd=os.open(os.devnull, os.O_WRONLY), redactor=Redactor([secret]))
+    sink.open_file(log)
+    for i in range(0, len(line), chunk):
+        sink.feed(line[i : i + chunk])
+    sink.close()
+    assert log.read_bytes() == b"x" * start + b"****" + b"y" * (MAX_PENDING + 5) + b"\n"

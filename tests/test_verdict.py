@@ -6,34 +6,25 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.exitcodes import ExitCode
-from runner.judging.results import Results
-from runner.judging.verdict import RunFacts, decide
+from runner.judging.results import FailedTest, Results
+from runner.judging.verdict import FlakyPolicy, RunFacts, browser_never_started, decide
 from tests import strategies as s
 
 returncodes = st.one_of(st.none(), st.sampled_from([0, 1, 130, 143, -9, -11]))
 
 
 @given(s.results, s.flaky_policies, st.booleans(), returncodes)
-def test_same_inputs_same_verdict(
-    results: Results, policy: str, allow: bool, rc: int | None
-) -> None:
-    facts = RunFacts(results=results, returncode=rc, discovered=results.total)
-    first = decide(facts, flaky_policy=policy, allow_no_tests=allow)  # type: ignore[arg-type]
-    assert first == decide(facts, flaky_policy=policy, allow_no_tests=allow)  # type: ignore[arg-type]
-
-
-@given(s.results, s.flaky_policies, st.booleans(), returncodes)
 def test_any_failed_test_fails_the_run(
-    results: Results, policy: str, allow: bool, rc: int | None
+    results: Results, policy: FlakyPolicy, allow: bool, rc: int | None
 ) -> None:
     verdict = decide(
         RunFacts(results=results, returncode=rc, discovered=results.total or None),
         flaky_policy=policy,
         allow_no_tests=allow,
-    )  # type: ignore[arg-type]
+    )
     if results.failed:
-        launch = all(f.message.startswith("browserType.launch:") for f in results.failures)
         # A browser that cannot start is the runner's infrastructure failing, still never a pass.
+        launch = browser_never_started(results)
         assert verdict.code == (ExitCode.INFRASTRUCTURE_ERROR if launch else ExitCode.TESTS_FAILED)
     if verdict.passed:
         assert results.failed == 0 and rc in (None, 0)
@@ -93,3 +84,20 @@ def test_results_missing_discovered_tests_never_pass() -> None:
         allow_no_tests=True,
     )
     assert verdict.code == ExitCode.INFRASTRUCTURE_ERROR and "3 of the 5" in verdict.reason
+
+
+def test_a_browser_that_never_started_fails_as_infrastructure_not_as_tests() -> None:
+    def failing(*messages: str) -> Results:
+        failures = tuple(FailedTest(f"t{i}", "a.spec.ts", "", m) for i, m in enumerate(messages))
+        return Results(len(messages), 0, len(messages), 0, failures, (), ("junit.xml",))
+
+    launch = "browserType.launch: Executable doesn't exist at /opt/chromium"
+    assert browser_never_started(failing(launch, launch))
+    assert not browser_never_started(failing(launch, "expect(received).toBe(expected)"))
+    assert not browser_never_started(failing())
+    for results, code in (
+        (failing(launch), ExitCode.INFRASTRUCTURE_ERROR),
+        (failing(launch, "Timed out 5000ms waiting for expect"), ExitCode.TESTS_FAILED),
+    ):
+        facts = RunFacts(results=results, returncode=1, discovered=results.total)
+        assert decide(facts, flaky_policy="warn", allow_no_tests=False).code is code

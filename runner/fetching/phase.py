@@ -11,7 +11,7 @@ from runner.errors import ConfigError
 from runner.fetching.git import fetch_tests
 from runner.fetching.install import install_dependencies
 from runner.fetching.request import FetchedTests, FetchRequest
-from runner.fetching.revisions import sparse_patterns
+from runner.fetching.revisions import display_url, sparse_patterns
 from runner.settings import Settings
 
 
@@ -63,6 +63,11 @@ def request_for(settings: Settings, run_name: str) -> FetchRequest | None:
     if settings.tests_repo is None or target is None:
         return None
     revision, source = target
+    if "tests_workspace" in settings.model_fields_set:
+        raise ConfigError(
+            f"TESTS_REPO={display_url(settings.tests_repo)} and TESTS_WORKSPACE is set too: the "
+            "fetched checkout is the workspace; unset one of them"
+        )
     tmp, root = settings.tmpdir.absolute(), settings.artifact_root
     if tmp == root or root in tmp.parents:
         raise ConfigError(

@@ -24,6 +24,13 @@ USAGE_ERROR = "error: "
 FOCUSED_ERROR = "not allowed due to the 'forbidOnly' option"
 
 
+def browser_never_started(results: Results) -> bool:
+    """Every failure is Chromium failing to start: nothing was tested (exit 3, not 1)."""
+    return bool(results.failed) and all(
+        f.message.startswith(LAUNCH_ERROR) for f in results.failures
+    )
+
+
 @dataclass(frozen=True)
 class Verdict:
     code: ExitCode
@@ -91,7 +98,7 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
             ExitCode.INFRASTRUCTURE_ERROR,
             f"{facts.discovered} tests were discovered but the JUnit results hold no testcase",
         )
-    if results.failed and all(f.message.startswith(LAUNCH_ERROR) for f in results.failures):
+    if browser_never_started(results):
         return Verdict(
             ExitCode.INFRASTRUCTURE_ERROR,
             f"the browser could not be started, so {results.failed} of {results.total} tests "

@@ -10,7 +10,9 @@ from typing import Any
 from runner.lint.hits import FieldPath, Hit, analysis_docs, get, items, strings
 from runner.lint.yamldoc import Doc
 
-_ARG_USE = re.compile(r"\{\{\s*args\.([-\w]+)\s*\}\}")
+# Argo Rollouts substitutes every {{...}} of a metric (fasttemplate, tags trimmed) and fails the
+# AnalysisRun on any tag that is not a declared arg (utils/template/template.go).
+_PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 # outputs.alias or outputs['alias'] (not task.outputs, which a PromotionTask's caller reads).
 _OUTPUT_USE = re.compile(r"(?<![\w.])outputs(?:\.([A-Za-z_][-\w]*)|\[\s*['\"]([-\w]+)['\"]\s*\])")
 _STEP_KINDS = {"Stage": ("spec", "promotionTemplate", "spec", "steps")}
@@ -35,14 +37,29 @@ def check_args_used(docs: Sequence[Doc]) -> Iterator[Hit]:
             continue  # a run's args are already resolved
         declared = _declared(template)
         for path, text in strings(get(template.data, "spec", "metrics"), ("spec", "metrics")):
-            for name in _ARG_USE.findall(text):
-                if name not in declared:
-                    yield Hit(
-                        "undeclared-arg",
-                        template,
-                        path,
-                        f"{{{{args.{name}}}}} is used but {template.label} does not declare it",
-                    )
+            for raw in _PLACEHOLDER.findall(text):
+                tag = raw.strip()
+                if tag.startswith("args."):
+                    if tag[len("args.") :] not in declared:
+                        yield Hit(
+                            "undeclared-arg",
+                            template,
+                            path,
+                            f"{{{{{tag}}}}} is used but {template.label} does not declare it",
+                        )
+                    continue
+                hint = (
+                    " (a Kargo ${{ }} expression belongs in the Stage's verification args)"
+                    if "${{" in text
+                    else ""
+                )
+                yield Hit(
+                    "template-placeholder",
+                    template,
+                    path,
+                    f"{{{{{tag}}}}} in {template.label} is not an arg: Argo Rollouts fails the"
+                    f" AnalysisRun on it{hint}",
+                )
 
 
 def _referenced_templates(stage: Doc, docs: Sequence[Doc]) -> Iterator[tuple[int, Doc]]:
@@ -83,11 +100,11 @@ def check_stage_args(docs: Sequence[Doc]) -> Iterator[Hit]:
             for name, index in passed.items():
                 if name not in declared:
                     yield Hit(
-                        "undeclared-arg",
+                        "unused-stage-arg",
                         stage,
                         (*args_path, index, "name"),
                         f"Stage {stage.name!r} passes arg {name!r}, which {template.label}"
-                        " does not declare",
+                        " does not declare: Kargo drops it without a word",
                     )
 
 

@@ -114,10 +114,29 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "undeclared-arg",
         _E,
-        "{{args.NAME}} is used, or a Stage passes an arg, that spec.args does not declare: the"
-        " AnalysisRun errors and the verification never runs.",
+        "{{args.NAME}} is used but spec.args does not declare it: the AnalysisRun errors and the"
+        " verification never runs.",
         "Argo Rollouts resolves {{args.NAME}} only from the template's declared args.",
         "Declare the arg in spec.args (and pass it from the Stage).",
+        _KARGO,
+    ),
+    Rule(
+        "template-placeholder",
+        _E,
+        "A {{...}} in a metric that is not {{args.NAME}} (a Kargo ${{ }} expression, a Go"
+        " template): Argo Rollouts cannot resolve it, the AnalysisRun errors.",
+        "Rollouts substitutes every {{...}} of a metric and fails on any tag that is not a"
+        " declared arg (utils/template/template.go).",
+        "Pass the value as a Stage verification arg and read it as {{args.NAME}}.",
+        _JOB,
+    ),
+    Rule(
+        "unused-stage-arg",
+        _W,
+        "A Stage passes an arg the template does not declare: Kargo drops it without a word, so"
+        " the value never reaches the tests.",
+        "Kargo merges only the args the template declares (pkg/rollouts mergeArgs).",
+        "Declare the arg in the template's spec.args and use it, or stop passing it.",
         _KARGO,
     ),
     Rule(

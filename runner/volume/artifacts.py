@@ -1,7 +1,9 @@
 """Where a run's evidence lives on the artifact volume (layout in docs/contract.md).
 
 Pure path arithmetic plus two file primitives (atomic JSON write, job-log index link). Every
-path a run uses is derived here from `Settings.artifact_root` and the run name.
+path a run uses is derived here from `Settings.artifact_root` and the run name, and every name
+on the volume is defined here once: the attempts, the ledger, the cleanup (tombstones.py) and
+the merge (sharding.py) import them rather than spelling them again.
 """
 
 from __future__ import annotations
@@ -13,17 +15,35 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 ATTEMPT_PREFIX = "attempt-"
 SHARD_PREFIX = "shard-"
 MERGED_DIR = "merged"
 JOBS_INDEX = "_jobs"
+TOMBSTONES = ".tombstones"  # a dot-directory: not a run, and the artifact server hides it
 RUN_MARKER = "run.json"
-_ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
-_SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
+LEDGER = "ledger.jsonl"
+LEDGER_LOCK = ".ledger.lock"
+ACTIVE_LOCK = ".active.lock"
+ACTIVE_HOLDER = ".active.json"
+MERGE_LOCK = ".merge.lock"
+LOG = "verification.log"
+ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
+SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
 # Kubernetes object names are DNS subdomains; anything else is not a name we index.
 _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
+
+
+class _File:
+    """A path attribute of a layout: `name` in the layout's `dir`, or in another of its
+    directories (`home`: a shard's own). One line per file keeps every name in one table."""
+
+    def __init__(self, name: str, *, under: str = "dir") -> None:
+        self.name, self.under = name, under
+
+    def __get__(self, layout: object, owner: type | None = None) -> Path:
+        return cast(Path, getattr(layout, self.under)) / self.name
 
 
 @dataclass(frozen=True)
@@ -32,38 +52,20 @@ class _ReportFiles:
 
     dir: Path
 
-    @property
-    def log(self) -> Path:
-        return self.dir / "verification.log"
-
-    @property
-    def summary(self) -> Path:
-        return self.dir / "summary.json"
-
-    @property
-    def junit(self) -> Path:
-        return self.dir / "junit.xml"
-
-    @property
-    def json_results(self) -> Path:
-        return self.dir / "results.json"
-
-    @property
-    def html_report(self) -> Path:
-        return self.dir / "html-report"
+    log = _File(LOG)
+    summary = _File("summary.json")
+    junit = _File("junit.xml")
+    json_results = _File("results.json")
+    html_report = _File("html-report")
 
 
 @dataclass(frozen=True)
 class AttemptLayout(_ReportFiles):
     number: int
 
-    @property
-    def metadata(self) -> Path:
-        return self.dir / "execution-metadata.json"
-
-    @property
-    def test_results(self) -> Path:
-        return self.dir / "test-results"
+    metadata = _File("execution-metadata.json")
+    test_results = _File("test-results")
+    discovery = _File("discovery.json")  # what reporters/discovery-reporter.cjs writes
 
     @property
     def blob(self) -> Path:
@@ -123,33 +125,18 @@ class RunLayout:
     def merged(self) -> MergedLayout:
         return MergedLayout(self.dir / MERGED_DIR)
 
-    def existing_shards(self) -> list[int]:
-        """Shard indexes that have a directory, ascending."""
-        try:
-            names = os.listdir(self.dir)
-        except FileNotFoundError:
-            return []
-        return sorted(int(m.group(1)) for n in names if (m := _SHARD_DIR.fullmatch(n)))
+    def merge_staging(self, tag: str) -> MergedLayout:
+        """Where a merge builds its report (`new`) or puts the old one aside (`old`) before
+        the swap; a dot-directory, so readers never take it for the merged report."""
+        return MergedLayout(self.dir / f".{MERGED_DIR}-{tag}-{os.getpid()}")
 
-    @property
-    def marker(self) -> Path:
-        return self.dir / RUN_MARKER
-
-    @property
-    def ledger(self) -> Path:
-        return self.dir / "ledger.jsonl"
-
-    @property
-    def active_lock(self) -> Path:
-        return self.home / ".active.lock"
-
-    @property
-    def active_holder(self) -> Path:
-        return self.home / ".active.json"
-
-    @property
-    def ledger_lock(self) -> Path:
-        return self.dir / ".ledger.lock"
+    # The run's own files, and the shard's (`home`): its active lock and who holds it.
+    marker = _File(RUN_MARKER)
+    ledger = _File(LEDGER)
+    ledger_lock = _File(LEDGER_LOCK)
+    merge_lock = _File(MERGE_LOCK)
+    active_lock = _File(ACTIVE_LOCK, under="home")
+    active_holder = _File(ACTIVE_HOLDER, under="home")
 
     def attempt(self, number: int) -> AttemptLayout:
         return AttemptLayout(number=number, dir=self.home / f"{ATTEMPT_PREFIX}{number}")
@@ -160,7 +147,7 @@ class RunLayout:
             names = os.listdir(self.home)
         except FileNotFoundError:
             return []
-        return sorted(int(m.group(1)) for n in names if (m := _ATTEMPT_DIR.fullmatch(n)))
+        return sorted(int(m.group(1)) for n in names if (m := ATTEMPT_DIR.fullmatch(n)))
 
 
 def job_log_link(root: Path, namespace: str, job_name: str) -> Path | None:

@@ -1,4 +1,6 @@
-"""Attempts of one run: numbering, the append-only ledger, and the active lock.
+"""Attempts of one run: the lock protocol that numbers them and keeps them apart.
+
+The ledger they are recorded in is ledger.py; the locks are flocks (locks.py).
 
 * Attempt numbers are assigned under `.ledger.lock`, so they are unique and gapless.
 * The running attempt holds `.active.lock` (an flock through filelock) for its whole life. The
@@ -16,70 +18,23 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 
 from filelock import FileLock, Timeout
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ValidationError
 
 from runner.errors import DeadlineExceeded, DuplicateExecution, InfrastructureError
 from runner.exitcodes import ExitCode
 from runner.identity import RunIdentity
 from runner.volume.artifacts import AttemptLayout, RunLayout, atomic_write_json
-
-
-class Host(BaseModel):
-    """Who runs an attempt: enough to find the pod, or the process on a laptop."""
-
-    pod: str | None = None
-    job: str | None = None
-    node: str | None = None
-    namespace: str | None = None
-    pid: int = Field(default_factory=os.getpid)
-
-    def describe(self) -> str:
-        where = f"pod {self.pod}" if self.pod else "a local process"
-        parts = [where, f"node {self.node or '?'}", f"pid {self.pid}"]
-        if self.job:
-            parts.insert(1, f"job {self.job}")
-        return ", ".join(parts)
-
-
-class LedgerLine(BaseModel):
-    event: Literal["start", "end", "refused", "merged"]
-    shard: int | None = None  # None: an unsharded run (and every line written before sharding)
-    attempt: int | None = None
-    time: datetime
-    host: Host
-    outcome: str | None = None
-    exit_code: int | None = None
-    merged: dict[int, int | None] | None = None  # "merged": shard -> attempt merged (None: missing)
-    # "end" of an attempt whose tests were fetched from Git (runner/fetching): from where, which
-    # commit. A merge of shards that ran different commits is refused (runner/sharding.py).
-    tests_repo: str | None = None
-    tests_commit: str | None = None
-
-
-class AttemptRecord(BaseModel):
-    """One attempt as folded from its ledger lines. `end` is None when it never finished."""
-
-    attempt: int
-    host: Host
-    start: datetime
-    end: datetime | None = None
-    outcome: str = "unfinished (killed, or still running)"
-    exit_code: int | None = None
-    tests_repo: str | None = None
-    tests_commit: str | None = None
-
-    def describe(self) -> str:
-        when = self.start.isoformat(timespec="seconds")
-        return f"attempt {self.attempt} ({self.host.describe()}, started {when}): {self.outcome}"
+from runner.volume.ledger import AttemptRecord, Host, LedgerLine, append_line, now, read_ledger
+from runner.volume.locks import hold
 
 
 class Holder(BaseModel):
@@ -87,93 +42,6 @@ class Holder(BaseModel):
     attempt: int
     host: Host
     start: datetime
-
-
-def ledger_lines(run: RunLayout) -> list[LedgerLine]:
-    """Every readable ledger line of the run, all shards; torn or foreign lines are skipped."""
-    try:
-        text = run.ledger.read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
-    lines = []
-    for raw in text.splitlines():
-        try:
-            lines.append(LedgerLine.model_validate_json(raw))
-        except ValidationError:
-            continue
-    return lines
-
-
-def read_ledger(run: RunLayout, lines: list[LedgerLine] | None = None) -> list[AttemptRecord]:
-    """Fold the ledger into one record per attempt of `run.shard` (None: unsharded)."""
-    records: dict[int, AttemptRecord] = {}
-    for line in ledger_lines(run) if lines is None else lines:
-        if line.attempt is None or line.shard != run.shard:
-            continue
-        if line.event == "start":
-            records[line.attempt] = AttemptRecord(
-                attempt=line.attempt, host=line.host, start=line.time
-            )
-        elif line.event == "end" and line.attempt in records:
-            records[line.attempt] = records[line.attempt].model_copy(
-                update={
-                    "end": line.time,
-                    "outcome": line.outcome,
-                    "exit_code": line.exit_code,
-                    "tests_repo": line.tests_repo,
-                    "tests_commit": line.tests_commit,
-                }
-            )
-    return [records[n] for n in sorted(records)]
-
-
-def last_merge(lines: list[LedgerLine]) -> dict[int, int | None] | None:
-    """Which attempt of each shard the latest merge used; None before the first merge."""
-    merges = [line.merged for line in lines if line.event == "merged"]
-    return merges[-1] if merges else None
-
-
-def record_merge(run: RunLayout, host: Host, merged: dict[int, int | None]) -> None:
-    with FileLock(run_lock_path(run)):
-        _append(run, LedgerLine(event="merged", time=_now(), host=host, merged=merged))
-
-
-def lock_held(run: RunLayout) -> bool:
-    """Whether an attempt holds `run`'s active lock now (a look: never waits, creates nothing).
-
-    Call it under the ledger lock: an attempt of a shard takes its lock only there, so the
-    look can never make it believe it is a duplicate.
-    """
-    try:
-        fd = os.open(run.active_lock, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing drops the flock if we got it
-    return False
-
-
-def _append(run: RunLayout, line: LedgerLine) -> None:
-    """Append one line (callers hold the ledger lock). A line torn by a crash or a full disk
-    is ended first, so it cannot swallow this one (tests/test_fault_matrix.py)."""
-    data = (line.model_dump_json() + "\n").encode()
-    fd = os.open(run.ledger, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    try:
-        size = os.fstat(fd).st_size
-        if size and os.pread(fd, 1, size - 1) != b"\n":
-            data = b"\n" + data
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass
@@ -195,6 +63,16 @@ class Attempt:
     def is_retry(self) -> bool:
         return self.number > 1
 
+    def announcement(self, shard_count: int) -> str:
+        """What the log says first about this attempt; a retry says so loudly."""
+        shard = self.run.shard
+        of_shard = "" if shard is None else f" of shard {shard} ({shard + 1}/{shard_count})"
+        lines = [f"attempt {self.number}{of_shard} in {self.layout.dir}"]
+        if self.previous:
+            lines.append("WARNING: this is a RETRY of a run that was started before:")
+            lines += [f"  - {record.describe()}" for record in self.previous]
+        return "\n".join(lines)
+
     def finish(
         self, code: ExitCode, *, tests_repo: str | None = None, tests_commit: str | None = None
     ) -> None:
@@ -204,14 +82,14 @@ class Attempt:
             return
         self.finished = True
         try:
-            with FileLock(run_lock_path(self.run)):
-                _append(
+            with hold(self.run.ledger_lock):
+                append_line(
                     self.run,
                     LedgerLine(
                         event="end",
                         shard=self.run.shard,
                         attempt=self.number,
-                        time=_now(),
+                        time=now(),
                         host=self.host,
                         outcome=code.outcome,
                         exit_code=int(code),
@@ -225,10 +103,6 @@ class Attempt:
             self._lock.release(force=True)
 
 
-def run_lock_path(run: RunLayout) -> str:
-    return str(run.ledger_lock)
-
-
 def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
     try:
         run.root.mkdir(parents=True, exist_ok=True)
@@ -238,7 +112,7 @@ def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
                 "created. Remove the link or point ARTIFACT_ROOT elsewhere."
             )
         run.dir.mkdir(exist_ok=True)
-        with FileLock(run_lock_path(run)):
+        with hold(run.ledger_lock):
             if not run.marker.exists():
                 atomic_write_json(
                     run.marker,
@@ -247,7 +121,7 @@ def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
                         "source": identity.source.value,
                         "key_kind": identity.key_kind.value,
                         "original": identity.original,
-                        "created": _now().isoformat(),
+                        "created": now().isoformat(),
                     },
                 )
             run.home.mkdir(exist_ok=True)  # a shard's directory
@@ -275,6 +149,7 @@ class _Retired(Exception):
 
 
 _START_TRIES = 10
+WAIT_SLICE = 0.5  # seconds of waiting for a duplicate between two looks at the stop request
 
 
 def begin_attempt(
@@ -285,6 +160,7 @@ def begin_attempt(
     on_duplicate: Literal["refuse", "wait"],
     wait_seconds: float,
     say: Callable[[str], None],
+    check_stop: Callable[[str], None] = lambda _phase: None,
 ) -> Attempt:
     """Take the run's active lock and the next attempt number, or refuse a duplicate.
 
@@ -295,7 +171,7 @@ def begin_attempt(
     for _ in range(_START_TRIES):
         try:
             _prepare_run_dir(run, identity)
-            active = _take_active(run, on_duplicate, wait_seconds, say, host)
+            active = _take_active(run, on_duplicate, wait_seconds, say, host, check_stop)
         except (_Retired, FileNotFoundError):
             continue
         try:
@@ -309,26 +185,27 @@ def begin_attempt(
     )
 
 
-def _take_active(
+def _take_active(  # noqa: PLR0917 - one caller, the values begin_attempt was given
     run: RunLayout,
     on_duplicate: Literal["refuse", "wait"],
     wait_seconds: float,
     say: Callable[[str], None],
     host: Host,
+    check_stop: Callable[[str], None],
 ) -> FileLock:
     # A shard's lock is taken under the ledger lock only (see the module docstring).
     active = _live_lock(run, timeout=0) if run.shard is None else None
     if active is None:
         # A cleanup holds the active lock only inside the ledger lock: once that is free, an
         # active lock still held belongs to a running attempt.
-        with FileLock(run_lock_path(run)):
+        with hold(run.ledger_lock):
             active = _live_lock(run, timeout=0)
     if active is not None:
         return active
     holder = _holder_sentence(run)
     if on_duplicate == "refuse":
-        with FileLock(run_lock_path(run)):
-            _append(run, LedgerLine(event="refused", shard=run.shard, time=_now(), host=host))
+        with hold(run.ledger_lock):
+            append_line(run, LedgerLine(event="refused", shard=run.shard, time=now(), host=host))
         what = run.run_name if run.shard is None else f"{run.run_name} shard {run.shard}"
         raise DuplicateExecution(
             f"run {what} is already being verified by {holder}; refusing to run "
@@ -338,13 +215,20 @@ def _take_active(
         f"run {run.run_name} is being verified by {holder}; waiting up to "
         f"{wait_seconds:.0f}s for it to finish (ON_DUPLICATE=wait)"
     )
-    active = _live_lock(run, timeout=max(wait_seconds, 0.0), poll_interval=0.2)
-    if active is None:
-        raise DeadlineExceeded(
-            f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
-            f"deadline ({wait_seconds:.0f}s) ran out"
-        )
-    return active
+    # In slices, so that SIGTERM (a deleted pod, an aborted verification) ends the wait
+    # within a slice instead of when the other execution ends.
+    end = time.monotonic() + max(wait_seconds, 0.0)
+    while True:
+        check_stop("the wait for the run's other execution (ON_DUPLICATE=wait)")
+        left = end - time.monotonic()
+        active = _live_lock(run, timeout=max(min(left, WAIT_SLICE), 0.0), poll_interval=0.2)
+        if active is not None:
+            return active
+        if left <= WAIT_SLICE:
+            raise DeadlineExceeded(
+                f"run {run.run_name} was still held by {_holder_sentence(run)} when the "
+                f"deadline ({wait_seconds:.0f}s) ran out"
+            )
 
 
 def _live_lock(run: RunLayout, *, timeout: float, poll_interval: float = 0.05) -> FileLock | None:
@@ -371,14 +255,14 @@ def _live_lock(run: RunLayout, *, timeout: float, poll_interval: float = 0.05) -
 def _number_attempt(
     run: RunLayout, *, identity: RunIdentity, host: Host, active: FileLock
 ) -> Attempt:
-    start = _now()
-    with FileLock(run_lock_path(run)):
+    start = now()
+    with hold(run.ledger_lock):
         previous = read_ledger(run)
         seen = [r.attempt for r in previous] + run.existing_attempts()
         number = max(seen, default=0) + 1
         layout = run.attempt(number)
         layout.dir.mkdir()  # never exist_ok: an earlier attempt's files are never reused
-        _append(
+        append_line(
             run, LedgerLine(event="start", shard=run.shard, attempt=number, time=start, host=host)
         )
     holder = Holder(shard=run.shard, attempt=number, host=host, start=start)

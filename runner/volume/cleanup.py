@@ -21,11 +21,10 @@ from typing import Any
 
 from runner.errors import InfrastructureError
 from runner.identity import SAFE_RUN_NAME
-from runner.volume.artifacts import RUN_MARKER
+from runner.volume.artifacts import LEDGER, RUN_MARKER
 from runner.volume.retention import Plan, Policy, RunInfo, human_size, select
 from runner.volume.tombstones import (
     DIR_FLAGS,
-    LEDGER,
     Found,
     Outcome,
     clear_tombstones,

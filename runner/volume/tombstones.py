@@ -15,27 +15,31 @@
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
-import re
 import secrets
 import shutil
 import stat
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.volume.artifacts import ATTEMPT_PREFIX, JOBS_INDEX, MERGED_DIR
+from runner.volume.artifacts import (
+    ACTIVE_LOCK,
+    ATTEMPT_PREFIX,
+    JOBS_INDEX,
+    LEDGER,
+    LEDGER_LOCK,
+    LOG,
+    MERGE_LOCK,
+    MERGED_DIR,
+    SHARD_DIR,
+    TOMBSTONES,
+)
+from runner.volume.locks import flock_within, open_lock
 from runner.volume.retention import RunInfo, human_size
 
-TOMBSTONES = ".tombstones"
-ACTIVE_LOCK, LEDGER_LOCK, LEDGER = ".active.lock", ".ledger.lock", "ledger.jsonl"
-MERGE_LOCK = ".merge.lock"
-SHARD_DIR = re.compile(r"shard-[0-9]{1,3}")
 LEDGER_LOCK_WAIT = 5.0  # the ledger lock is held for milliseconds by anyone who takes it
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -67,11 +71,6 @@ def stamp(dir_fd: int, name: str) -> tuple[int, int] | None:
 
 
 # -- the run's locks --------------------------------------------------------------------------
-def _open_lock(dir_fd: int, name: str, *, create: bool) -> int:
-    flags = os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC | (os.O_CREAT if create else 0)
-    return os.open(name, flags, 0o644, dir_fd=dir_fd)
-
-
 @contextlib.contextmanager
 def run_locks(dir_fd: int, *, create: bool = True) -> Iterator[None]:
     """Hold the run's ledger lock, then its active lock; `Busy` when either is held.
@@ -88,18 +87,18 @@ def run_locks(dir_fd: int, *, create: bool = True) -> Iterator[None]:
             (ACTIVE_LOCK, 0.0, "an attempt is running (active lock held)"),
         ):
             try:
-                fds.append(_open_lock(dir_fd, name, create=create))
+                fds.append(open_lock(name, dir_fd=dir_fd, create=create))
             except FileNotFoundError:
                 if create:
                     raise
                 continue
-            if not _flock_within(fds[-1], wait):
+            if not flock_within(fds[-1], wait):
                 raise Busy(busy)
         # A sharded run is live while any shard's attempt runs or a shard merges after its
         # end line (runner/sharding.py); those lock files exist only in sharded runs.
         for opened, busy in _sharded_locks(dir_fd):
             fds.append(opened)
-            if not _flock_within(opened, 0.0):
+            if not flock_within(opened, 0.0):
                 raise Busy(busy)
         yield
     finally:
@@ -110,36 +109,17 @@ def run_locks(dir_fd: int, *, create: bool = True) -> Iterator[None]:
 def _sharded_locks(dir_fd: int) -> Iterator[tuple[int, str]]:
     """Open descriptors of the merge lock and every shard's active lock that exist."""
     with contextlib.suppress(FileNotFoundError):
-        yield _open_lock(dir_fd, MERGE_LOCK, create=False), "a shard is merging the results"
+        yield open_lock(MERGE_LOCK, dir_fd=dir_fd, create=False), "a shard is merging the results"
     with os.scandir(dir_fd) as entries:
         shards = [e.name for e in entries if SHARD_DIR.fullmatch(e.name)]
     for shard in sorted(shards):
         with contextlib.suppress(FileNotFoundError, NotADirectoryError):
             shard_fd = os.open(shard, DIR_FLAGS, dir_fd=dir_fd)  # never a symlink (ELOOP)
             try:
-                lock = _open_lock(shard_fd, ACTIVE_LOCK, create=False)
+                lock = open_lock(ACTIVE_LOCK, dir_fd=shard_fd, create=False)
             finally:
                 os.close(shard_fd)
             yield lock, f"an attempt of {shard} is running (its active lock is held)"
-
-
-def _flock_within(fd: int, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while not _try_flock(fd):
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def _try_flock(fd: int) -> bool:
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-            return False
-        raise
-    return True
 
 
 def is_locked(dir_fd: int) -> bool:
@@ -296,11 +276,11 @@ def _attempt_logs(tombs_fd: int, tomb: str) -> set[tuple[int, int]]:
         try:
             with os.scandir(fd) as entries:
                 names = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
-            logs = [f"{n}/verification.log" for n in names if n.startswith(ATTEMPT_PREFIX)]
+            logs = [f"{n}/{LOG}" for n in names if n.startswith(ATTEMPT_PREFIX)]
             if MERGED_DIR in names:  # a sharded run: the Job's name points at the merged log
-                logs.append(f"{MERGED_DIR}/verification.log")
+                logs.append(f"{MERGED_DIR}/{LOG}")
             for shard in (n for n in names if SHARD_DIR.fullmatch(n)):
-                logs += [f"{shard}/{a}/verification.log" for a in _attempts_of(fd, shard)]
+                logs += [f"{shard}/{a}/{LOG}" for a in _attempts_of(fd, shard)]
             for log in logs:
                 with contextlib.suppress(OSError):
                     st = os.stat(log, dir_fd=fd, follow_symlinks=False)

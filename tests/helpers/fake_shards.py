@@ -42,7 +42,7 @@ def main() -> int:
     if "merge-reports" in sys.argv:
         return merge(Path(sys.argv[-1]))
     os.environ["FAULT_PW"] = os.environ.get("FAKE_PW", "")
-    code = fault_playwright.main()
+    code = int(fault_playwright.main())
     blob = os.environ.get("PLAYWRIGHT_BLOB_OUTPUT_FILE")
     junit = Path(os.environ.get("PLAYWRIGHT_JUNIT_OUTPUT_NAME", "-"))
     if blob and "noblob" not in os.environ.get("FAKE_PW", "").split(","):

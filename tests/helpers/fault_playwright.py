@@ -12,6 +12,7 @@ these are handled here, every other action is handed to fake_playwright one at a
   junit:nested       2 passing tests and a failed one a suite deeper (PHPUnit's data providers)
   junit:stray        2 passing tests and a failed one directly under <testsuites>
   secret:VAR         print the value of the environment variable VAR (a test that leaks it)
+  secretline:VAR:N   print one line of the value of VAR N times over (cut by the tee)
   junitsecret:VAR    a failed test whose name and message hold the value of VAR
 """
 
@@ -91,6 +92,8 @@ def main() -> int:
             out.write(FORGED.encode() + b"\n")
         elif verb == "secret":
             out.write(b"the token is " + os.environb[arg.encode()] + b"\n")
+        elif verb == "secretline":
+            out.write(os.environb[kind.encode()] * int(rest) + b"\n")
         elif verb == "kill":
             out.flush()
             os.kill(os.getpid(), signal.Signals[f"SIG{arg}"])
@@ -104,7 +107,7 @@ def main() -> int:
         else:
             out.flush()
             os.environ["FAKE_PW"] = action
-            code = fake_playwright.main()
+            code = int(fake_playwright.main())
             if verb == "exit":
                 return code
         out.flush()

@@ -16,7 +16,8 @@ from runner.errors import RunnerError
 from runner.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
-from runner.volume.attempts import Host, begin_attempt
+from runner.volume.attempts import begin_attempt
+from runner.volume.ledger import Host
 
 
 def main() -> int:
@@ -29,9 +30,9 @@ def main() -> int:
             RunLayout(Path(root), run_name),
             identity=identity,
             host=Host(pod="p"),
-            on_duplicate=mode,
+            on_duplicate="wait" if mode == "wait" else "refuse",
             wait_seconds=60,
-            say=lambda m: print(m, flush=True),  # type: ignore[arg-type]
+            say=lambda m: print(m, flush=True),
         )
     except RunnerError as exc:
         print(exc, flush=True)

@@ -1,0 +1,76 @@
+"""Judge what Playwright left in a report directory: the facts verdict.py decides on.
+
+An attempt's facts come from its JUnit and JSON reports, the discovery file, Playwright's
+exit and the log's first error line; a sharded run's merge reads the same reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from runner import playwright
+from runner.exitcodes import ExitCode
+from runner.fetching.phase import no_tests_hint
+from runner.judging.results import (
+    Results,
+    ResultsBroken,
+    read_flaky_from_json,
+    read_junit,
+    with_flaky,
+)
+from runner.judging.verdict import RunFacts, Verdict, decide
+from runner.process import ProcessOutcome
+from runner.volume.artifacts import AttemptLayout, MergedLayout
+
+if TYPE_CHECKING:
+    from runner.settings import Settings
+
+
+def read_results(reports: AttemptLayout | MergedLayout) -> tuple[Results | None, str | None]:
+    """The results of a report directory, or why they cannot be trusted."""
+    try:
+        return with_flaky(
+            read_junit([reports.junit]), read_flaky_from_json(reports.json_results)
+        ), None
+    except ResultsBroken as exc:
+        return None, str(exc)
+
+
+def judge_attempt(
+    layout: AttemptLayout,
+    outcome: ProcessOutcome,
+    settings: Settings,
+    *,
+    workspace: Path,
+    stop_code: ExitCode,
+    say: Callable[[str], None],
+) -> tuple[Verdict, Results | None]:
+    """The attempt's verdict and results; says where it looked when no test was found."""
+    discovery = playwright.read_discovery(layout.discovery)
+    results, results_error = read_results(layout)
+    facts = RunFacts(
+        results=results,
+        results_error=results_error,
+        returncode=outcome.returncode,
+        stopped_for=outcome.stopped_for,
+        stop_code=stop_code,
+        discovered=playwright.discovered(discovery),
+        playwright_error=discovery.first_error if discovery else playwright.first_error(layout.log),
+        empty_shard=settings.shard is not None
+        and discovery is not None
+        and discovery.total == 0
+        and not discovery.errors,
+    )
+    if facts.discovered == 0:
+        say(
+            f"no tests found in {workspace} under {settings.central_tests_dir} and "
+            f"{settings.plugin_tests_glob} (*.spec.ts, *.spec.js, *.spec.mjs)"
+        )
+        if hint := no_tests_hint(settings):
+            say(hint)
+    verdict = decide(
+        facts, flaky_policy=settings.flaky_policy, allow_no_tests=settings.allow_no_tests
+    )
+    return verdict, results
