@@ -472,20 +472,21 @@ def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> N
 
 
 def killed_runner_left_a_lock(case: Case) -> None:
-    """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay."""
+    """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay,
+    and its whole tree (npx, node, a grandchild in its own session that ignores SIGTERM)
+    dies with it by itself (runner/reaper.py), without the container's end to kill it."""
     case.env["ANALYSIS_RUN_UID"] = UID
-    env = {**case.env, "FAULT_PW": "discovery:3,print:2,say:holding,hang"}
+    env = {**case.env, "FAULT_PW": "discovery:3,print:2,stubborn,say:holding,hang"}
     victim = start_runner(env)
     read_until(victim, b"holding")
     children = psutil.Process(victim.pid).children(recursive=True)
+    assert len(children) >= 3, children  # the reaper, the stand-in and its grandchild
     victim.kill()
     victim.wait()
-    assert victim.stdout is not None
     victim.stdout.close()
-    # In a pod the container's end kills these; here they were adopted by pytest (subreaper).
-    for child in children:
-        child.kill()
-    psutil.wait_procs(children, timeout=10)
+    # Orphans come to pytest (a subreaper here): wait_procs also reaps them.
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"the SIGKILLed runner's tree outlived it: {alive}"
     first = case.root / RUN / "attempt-1"
     case.prior[first] = _checksum(first)
 
