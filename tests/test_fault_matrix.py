@@ -369,20 +369,44 @@ def old_runs(count: int) -> Setup:
     return setup
 
 
+def _at_end_line(case: Case, act: Callable[[], None]) -> None:
+    """Act as soon as the ledger has this attempt's end line: retention starts right then."""
+    ledger = case.root / RUN / LEDGER
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
+            act()
+            return
+        time.sleep(0.005)
+    raise AssertionError("the attempt never wrote its end line")
+
+
 def signal_in_cleanup(sig: int) -> Action:
-    """Signal as soon as the ledger has this attempt's end line: retention starts right then."""
+    """The signal arrives while retention runs: the runner is frozen (SIGSTOP) at its end
+    line, signalled, and let go, so a fast retention cannot finish before the signal."""
 
-    def action(case: Case) -> None:
-        ledger = case.root / RUN / LEDGER
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
-                case.signal(sig)
-                return
-            time.sleep(0.005)
-        raise AssertionError("the attempt never wrote its end line")
+    def act(case: Case) -> None:
+        assert case.proc is not None
+        case.proc.send_signal(signal.SIGSTOP)
+        case.signal(sig)
+        case.proc.send_signal(signal.SIGCONT)
 
-    return action
+    return lambda case: _at_end_line(case, lambda: act(case))
+
+
+CLEANUP_DEADLINE = 8.0
+
+
+def deadline_in_cleanup(case: Case) -> None:
+    """Freeze the runner (SIGSTOP) as soon as its verdict is on disk, let its monotonic
+    deadline pass while it is frozen, then let it go on: the deadline runs out during
+    retention on a fast machine and on a loaded one alike, instead of racing a timer."""
+    proc = case.proc
+    assert proc is not None
+    started = time.monotonic()  # before the runner's own start, so its deadline ends earlier
+    _at_end_line(case, lambda: proc.send_signal(signal.SIGSTOP))
+    time.sleep(max(0.0, started + CLEANUP_DEADLINE + 2 - time.monotonic()))
+    proc.send_signal(signal.SIGCONT)
 
 
 def stopped_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
@@ -938,12 +962,13 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "deadline during cleanup",
-        "discovery:3,junit:pass:3,sleep:1.5,exit:0",
+        "discovery:3,junit:pass:3,exit:0",
         0,
         "all 3 tests passed",
         setup=old_runs(3000),
+        action=deadline_in_cleanup,
         check=cleanup_was_cut,
-        env={"RUN_DEADLINE_SECONDS": "4", "ANALYSIS_RUN_UID": UID},
+        env={"RUN_DEADLINE_SECONDS": str(CLEANUP_DEADLINE), "ANALYSIS_RUN_UID": UID},
     ),
     # -- the artifact root -----------------------------------------------------------------------
     Fault(
