@@ -507,6 +507,7 @@ def killed_runner_left_a_lock(case: Case) -> None:
     assert len(children) >= 3, children  # the reaper, the stand-in and its grandchild
     victim.kill()
     victim.wait()
+    assert victim.stdout is not None
     victim.stdout.close()
     # Orphans come to pytest (a subreaper here): wait_procs also reaps them.
     _, alive = psutil.wait_procs(children, timeout=15)

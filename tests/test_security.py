@@ -222,6 +222,7 @@ def test_the_image_runs_as_a_numeric_non_root_user() -> None:
     assert uid.isdigit() and int(uid) != 0
 
 
+@pytest.mark.slow
 def test_playwrights_own_reports_are_masked(tmp_path: Path) -> None:
     """Real Playwright (a test without a page: no browser needed) prints the secret, fails with
     it in the message and attaches it; every text file of the attempt (JUnit, JSON report,
