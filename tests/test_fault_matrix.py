@@ -820,6 +820,14 @@ FAULTS: list[Fault] = [
         setup=real_workspace(PASSING),
         args=("--promotoin", "x"),
     ),
+    Fault(
+        "mistyped --project",
+        "",
+        2,
+        'Playwright refused the arguments (Error: Project(s) "centrall" not found',
+        setup=real_workspace(PASSING),
+        args=("--project", "centrall"),
+    ),
     *[
         Fault(
             f"Playwright argument {' '.join(args)}",
