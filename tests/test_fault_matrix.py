@@ -350,6 +350,35 @@ def ended_within(seconds: float) -> Check:
     return check
 
 
+def fifo_run_marker(case: Case) -> None:
+    """An old run whose run.json is a FIFO: opening it for reading would wait for ever."""
+    old_runs(2)(case)
+    marker = case.root / "h-000000000000" / "run.json"
+    marker.unlink()
+    os.mkfifo(marker)
+
+
+def cleanup_skips_the_fifo(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"retention:" in done.stdout  # retention after the run went past it
+    dry = subprocess.run(
+        [*runner_command(), "cleanup", "--dry-run"],
+        env=case.env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert dry.returncode == 0, dry.stdout.decode(errors="replace")[-2000:]
+    assert b"h-000000000000  no readable run.json" in dry.stdout
+
+
+def fifo_ledger(case: Case) -> None:
+    """The run's ledger.jsonl is a FIFO (a volume writer's mistake or malice)."""
+    case.env["ANALYSIS_RUN_UID"] = UID
+    (case.root / RUN).mkdir(parents=True)
+    os.mkfifo(case.root / RUN / LEDGER)
+
+
 def old_runs(count: int) -> Setup:
     """`count` finished runs 30 days old, for retention to prune after the verdict."""
 
@@ -1121,6 +1150,22 @@ FAULTS: list[Fault] = [
         )
         for name, sig, code in SIGS
     ],
+    Fault(
+        "a FIFO named run.json in an old run (retention, cleanup --dry-run)",
+        "discovery:3,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=fifo_run_marker,
+        check=cleanup_skips_the_fifo,
+    ),
+    Fault(
+        "a FIFO named ledger.jsonl in the run directory",
+        "discovery:3,junit:pass:3,exit:0",
+        3,
+        "not a regular file",
+        setup=fifo_ledger,
+        attempt=False,
+    ),
     Fault(
         "stale lock of a SIGKILLed runner",
         "discovery:3,junit:pass:3,exit:0",
