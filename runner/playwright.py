@@ -18,6 +18,7 @@ from pathlib import Path
 from runner.errors import ConfigError, InfrastructureError
 from runner.settings import Settings
 from runner.volume.artifacts import AttemptLayout
+from runner.volume.regular import read_regular
 
 CONFIG_FILE = "playwright.config.ts"
 NO_TESTS_ERROR = "Error: No tests found"
@@ -268,7 +269,7 @@ def first_error(log: Path) -> str | None:
 def read_discovery(path: Path) -> Discovery | None:
     """What the discovery reporter wrote; None when Playwright never got that far."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular(path, limit=64 << 20))
         return Discovery(
             total=int(data["total"]),
             errors=tuple(str(e) for e in data.get("errors") or ()),

@@ -3,6 +3,8 @@ the deadline, forward SIGTERM/SIGINT, sample its resources, and leave no process
 
 * The runner makes itself a child subreaper (Linux prctl), so a grandchild that loses its
   parent or starts its own session is still ours to find and kill.
+* The child runs under a small reaper (reaper.py) that the kernel tells when the runner dies,
+  so the tree dies with the runner even when nothing of the runner can run (SIGKILL, OOM).
 * Stopping sends SIGINT to the whole tree, whatever asked us to stop: Playwright 1.65 writes
   its reports and stops its webServer on SIGINT (the Ctrl-C path), but exits at once on SIGTERM
   with no JUnit or JSON and leaves the webServer running (checked here with 1.65.1). The output
@@ -15,8 +17,10 @@ import contextlib
 import ctypes
 import os
 import shlex
+import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -31,6 +35,7 @@ from runner.tee import LogSink
 
 _PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_EVERY = 1.0
+REAPER = Path(__file__).with_name("reaper.py")
 READ_SIZE = 1 << 16  # 64 KiB: larger reads allocate through mmap and cost more than they save
 
 
@@ -79,7 +84,7 @@ class _Usage:
 
     def sample(self, root: psutil.Process) -> None:
         rss = 0
-        for proc in _tree(root):
+        for proc in _tree(root)[1:]:  # the root is the reaper: not the tests' cost
             with contextlib.suppress(psutil.Error), proc.oneshot():
                 rss += proc.memory_info().rss
                 times = proc.cpu_times()
@@ -136,9 +141,20 @@ def run_streaming(
     `observe`, when given, also sees every chunk of output (a caller that must read what the
     child said, as runner/fetching does with git's errors: see `Captured`)."""
     sink.say(f"$ {shlex.join(argv)}")
+    program = shutil.which(argv[0], path=env.get("PATH", os.defpath))
+    if program is None:
+        raise InfrastructureError(
+            f"cannot start {argv[0]!r}: it is not installed or not on PATH. Install Node.js "
+            "and npm (Debian: apt-get install nodejs npm) and run `npm ci`, or use the "
+            "runner's container image."
+        )
+    # Under the reaper (runner/reaper.py), so the tree dies with the runner even when the
+    # runner is SIGKILLed; started from this (the main) thread, whose end is what the
+    # kernel's parent-death signal watches.
+    reaped = [sys.executable, "-I", str(REAPER), str(os.getpid()), "--", program, *argv[1:]]
     try:
         child = subprocess.Popen(
-            list(argv),
+            reaped,
             cwd=cwd,
             env=dict(env),
             stdin=subprocess.DEVNULL,
@@ -146,12 +162,6 @@ def run_streaming(
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    except FileNotFoundError as exc:
-        raise InfrastructureError(
-            f"cannot start {argv[0]!r}: it is not installed or not on PATH. Install Node.js "
-            "and npm (Debian: apt-get install nodejs npm) and run `npm ci`, or use the "
-            "runner's container image."
-        ) from exc
     except OSError as exc:
         raise InfrastructureError(f"cannot start {shlex.join(argv)}: {exc}") from exc
     supervisor = _Supervisor(child, sink=sink, deadline=deadline, stop=stop, grace=grace)

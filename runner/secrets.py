@@ -1,7 +1,9 @@
 """Keep secrets out of every file and log line we write.
 
-A value is secret when its variable's name looks secret. Masking happens wherever the
-environment or a setting is shown; `Redactor` scrubs known secret values out of text streams.
+A value is secret when its variable's name looks secret (`SecretNames`: built-in patterns,
+SECRET_ENV_NAMES, NOT_SECRET_ENV_NAMES), when it feeds a readiness header, or when it is a URL's
+password or secret-looking query value. `Redactor` masks known secret values in every stream
+and file the runner writes; values shorter than MIN_SECRET_LENGTH and JSON literals never.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import html
 import json
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, TypeVar
+from urllib.parse import unquote
 
 from pydantic import BaseModel
 
@@ -20,20 +25,66 @@ if TYPE_CHECKING:  # settings.py imports this module: only the type here
 
 MASK = "****"
 
-# Matched against the upper-cased variable name. "KEY" alone would hide harmless names like
-# MONKEY_PATCH, so it has to stand as a word part: API_KEY, KEY_FILE, SSH_KEY.
+# Matched against the upper-cased variable name. Short words must stand as a word part, or
+# harmless names would match: KEY (MONKEY_PATCH), PASS, PW, PWD, PAT (PATH), SIG. AUTH only
+# ends a name (BASIC_AUTH, PROXY_AUTH): AUTH_PROVIDER=guest or AUTH_ENABLED are settings, and
+# masking "guest" would shred every log line that says it.
 _SECRET_NAME = re.compile(
-    r"(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|AUTH|COOKIE|SESSION|PRIVATE"
-    r"|(^|_)KEY($|_)|APIKEY|ACCESS_KEY|CERT_KEY|DSN)"
+    r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|COOKIE|SESSION|PRIVATE|AUTHORIZATION"
+    r"|APIKEY|ACCESS_KEY|CERT_KEY|DSN|SIGNATURE"
+    r"|(^|_)(KEY|PASS|PW|PWD|PAT|PIN|SIG)($|_)|(^|_)AUTH$"
 )
+# The shell's working directory, and the lists of names below: no passwords.
+NEVER_SECRET = ("PWD", "OLDPWD", "SECRET_ENV_NAMES", "NOT_SECRET_ENV_NAMES")
+
+
+@dataclass(frozen=True)
+class SecretNames:
+    """Which variable names hold secrets: the built-in patterns, plus SECRET_ENV_NAMES, minus
+    NOT_SECRET_ENV_NAMES (shell-style patterns, `*` and `?`, matched case-insensitively)."""
+
+    extra: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+
+    def __call__(self, name: str) -> bool:
+        upper = name.upper()
+        if any(fnmatchcase(upper, p.upper()) for p in (*self.excluded, *NEVER_SECRET)):
+            return False
+        if any(fnmatchcase(upper, p.upper()) for p in self.extra):
+            return True
+        return bool(_SECRET_NAME.search(upper))
+
+
+DEFAULT_NAMES = SecretNames()
 
 
 def is_secret_name(name: str) -> bool:
-    return bool(_SECRET_NAME.search(name.upper()))
+    return DEFAULT_NAMES(name)
 
 
 def mask_value(name: str, value: str) -> str:
-    return MASK if is_secret_name(name) and value else value
+    return MASK if is_secret_name(name) and value else mask_urls(value)
+
+
+# user:password@ in a URL, and a query parameter (?token=...) whose name looks secret.
+_USERINFO = re.compile(r"(?<=://)([^/@:\s]*):([^/@\s]+)@")
+_QUERY_PARAM = re.compile(r"(?<=[?&;])([^=&#\s]+)=([^&#\s]*)")
+
+
+def url_secrets(url: str, names: SecretNames = DEFAULT_NAMES) -> list[str]:
+    """The secrets a URL carries (its password, secret-looking query values), as written and
+    percent-decoded, for a Redactor to mask wherever the URL is printed."""
+    found = [m[2] for m in _USERINFO.finditer(url)]
+    found += [m[2] for m in _QUERY_PARAM.finditer(url) if names(m[1].replace("-", "_"))]
+    return [form for value in found if value for form in {value, unquote(value)}]
+
+
+def mask_urls(text: str, names: SecretNames = DEFAULT_NAMES) -> str:
+    """`text` with every URL's password and secret-looking query values masked."""
+    text = _USERINFO.sub(lambda m: f"{m[1]}:{MASK}@", text)
+    return _QUERY_PARAM.sub(
+        lambda m: f"{m[1]}={MASK}" if names(m[1].replace("-", "_")) and m[2] else m[0], text
+    )
 
 
 MIN_SECRET_LENGTH = 4
@@ -72,8 +123,10 @@ class Redactor:
         self._longest = max(map(len, forms), default=0)  # bytes; see safe_cut
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str]) -> Redactor:
-        return cls(value for name, value in environ.items() if is_secret_name(name))
+    def from_environment(
+        cls, environ: Mapping[str, str], names: SecretNames = DEFAULT_NAMES
+    ) -> Redactor:
+        return cls(value for name, value in environ.items() if names(name))
 
     @property
     def active(self) -> bool:
@@ -143,7 +196,11 @@ def _written_forms(value: str) -> set[bytes]:
 def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
     """Mask secret-looking variables and every readiness header value, whatever its
     variable is called: a test that prints one must not put it into the evidence."""
-    values = [v for k, v in environ.items() if is_secret_name(k)]
+    names = settings.secret_names
+    values = [v for k, v in environ.items() if names(k)]
+    # A URL's password and secret-looking query values (?token=), wherever the URL is printed.
+    for url in (settings.base_url, *(check.url for check in settings.ready_checks or ())):
+        values += url_secrets(url or "", names)
     for check in settings.ready_checks or ():
         for header in check.headers:
             if header.secret is not None:

@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from runner.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
-from runner.secrets import is_secret_name, mask_value
+from runner.secrets import SecretNames, is_secret_name, mask_value
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
 # Upper bounds of the numeric settings: far beyond any sensible value, well inside what a
@@ -102,6 +102,10 @@ class EnvironSource(PydanticBaseSettingsSource):
             if value is not None:
                 values[key] = self.prepare_field_value(name, field, value, is_complex)
         return values
+
+
+_SURROGATE = re.compile("[\udc80-\udcff]")
+_NAME_PATTERN = re.compile(r"[A-Za-z0-9_*?]+")
 
 
 # -- The readiness gate's checks (READY_CHECKS, a JSON list; see runner/readiness.py) --------
@@ -270,6 +274,37 @@ class Settings(BaseSettings):
     ready_backoff_max_seconds: float = Field(default=10.0, gt=0, le=HOUR)
     ready_insecure_tls: bool = False
     ready_ca_file: Path | None = None
+
+    # Which variables are secret (runner/secrets.py): comma-separated names or `*`/`?` patterns.
+    secret_env_names: Annotated[tuple[str, ...], NoDecode] = ()
+    not_secret_env_names: Annotated[tuple[str, ...], NoDecode] = ()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _utf8(cls, value: object) -> object:
+        # Bytes that are not UTF-8 reach Python as surrogate escapes: they cannot be written
+        # to the metadata or summary (JSON is UTF-8), so they are refused here, in one line.
+        if isinstance(value, str) and _SURROGATE.search(value):
+            raise ValueError("holds bytes that are not UTF-8")
+        return value
+
+    @field_validator("secret_env_names", "not_secret_env_names", mode="before")
+    @classmethod
+    def _name_patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = tuple(n.strip() for n in value.split(",") if n.strip())
+            bad = [n for n in names if not _NAME_PATTERN.fullmatch(n)]
+            if bad:
+                raise ValueError(
+                    f"{', '.join(bad)}: expected variable names or patterns of A-Z, 0-9, _, * "
+                    "and ?, separated by commas"
+                )
+            return names
+        return value
+
+    @property
+    def secret_names(self) -> SecretNames:
+        return SecretNames(extra=self.secret_env_names, excluded=self.not_secret_env_names)
 
     @classmethod
     def settings_customise_sources(

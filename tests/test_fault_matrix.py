@@ -350,6 +350,35 @@ def ended_within(seconds: float) -> Check:
     return check
 
 
+def fifo_run_marker(case: Case) -> None:
+    """An old run whose run.json is a FIFO: opening it for reading would wait for ever."""
+    old_runs(2)(case)
+    marker = case.root / "h-000000000000" / "run.json"
+    marker.unlink()
+    os.mkfifo(marker)
+
+
+def cleanup_skips_the_fifo(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert b"retention:" in done.stdout  # retention after the run went past it
+    dry = subprocess.run(
+        [*runner_command(), "cleanup", "--dry-run"],
+        env=case.env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert dry.returncode == 0, dry.stdout.decode(errors="replace")[-2000:]
+    assert b"h-000000000000  no readable run.json" in dry.stdout
+
+
+def fifo_ledger(case: Case) -> None:
+    """The run's ledger.jsonl is a FIFO (a volume writer's mistake or malice)."""
+    case.env["ANALYSIS_RUN_UID"] = UID
+    (case.root / RUN).mkdir(parents=True)
+    os.mkfifo(case.root / RUN / LEDGER)
+
+
 def old_runs(count: int) -> Setup:
     """`count` finished runs 30 days old, for retention to prune after the verdict."""
 
@@ -369,20 +398,44 @@ def old_runs(count: int) -> Setup:
     return setup
 
 
+def _at_end_line(case: Case, act: Callable[[], None]) -> None:
+    """Act as soon as the ledger has this attempt's end line: retention starts right then."""
+    ledger = case.root / RUN / LEDGER
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
+            act()
+            return
+        time.sleep(0.005)
+    raise AssertionError("the attempt never wrote its end line")
+
+
 def signal_in_cleanup(sig: int) -> Action:
-    """Signal as soon as the ledger has this attempt's end line: retention starts right then."""
+    """The signal arrives while retention runs: the runner is frozen (SIGSTOP) at its end
+    line, signalled, and let go, so a fast retention cannot finish before the signal."""
 
-    def action(case: Case) -> None:
-        ledger = case.root / RUN / LEDGER
-        end = time.monotonic() + 60
-        while time.monotonic() < end:
-            if ledger.exists() and b'"event":"end"' in ledger.read_bytes():
-                case.signal(sig)
-                return
-            time.sleep(0.005)
-        raise AssertionError("the attempt never wrote its end line")
+    def act(case: Case) -> None:
+        assert case.proc is not None
+        case.proc.send_signal(signal.SIGSTOP)
+        case.signal(sig)
+        case.proc.send_signal(signal.SIGCONT)
 
-    return action
+    return lambda case: _at_end_line(case, lambda: act(case))
+
+
+CLEANUP_DEADLINE = 8.0
+
+
+def deadline_in_cleanup(case: Case) -> None:
+    """Freeze the runner (SIGSTOP) as soon as its verdict is on disk, let its monotonic
+    deadline pass while it is frozen, then let it go on: the deadline runs out during
+    retention on a fast machine and on a loaded one alike, instead of racing a timer."""
+    proc = case.proc
+    assert proc is not None
+    started = time.monotonic()  # before the runner's own start, so its deadline ends earlier
+    _at_end_line(case, lambda: proc.send_signal(signal.SIGSTOP))
+    time.sleep(max(0.0, started + CLEANUP_DEADLINE + 2 - time.monotonic()))
+    proc.send_signal(signal.SIGCONT)
 
 
 def stopped_promptly(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
@@ -472,20 +525,22 @@ def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> N
 
 
 def killed_runner_left_a_lock(case: Case) -> None:
-    """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay."""
+    """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay,
+    and its whole tree (npx, node, a grandchild in its own session that ignores SIGTERM)
+    dies with it by itself (runner/reaper.py), without the container's end to kill it."""
     case.env["ANALYSIS_RUN_UID"] = UID
-    env = {**case.env, "FAULT_PW": "discovery:3,print:2,say:holding,hang"}
+    env = {**case.env, "FAULT_PW": "discovery:3,print:2,stubborn,say:holding,hang"}
     victim = start_runner(env)
     read_until(victim, b"holding")
     children = psutil.Process(victim.pid).children(recursive=True)
+    assert len(children) >= 3, children  # the reaper, the stand-in and its grandchild
     victim.kill()
     victim.wait()
     assert victim.stdout is not None
     victim.stdout.close()
-    # In a pod the container's end kills these; here they were adopted by pytest (subreaper).
-    for child in children:
-        child.kill()
-    psutil.wait_procs(children, timeout=10)
+    # Orphans come to pytest (a subreaper here): wait_procs also reaps them.
+    _, alive = psutil.wait_procs(children, timeout=15)
+    assert not alive, f"the SIGKILLed runner's tree outlived it: {alive}"
     first = case.root / RUN / "attempt-1"
     case.prior[first] = _checksum(first)
 
@@ -794,6 +849,14 @@ FAULTS: list[Fault] = [
         setup=real_workspace(PASSING),
         args=("--promotoin", "x"),
     ),
+    Fault(
+        "mistyped --project",
+        "",
+        2,
+        'Playwright refused the arguments (Error: Project(s) "centrall" not found',
+        setup=real_workspace(PASSING),
+        args=("--project", "centrall"),
+    ),
     *[
         Fault(
             f"Playwright argument {' '.join(args)}",
@@ -937,12 +1000,13 @@ FAULTS: list[Fault] = [
     ),
     Fault(
         "deadline during cleanup",
-        "discovery:3,junit:pass:3,sleep:1.5,exit:0",
+        "discovery:3,junit:pass:3,exit:0",
         0,
         "all 3 tests passed",
         setup=old_runs(3000),
+        action=deadline_in_cleanup,
         check=cleanup_was_cut,
-        env={"RUN_DEADLINE_SECONDS": "4", "ANALYSIS_RUN_UID": UID},
+        env={"RUN_DEADLINE_SECONDS": str(CLEANUP_DEADLINE), "ANALYSIS_RUN_UID": UID},
     ),
     # -- the artifact root -----------------------------------------------------------------------
     Fault(
@@ -1086,6 +1150,22 @@ FAULTS: list[Fault] = [
         )
         for name, sig, code in SIGS
     ],
+    Fault(
+        "a FIFO named run.json in an old run (retention, cleanup --dry-run)",
+        "discovery:3,junit:pass:3,exit:0",
+        0,
+        "all 3 tests passed",
+        setup=fifo_run_marker,
+        check=cleanup_skips_the_fifo,
+    ),
+    Fault(
+        "a FIFO named ledger.jsonl in the run directory",
+        "discovery:3,junit:pass:3,exit:0",
+        3,
+        "not a regular file",
+        setup=fifo_ledger,
+        attempt=False,
+    ),
     Fault(
         "stale lock of a SIGKILLed runner",
         "discovery:3,junit:pass:3,exit:0",

@@ -177,6 +177,7 @@ def test_no_service_account_means_no_lookup_and_a_clear_line(
     assert b"promotion lookup" not in quiet.stdout
 
 
+@pytest.mark.slow
 def test_an_api_server_that_trickles_its_answer_cannot_hold_the_run(
     tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
 ) -> None:

@@ -625,6 +625,7 @@ _CORPUS = [
 ]
 
 
+@pytest.mark.slow
 @settings(max_examples=300, deadline=None)
 @given(doc_index=st.integers(0, len(_CORPUS) - 1), pick=st.integers(0), value=yaml_values)
 def test_any_value_in_any_field_never_crashes_the_rules(

@@ -521,6 +521,7 @@ def test_run_against_a_target_that_never_gets_ready_exits_4_without_playwright(
     assert (tmp_path / "termination-log").read_text().startswith("target not ready: target not")
 
 
+@pytest.mark.slow
 def test_run_against_a_ready_target_starts_playwright_and_records_readiness(
     tmp_path: Path,
 ) -> None:

@@ -28,6 +28,7 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -76,6 +77,17 @@ def echo_server() -> Iterator[str]:
     server.server_close()
 
 
+def _base_env(tmp_path: Path) -> dict[str, str]:
+    """A run with the stand-in Playwright on the example workspace, evidence under tmp_path."""
+    return {
+        "PATH": f"{_shim(tmp_path)}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "ARTIFACT_ROOT": str(tmp_path / "root"),
+        "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
+        "PLAYWRIGHT_HOME": str(REPO),
+    }
+
+
 def _shim(tmp_path: Path) -> Path:
     return npx_shim(tmp_path / "bin", REPO / "tests" / "helpers" / "fault_playwright.py").bin_dir
 
@@ -108,11 +120,7 @@ def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, s
         }
     ]
     env = {
-        "PATH": f"{_shim(tmp_path)}:/usr/bin:/bin",
-        "HOME": str(tmp_path),
-        "ARTIFACT_ROOT": str(tmp_path / "root"),
-        "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-        "PLAYWRIGHT_HOME": str(REPO),
+        **_base_env(tmp_path),
         "TERMINATION_MESSAGE_PATH": str(termination),
         "BASE_URL": echo_server,
         "READY_CHECKS": json.dumps(checks),
@@ -214,6 +222,7 @@ def test_the_image_runs_as_a_numeric_non_root_user() -> None:
     assert uid.isdigit() and int(uid) != 0
 
 
+@pytest.mark.slow
 def test_playwrights_own_reports_are_masked(tmp_path: Path) -> None:
     """Real Playwright (a test without a page: no browser needed) prints the secret, fails with
     it in the message and attaches it; every text file of the attempt (JUnit, JSON report,
@@ -262,3 +271,96 @@ def test_playwrights_own_reports_are_masked(tmp_path: Path) -> None:
             assert form not in data, f"{TOKEN} in {path.relative_to(attempt)} as {form!r}"
         checked.add(path.name)
     assert {"junit.xml", "results.json", "index.html"} <= checked, checked
+
+
+def test_credentials_in_urls_reach_no_evidence(tmp_path: Path, echo_server: str) -> None:
+    """BASE_URL's password and a readiness check's ?token= never reach the log, the metadata
+    or the summary, though the tests print both URLs."""
+    password, query_token = 'hunter2-"pw', "qtok-5e1f9a7c"
+    base_url = echo_server.replace("http://", f"http://bob:{quote(password)}@")
+    checks = [{"url": f"{echo_server}/health?limit=1&access_token={query_token}"}]
+    env = {
+        **_base_env(tmp_path),
+        "BASE_URL": base_url,
+        "READY_CHECKS": json.dumps(checks),
+        "ANALYSIS_RUN_UID": UID,
+        "PRINTED": f"{base_url} {checks[0]['url']} {password}",
+        "FAULT_PW": "discovery:1,secret:PRINTED,junitsecret:PRINTED,exit:1",
+    }
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 1, done.stdout.decode()[-2000:]
+    attempt = tmp_path / "root" / UID.replace("-", "")[:12] / "attempt-1"
+    evidence = {"stdout": done.stdout, "stderr": done.stderr}
+    evidence |= {p.name: p.read_bytes() for p in attempt.rglob("*") if p.is_file()}
+    for secret in (password, quote(password), query_token):
+        for name, data in evidence.items():
+            for form in written_forms(secret):
+                assert form not in data, f"{secret} leaked into {name}"
+    assert b"limit=1" in done.stdout  # only the secret-looking parameter is masked
+    meta = json.loads((attempt / "execution-metadata.json").read_text())
+    assert meta["base_url"] == echo_server.replace("http://", "http://bob:****@")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "masked"),
+    [
+        ("BACKSTAGE_GH_PAT", "ghp_4f8e2d1c", True),
+        ("GUEST_PW", "guest-pass-1", True),
+        ("DB_PASS", "db-pass-9f2e", True),
+        ("KEYCLOAK_ADMIN_PWD", "kc-admin-77a1", True),
+        ("AUTH_PROVIDER", "guestprovider", False),  # a setting, not a credential
+        ("AUTH_ENABLED", "true", False),  # a JSON literal is never masked
+        ("MY_THING", "plain-value-1", False),
+    ],
+)
+def test_secret_names(tmp_path: Path, variable: str, value: str, masked: bool) -> None:
+    done = _run_printing(tmp_path, {variable: value})
+    assert (value.encode() in done.stdout) is not masked, done.stdout[-1500:]
+
+
+def test_secret_env_names_and_not_secret_env_names(tmp_path: Path) -> None:
+    done = _run_printing(
+        tmp_path,
+        {
+            "MY_THING": "plain-value-1",
+            "SESSION_LABEL": "blue-team-2",
+            "SECRET_ENV_NAMES": "my_*",
+            "NOT_SECRET_ENV_NAMES": "SESSION_LABEL",
+        },
+    )
+    assert b"plain-value-1" not in done.stdout and b"blue-team-2" in done.stdout
+
+
+def test_a_bad_secret_names_list_is_exit_2(tmp_path: Path) -> None:
+    done = _run_printing(tmp_path, {"SECRET_ENV_NAMES": "MY THING,$(x)"})
+    assert done.returncode == 2 and b"SECRET_ENV_NAMES='MY THING,$(x)'" in done.stderr
+
+
+def _run_printing(tmp_path: Path, extra: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    """A run whose stand-in test prints every variable of `extra`."""
+    prints = ",".join(f"secret:{name}" for name in extra)
+    env = {
+        **_base_env(tmp_path),
+        "FAULT_PW": f"discovery:1,{prints},junit:pass:1,exit:0",
+        **extra,
+    }
+    return subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
+    )
+
+
+@pytest.mark.parametrize("variable", ["KARGO_PROMOTION_ID", "POD_NAME", "FREIGHT_IMAGE"])
+def test_bytes_that_are_not_utf8_in_a_setting_are_exit_2(tmp_path: Path, variable: str) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ARTIFACT_ROOT": str(tmp_path),
+        variable: os.fsdecode(b"ab\xffcd"),
+    }
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 2
+    assert f"{variable}=".encode() in done.stderr and b"not UTF-8" in done.stderr
+    assert b"Traceback" not in done.stderr + done.stdout

@@ -21,6 +21,7 @@ from junitparser import Error, Failure, JUnitXmlError, Skipped, TestCase
 from junitparser.xunit2 import FlakyError, FlakyFailure, JUnitXml
 
 from runner.errors import InfrastructureError
+from runner.volume.regular import read_regular
 
 SEP = " \u203a "  # Playwright's title separator
 
@@ -183,7 +184,7 @@ def _reachable_tree(source: str) -> ET.ElementTree[ET.Element]:
 def read_flaky_from_json(path: Path) -> tuple[str, ...]:
     """Tests Playwright's JSON report marks "flaky"; empty when the report is absent or bad."""
     try:
-        report = json.loads(path.read_text(encoding="utf-8"))
+        report = json.loads(read_regular(path))
     except (OSError, ValueError):
         return ()
     found: list[str] = []

@@ -22,6 +22,8 @@ LAUNCH_ERROR = "browserType.launch:"
 USAGE_ERROR = "error: "
 # forbidOnly (always on in playwright.config.ts): a focused test would narrow the suite to itself.
 FOCUSED_ERROR = "not allowed due to the 'forbidOnly' option"
+# `--project centrall`: Playwright names the projects there are ("central", "plugin:<name>").
+PROJECT_ERROR = "not found. Available projects:"
 
 
 def browser_never_started(results: Results) -> bool:
@@ -144,7 +146,7 @@ def _usage_error(error: str | None) -> str | None:
     """The suite was not run because of how it was asked for: wrong arguments or a focused test."""
     if error is None:
         return None
-    if error.startswith(USAGE_ERROR):
+    if error.startswith(USAGE_ERROR) or PROJECT_ERROR in error:
         return (
             f"Playwright refused the arguments ({error}); "
             "arguments after `run` go to `playwright test`"

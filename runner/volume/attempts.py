@@ -35,6 +35,7 @@ from runner.identity import RunIdentity
 from runner.volume.artifacts import AttemptLayout, RunLayout, atomic_write_json
 from runner.volume.ledger import AttemptRecord, Host, LedgerLine, append_line, now, read_ledger
 from runner.volume.locks import hold
+from runner.volume.regular import read_regular
 
 
 class Holder(BaseModel):
@@ -136,7 +137,7 @@ def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
 
 def _holder_sentence(run: RunLayout) -> str:
     try:
-        holder = Holder.model_validate_json(run.active_holder.read_text(encoding="utf-8"))
+        holder = Holder.model_validate_json(read_regular(run.active_holder, limit=1 << 16))
     except (OSError, ValidationError):
         return "another process (it has not said who it is yet)"
     start = holder.start.isoformat(timespec="seconds")

@@ -22,6 +22,7 @@ from typing import Any
 from runner.errors import InfrastructureError
 from runner.identity import SAFE_RUN_NAME
 from runner.volume.artifacts import LEDGER, RUN_MARKER
+from runner.volume.regular import read_regular
 from runner.volume.retention import Plan, Policy, RunInfo, human_size, select
 from runner.volume.tombstones import (
     DIR_FLAGS,
@@ -232,18 +233,11 @@ def _inspect(root_fd: int, name: str, *, current: str | None, lock_probe: bool) 
 
 
 def _created(dir_fd: int) -> datetime | None:
-    try:
-        fd = os.open(RUN_MARKER, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
-    except OSError:
-        return None
-    try:
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            data: Any = json.loads(handle.read(1 << 16))
+    try:  # a FIFO named run.json would hang every cleanup (runner/volume/regular.py)
+        data: Any = json.loads(read_regular(RUN_MARKER, dir_fd=dir_fd, limit=1 << 16))
         created = datetime.fromisoformat(data["created"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    finally:
-        os.close(fd)
     return created if created.tzinfo else created.replace(tzinfo=UTC)
 
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from runner.volume.artifacts import RunLayout
 from runner.volume.locks import hold
+from runner.volume.regular import check_regular, read_regular_text
 
 
 class Host(BaseModel):
@@ -69,7 +70,7 @@ class AttemptRecord(BaseModel):
 def ledger_lines(run: RunLayout) -> list[LedgerLine]:
     """Every readable ledger line of the run, all shards; torn or foreign lines are skipped."""
     try:
-        text = run.ledger.read_text(encoding="utf-8", errors="replace")
+        text = read_regular_text(run.ledger, errors="replace")
     except FileNotFoundError:
         return []
     lines = []
@@ -119,8 +120,10 @@ def append_line(run: RunLayout, line: LedgerLine) -> None:
     """Append one line (callers hold the ledger lock). A line torn by a crash or a full disk
     is ended first, so it cannot swallow this one (tests/test_fault_matrix.py)."""
     data = (line.model_dump_json() + "\n").encode()
-    fd = os.open(run.ledger, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
+    fd = os.open(run.ledger, flags, 0o644)
     try:
+        check_regular(fd, run.ledger)  # a FIFO would swallow the line (or block the write)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":
             data = b"\n" + data
