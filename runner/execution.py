@@ -197,9 +197,13 @@ def _publish_log(ctx: RunContext) -> None:
         name = settings.job_name
         if settings.shards_share_the_job:
             name = f"{name}.shard-{settings.shard}"
-        link = publish_job_log(
-            settings.artifact_root, settings.pod_namespace, name, ctx.attempt.layout.log
-        )
+        try:
+            link = publish_job_log(
+                settings.artifact_root, settings.pod_namespace, name, ctx.attempt.layout.log
+            )
+        except OSError as exc:  # the index is a convenience; the run goes on without it
+            ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: {exc}")
+            return
         if link is None:
             ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: not a valid name")
 

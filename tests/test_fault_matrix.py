@@ -379,6 +379,29 @@ def fifo_ledger(case: Case) -> None:
     os.mkfifo(case.root / RUN / LEDGER)
 
 
+def symlink_out(where: str) -> Setup:
+    """`where` (under the root) is a symlink to a directory outside the root."""
+
+    def setup(case: Case) -> None:
+        outside = case.tmp / "outside"
+        outside.mkdir()
+        case.env.update(POD_NAMESPACE="team", JOB_NAME="verify-1", ANALYSIS_RUN_UID=UID)
+        if where == "_jobs/team":
+            (case.root / "_jobs").mkdir(parents=True)
+        elif where.startswith(RUN):
+            (case.root / RUN).mkdir(parents=True)
+            case.env.update(SHARD_COUNT="2", JOB_COMPLETION_INDEX="0")
+        else:
+            case.root.mkdir(parents=True)
+        (case.root / where).symlink_to(outside)
+
+    return setup
+
+
+def nothing_written_outside(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    assert not list((case.tmp / "outside").iterdir()), "written through a symlink"
+
+
 def old_runs(count: int) -> Setup:
     """`count` finished runs 30 days old, for retention to prune after the verdict."""
 
@@ -1164,6 +1187,26 @@ FAULTS: list[Fault] = [
         3,
         "not a regular file",
         setup=fifo_ledger,
+        attempt=False,
+    ),
+    *[
+        Fault(
+            f"{where} is a symlink out of the root",
+            "discovery:3,junit:pass:3,exit:0",
+            0,
+            "all 3 tests passed",
+            setup=symlink_out(where),
+            check=nothing_written_outside,
+        )
+        for where in ("_jobs", "_jobs/team")
+    ],
+    Fault(
+        "a shard directory is a symlink out of the root",
+        "discovery:3,junit:pass:3,exit:0",
+        3,
+        "is a symbolic link",
+        setup=symlink_out(f"{RUN}/shard-0"),
+        check=nothing_written_outside,
         attempt=False,
     ),
     Fault(

@@ -19,6 +19,7 @@ from typing import Any, cast
 
 ATTEMPT_PREFIX = "attempt-"
 SHARD_PREFIX = "shard-"
+_DIR_NOFOLLOW = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 MERGED_DIR = "merged"
 JOBS_INDEX = "_jobs"
 TOMBSTONES = ".tombstones"  # a dot-directory: not a run, and the artifact server hides it
@@ -163,17 +164,28 @@ def publish_job_log(root: Path, namespace: str, job_name: str, log: Path) -> Pat
     """Point the Job-name index at `log` with a hard link, replaced atomically.
 
     A hard link, not a symlink: the artifact server never has to follow links, and the log
-    keeps growing through the link while the attempt runs.
+    keeps growing through the link while the attempt runs. Written through directory
+    descriptors opened with O_NOFOLLOW, as the tombstones are: a symlink planted at `_jobs/`
+    or `_jobs/<namespace>/` is refused (OSError, ELOOP) instead of followed out of the root.
     """
     link = job_log_link(root, namespace, job_name)
     if link is None:
         return None
-    link.parent.mkdir(parents=True, exist_ok=True)
-    tmp = link.with_name(f".{link.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    os.link(log, tmp)
-    os.replace(tmp, link)
+    root.mkdir(parents=True, exist_ok=True)
+    fds = [os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)]
+    try:
+        for name in (JOBS_INDEX, namespace):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, 0o755, dir_fd=fds[-1])
+            fds.append(os.open(name, _DIR_NOFOLLOW, dir_fd=fds[-1]))
+        tmp = f".{link.name}.{os.getpid()}.tmp"
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=fds[-1])
+        os.link(log, tmp, dst_dir_fd=fds[-1], follow_symlinks=False)
+        os.replace(tmp, link.name, src_dir_fd=fds[-1], dst_dir_fd=fds[-1])
+    finally:
+        for fd in fds:
+            os.close(fd)
     return link
 
 

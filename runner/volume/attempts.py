@@ -126,6 +126,11 @@ def _prepare_run_dir(run: RunLayout, identity: RunIdentity) -> None:
                     },
                 )
             run.home.mkdir(exist_ok=True)  # a shard's directory
+            if run.home.is_symlink():  # mkdir(exist_ok) accepts a link to a directory
+                raise InfrastructureError(
+                    f"{run.home} is a symbolic link; the runner only writes into directories "
+                    "it created. Remove the link."
+                )
     except FileNotFoundError:
         raise _Retired from None  # renamed away while we waited for its lock: start over
     except OSError as exc:
