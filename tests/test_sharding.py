@@ -207,6 +207,17 @@ def test_an_empty_shard_passes(tmp_path: Path, npx: FakeNpx) -> None:
     assert (_merged(tmp_path)["verdict"], _merged(tmp_path)["total"]) == ("passed", 2)
 
 
+def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakeNpx) -> None:
+    """Playwright's first shard gets a test whenever the suite has one: when it gets none, the
+    suite was emptied (--pass-with-no-tests, an empty --test-list, PWTEST_SHARD_WEIGHTS=0:0)
+    and every shard passing would be a false green."""
+    empty = "discovery:0,junit:zero"
+    done = _shards(npx, tmp_path, [empty, empty])
+    assert [code for code, _ in done] == [6, 0], done
+    assert "no tests discovered" in done[0][1].splitlines()[-1]
+    assert "no test fell to this shard" in done[1][1]
+
+
 def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakeNpx) -> None:
     proc = _start(npx, tmp_path, 3, "junit:pass", count=3)
     out, _ = proc.communicate(timeout=60)

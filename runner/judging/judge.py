@@ -58,7 +58,10 @@ def judge_attempt(
         stop_code=stop_code,
         discovered=playwright.discovered(discovery),
         playwright_error=discovery.first_error if discovery else playwright.first_error(layout.log),
-        empty_shard=settings.shard is not None
+        # Playwright gives its first shard a test whenever the suite has one (docs/platform-
+        # facts.md): an empty first shard is an empty suite, however the others were emptied
+        # (--pass-with-no-tests, --test-list, shard weights), and is judged as one.
+        empty_shard=settings.shard not in (None, 0)
         and discovery is not None
         and discovery.total == 0
         and not discovery.errors,

@@ -55,7 +55,7 @@ class RunFacts:
     stop_code: ExitCode = ExitCode.TERMINATED
     discovered: int | None = None  # tests Playwright found; 0 = "No tests found"; None = unknown
     playwright_error: str | None = None  # first error line Playwright printed, if any
-    empty_shard: bool = False  # a shard that no test fell to, and nothing went wrong
+    empty_shard: bool = False  # a shard after the first that no test fell to, nothing went wrong
 
 
 def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one return per row
