@@ -288,6 +288,26 @@ def test_ambiguous_short_commit_is_a_configuration_error(
     assert suite.colliding[:12] in last and suite.ids[-1][:12] in last
 
 
+def test_a_branch_named_like_the_freight_commit_does_not_decide_the_tests(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    """FREIGHT_COMMIT is the image's (abbreviated) commit id. A branch someone named after it,
+    pointing at another commit (one whose suite passes), was fetched instead: git prefers a
+    ref to an abbreviation, and the run went green with a warning at the wrong commit."""
+    image = suite.at(BROKEN_AT)[:10]
+    public = suite.server.repos / "public" / "suite.git"
+    git_repos.git(public, "branch", image, suite.ids[-1])
+    try:
+        env = _env(tmp_path, fake_npx, TESTS_REPO=suite.server.url("suite"), FREIGHT_COMMIT=image)
+        done = _run(env)
+    finally:
+        git_repos.git(public, "branch", "-D", image)
+    assert done.returncode == 2, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert f"FREIGHT_COMMIT={image} is ambiguous" in last, last
+    assert f"refs/heads/{image} names commit {suite.ids[-1][:12]}" in last, last
+
+
 def test_freight_commit_that_differs_from_the_tests_commit_is_said_loudly(
     tmp_path: Path, fake_npx: FakeNpx, suite: Suite
 ) -> None:

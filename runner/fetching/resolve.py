@@ -1,7 +1,8 @@
 """Which full commit id a revision names, asking the server as little as git allows.
 
 Full SHA: as given. Tag or branch: `git ls-remote` (refs only, no objects; a tag wins over a
-branch of the same name, as in git, and an annotated tag is peeled). Abbreviated SHA: the
+branch of the same name, as in git, and an annotated tag is peeled; a hex name whose ref
+points at a commit it does not abbreviate is ambiguous: exit 2). Abbreviated SHA: the
 commits of every branch and tag, without trees or blobs (`--filter=tree:0`), in a throw-away
 repository; exactly one commit must match (two or more: exit 2, naming them).
 """
@@ -44,7 +45,17 @@ def resolve(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Pat
     # git's own order for a short name: a tag before a branch; an annotated tag peeled.
     for ref in (f"{wanted[0]}^{{}}", wanted[0], *wanted[1:]):
         if ref in refs:
-            return Resolved(refs[ref], ref.removesuffix("^{}"))
+            commit, full = refs[ref], ref.removesuffix("^{}")
+            if revision.could_be_abbreviation and not commit.startswith(name.lower()):
+                # FREIGHT_COMMIT is the image's commit id: a branch or tag that anyone named
+                # after it must not decide, silently, which tests vouch for the image.
+                raise ConfigError(
+                    f"{request.revision_source}={name} is ambiguous in "
+                    f"{display_url(request.repo)}: it reads as a commit id, but {full} names "
+                    f"commit {commit[:12]}; give the full commit id, or {full} to mean the "
+                    f"{'tag' if full.startswith('refs/tags/') else 'branch'}"
+                )
+            return Resolved(commit, full)
     if not revision.could_be_abbreviation:
         raise FetchFailed(
             f"revision {name} not found in {display_url(request.repo)}: no such tag or branch "
