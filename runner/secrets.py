@@ -208,7 +208,8 @@ def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
             elif header.value_from_file is not None:
                 with contextlib.suppress(OSError):
                     values.append(header.value_from_file.read_text(encoding="utf-8").strip())
-    if settings.git_credentials_dir is not None:  # git's password, should anything print it
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            values.append((settings.git_credentials_dir / "password").read_text("utf-8").strip())
+    if settings.git_credentials_dir is not None:  # git's password or key, should anything
+        for name in ("password", "sshPrivateKey"):  # print it (a test can read the Secret)
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                values.append((settings.git_credentials_dir / name).read_text("utf-8").strip())
     return Redactor(values)

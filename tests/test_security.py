@@ -364,3 +364,29 @@ def test_bytes_that_are_not_utf8_in_a_setting_are_exit_2(tmp_path: Path, variabl
     assert done.returncode == 2
     assert f"{variable}=".encode() in done.stderr and b"not UTF-8" in done.stderr
     assert b"Traceback" not in done.stderr + done.stdout
+
+
+def test_the_git_deploy_key_reaches_no_evidence(tmp_path: Path) -> None:
+    """A test can read the mounted git Secret; its sshPrivateKey is masked like its password."""
+    lines = ["9f2KEYLINE-one-b64+/AAAAC3NzaC1lZDI1NTE5", "9f2KEYLINE-two-b64+/QyNTUxOQAAACBq"]
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\n" + "\n".join(lines) + "\n"
+    credentials = tmp_path / "git-credentials"
+    credentials.mkdir()
+    (credentials / "sshPrivateKey").write_text(key + "-----END OPENSSH PRIVATE KEY-----\n")
+    env = {
+        **_base_env(tmp_path),
+        "GIT_CREDENTIALS_DIR": str(credentials),
+        "PRINTED_BLOB": key,  # what the stand-in test prints: a name that does not look secret
+        "ANALYSIS_RUN_UID": UID,
+        "FAULT_PW": "discovery:1,secret:PRINTED_BLOB,junitsecret:PRINTED_BLOB,exit:1",
+    }
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
+    )
+    assert done.returncode == 1, done.stdout.decode()[-2000:]
+    evidence = [done.stdout, done.stderr] + [
+        p.read_bytes() for p in (tmp_path / "root").rglob("*") if p.name in RUNNER_FILES
+    ]
+    for line in lines:
+        assert not any(line.encode() in data for data in evidence), f"{line} leaked"
+    assert b"****" in done.stdout
