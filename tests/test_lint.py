@@ -70,6 +70,8 @@ MESSAGES = {
     " Argo Rollouts 1.9 and no env carries the Job name to fall back on",
     "unknown-runner-setting": "env FLAKY_POLCY: the runner reads no such setting (did you mean"
     " FLAKY_POLICY?); its default applies",
+    "shard-gap": "SHARD_COUNT 3, but no metric runs shard 2: the verification passes without"
+    " those tests",
     "unknown-field": "Stage/test: spec.verification.reuse: unknown field (not in the Stage CRD"
     " schema; dropped on apply)",
     "schema": "Stage/test: spec.requestedFreight[0].origin.kind: 'Shed' not one of ['Warehouse']",

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import difflib
 import functools
+import re
 from collections.abc import Iterator, Sequence
 
-from runner.lint.hits import Hit, items, job_metrics
+from runner.lint.hits import FieldPath, Hit, JobMetric, items, job_metrics
 from runner.lint.yamldoc import Doc
 
 IMAGE_NAME = "verification-runner"
+MAX_SHARDS = 100  # runner.settings: shard_count le=100
+_NUMBER = re.compile(r"^[0-9]{1,4}$")
 
 
 @functools.cache
@@ -44,4 +47,55 @@ def check_runner_settings(docs: Sequence[Doc]) -> Iterator[Hit]:
                     )
 
 
-CHECKS = (check_runner_settings,)
+def _runner_env(jm: JobMetric) -> Iterator[tuple[FieldPath, str, str]]:
+    """(path of the value, name, plain value) of each env entry of the runner's containers."""
+    for path, container in jm.containers():
+        if IMAGE_NAME not in str(container.get("image", "")):
+            continue
+        for index, entry in items(container.get("env")):
+            if isinstance(entry, dict) and isinstance(entry.get("value"), str | int):
+                yield (*path, "env", index, "value"), str(entry.get("name")), str(entry["value"])
+
+
+def check_shards(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """Every shard 0..N-1 of SHARD_COUNT=N runs in exactly one metric: each metric's Job passes
+    on its own, so a shard no metric runs leaves part of the suite untested, and green."""
+    by_doc: dict[int, list[tuple[JobMetric, FieldPath, int, int | None]]] = {}
+    for jm in job_metrics(docs):
+        env = {name: (path, value) for path, name, value in _runner_env(jm)}
+        count = env.get("SHARD_COUNT", (None, ""))[1].strip()
+        index = env.get("SHARD_INDEX", (None, ""))[1].strip()
+        # The runner refuses a count above 100 itself (exit 2): nothing to add here.
+        if _NUMBER.match(count) and 1 < int(count) <= MAX_SHARDS:
+            shard = int(index) if _NUMBER.match(index) else None
+            by_doc.setdefault(id(jm.doc), []).append((jm, env["SHARD_COUNT"][0], int(count), shard))
+    for metrics in by_doc.values():
+        first, path, size, _ = metrics[0]
+        seen: dict[int, list[str]] = {}
+        for jm, _path, other, shard in metrics:
+            if other != size:
+                yield Hit(
+                    "shard-gap",
+                    jm.doc,
+                    _path,
+                    f"metric '{jm.name}': SHARD_COUNT {other}, but metric '{first.name}' says "
+                    f"{size}: every shard metric must carry the same count",
+                )
+            seen.setdefault(-1 if shard is None else shard, []).append(jm.name)
+        missing = [str(i) for i in range(size) if i not in seen]
+        doubled = [f"{i} ({', '.join(names)})" for i, names in seen.items() if len(names) > 1]
+        if missing or doubled:
+            yield Hit(
+                "shard-gap",
+                first.doc,
+                path,
+                f"SHARD_COUNT {size}, but "
+                + "; ".join(
+                    [f"no metric runs shard {', '.join(missing)}"] * bool(missing)
+                    + [f"shard {', '.join(doubled)} runs in more than one metric"] * bool(doubled)
+                )
+                + ": the verification passes without those tests",
+            )
+
+
+CHECKS = (check_runner_settings, check_shards)

@@ -188,6 +188,19 @@ RULES: tuple[Rule, ...] = (
         "README.md",
     ),
     Rule(
+        "shard-gap",
+        _E,
+        "SHARD_COUNT says N shards, but the metrics that run the runner do not carry SHARD_INDEX"
+        " 0..N-1 exactly once each (or disagree on N): each metric's Job passes on its own, so"
+        " a shard that no metric runs leaves its tests out of a green verification.",
+        "Playwright runs shard i of N only in the pod that asks for it; Kargo sees one result per"
+        " metric.",
+        "Keep one metric per shard index 0..N-1 (components/sharding: one copy and one index"
+        " block per shard), all with the same SHARD_COUNT.",
+        "sharding",
+        "README.md",
+    ),
+    Rule(
         "unknown-field",
         _E,
         "A field the CRD does not define is dropped by the API server: the setting you wrote"
