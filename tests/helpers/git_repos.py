@@ -148,7 +148,7 @@ test('catalog plugin loads', () => {
 MATH = "export function add(a: number, b: number): number {\n  return a + b;\n}\n"
 
 
-def suite_commits(extra_root_files: Mapping[str, bytes] | None = None) -> list[Commit]:
+def suite_commits(extra_root_files: Mapping[str, bytes | None] | None = None) -> list[Commit]:
     """A Backstage-like test workspace with history: commit BROKEN_AT makes `adds up` expect 3
     (it fails), commit FIXED_AT puts 2 back; tags v1.0.0 (broken) and v1.1.0 (fixed)."""
     rng = random.Random(12)
