@@ -12,9 +12,10 @@ import contextlib
 import functools
 import http
 import http.client
-import re
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ from runner.walltime import TimedOut, within
 
 MAX_BODY = 1 << 20  # bytes read for the body match; a health page is small
 EXCERPT = 80  # characters of a body quoted in a reason
+# body_regex is matched in a child Python: `re` holds the GIL while it backtracks, so a pattern
+# such as ^(a+)+$ against a body the target chose would freeze every thread of the runner, its
+# deadline and its SIGTERM handler included, until the kubelet kills the pod without a verdict.
+# A child can be killed at the probe's timeout (runner/regexmatch.py).
+_MATCHER = Path(__file__).with_name("regexmatch.py")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 SUCCESS = frozenset(range(200, 300))
 # How far past its timeout the wall-time bound lets a probe go: a socket timeout that fires
@@ -136,7 +142,7 @@ def _probe(check: Check, timeout: float, sockets: list[socket.socket]) -> ProbeR
                 return hop
             chain.append(hop)
             continue
-        return _judge(check, status, body)
+        return _judge(check, status, body, timeout=max(end - time.monotonic(), 0.0))
 
 
 def _redirect(chain: list[str], target: str, limit: int) -> str | ProbeResult:
@@ -210,7 +216,7 @@ def _read(response: http.client.HTTPResponse, timeout: float) -> bytes:
     return b"".join(chunks)
 
 
-def _judge(check: Check, status: int, body: bytes) -> ProbeResult:
+def _judge(check: Check, status: int, body: bytes, *, timeout: float) -> ProbeResult:
     text = body.decode("utf-8", "replace")
     if status not in check.statuses:
         return ProbeResult(False, f"status {status}{_phrase(status)}, body {_excerpt(text)}")
@@ -220,13 +226,38 @@ def _judge(check: Check, status: int, body: bytes) -> ProbeResult:
             f"body mismatch: status {status} but the body does not contain "
             f"{check.body_contains!r}; it begins {_excerpt(text)}",
         )
-    if check.body_regex is not None and not re.search(check.body_regex, text):
+    if check.body_regex is None:
+        return ProbeResult(True, f"status {status}")
+    matched = _search(check.body_regex, text, timeout)
+    if matched is None:
+        return ProbeResult(
+            False,
+            f"body_regex /{check.body_regex}/ did not finish matching within {timeout:.1f}s: "
+            "rewrite it without nested repetition such as (a+)+",
+        )
+    if not matched:
         return ProbeResult(
             False,
             f"body mismatch: status {status} but the body does not match "
             f"/{check.body_regex}/; it begins {_excerpt(text)}",
         )
     return ProbeResult(True, f"status {status}")
+
+
+def _search(pattern: str, text: str, timeout: float) -> bool | None:
+    """re.search(pattern, text) in a child Python killed after `timeout` s (None then)."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", str(_MATCHER), pattern],
+            input=text.encode("utf-8", "surrogateescape"),
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+            env={"PYTHONIOENCODING": "utf-8:surrogateescape", "PYTHONUTF8": "1"},
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return done.returncode == 0
 
 
 def _error_reason(  # noqa: PLR0911 - one plain sentence per kind of failure

@@ -222,6 +222,28 @@ def test_wrong_body_is_not_ready_and_every_check_reports_its_last_reason() -> No
     assert 5.5 <= took < 12
 
 
+def test_a_body_that_makes_body_regex_backtrack_cannot_hold_the_deadline() -> None:
+    """`re` holds the GIL while it backtracks: matched in the runner, ^(a+)+$ against 40 a's
+    and a "!" froze every thread, the deadline and SIGTERM included, for hours."""
+    checks = [{"url": "/", "body_regex": "^(a+)+$", "timeout_seconds": 1}]
+    with http_server(lambda _path, _headers: (200, {}, b"a" * 40 + b"!")) as url:
+        env = {k: v for k, v in os.environ.items() if k not in CLEAN}
+        env.update(FAST, BASE_URL=url, READY_CHECKS=json.dumps(checks))
+        env["READY_DEADLINE_SECONDS"] = "2"
+        # A child process: before the fix it froze for good, and pytest with it.
+        done = subprocess.run(
+            [sys.executable, "-m", "runner", "wait"],
+            env=env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 4, done.stdout
+    assert "did not finish matching within" in done.stdout.splitlines()[-1], done.stdout
+
+
 @pytest.mark.slow
 def test_server_that_never_answers_times_out_within_the_deadline() -> None:
     checks = [{"url": "/", "timeout_seconds": 0.5}]
