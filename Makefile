@@ -4,8 +4,14 @@
 # The fast tier: no browser, container, nginx, soak or fault matrix (the `slow` marker).
 FAST = not (browser or container or nginx or slow)
 
+# Both example workspaces: the Backstage app layout, then a monorepo written the way Backstage
+# writes its e2e tests (examples/monorepo/README.md).
 example: setup
 	TESTS_WORKSPACE=examples/workspace .venv/bin/verification-runner run
+	$(MONOREPO_ENV) .venv/bin/verification-runner run
+
+MONOREPO_ENV = TESTS_WORKSPACE=examples/monorepo CENTRAL_TESTS_DIR=packages/app/e2e-tests \
+	PLUGIN_TESTS_GLOB='plugins/*/e2e-tests,plugins/*/tests/acceptance'
 
 test: setup-test lint typecheck pytest test-lowest
 

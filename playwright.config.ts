@@ -6,11 +6,14 @@
  *
  *   TESTS_WORKSPACE      workspace root                          (default: current directory)
  *   CENTRAL_TESTS_DIR    central tree, relative to the workspace (default: apps/backstage/tests/acceptance)
- *   PLUGIN_TESTS_GLOB    plugin trees; one `*` = plugin name     (default: apps/backstage/plugins/*\/tests/acceptance)
+ *   PLUGIN_TESTS_GLOB    plugin trees, comma-separated; one `*` = plugin name (default: apps/backstage/plugins/*\/tests/acceptance)
+ *   TEST_MATCH           spec globs, comma-separated             (default: *.spec.* and *.test.* in ts/js/mjs/cjs)
+ *   WORKSPACE_CONFIG     the workspace's own settings, layered under these (default: verification.config.*
+ *                        when present; `none` = none); config/workspace.ts, docs/workspace-config.md
  *   BASE_URL             target; unset = serve LOCAL_SITE_DIR with python3 -m http.server
  *   LOCAL_SITE_DIR       static site for local runs              (default: <workspace>/site)
  *   LOCAL_SITE_PORT      port of that server on 127.0.0.1        (default: 4173)
- *   VR_SUITE             kargo = leave out tests tagged @local; local = run them (default: local)
+ *   VR_SUITE             kargo = leave out tests tagged @local, never write snapshots; local = run them (default: local)
  *   VR_RETRIES           retries per failing test                (default: 0)
  *   BROWSER_EXECUTABLE   Chromium to use when Playwright's own is not installed (default: /usr/bin/chromium)
  *   TEST_RESULTS_DIR     Playwright outputDir (traces, screenshots) (default: ./test-results)
@@ -26,6 +29,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { defineConfig, type PlaywrightTestConfig } from '@playwright/test';
 import { chromium } from 'playwright-core';
+import { pluginTrees, testMatch, unmatchedTestFiles, type Tree } from './config/trees';
+import { combinedGrepInvert, findWorkspaceConfig, layeredUse, loadLayer } from './config/workspace';
 
 const env = process.env;
 const repoNodeModules = path.join(__dirname, 'node_modules');
@@ -36,7 +41,10 @@ const listing = process.argv.includes('--list');
 const workspace = path.resolve(env.TESTS_WORKSPACE || process.cwd());
 const centralDir = path.resolve(workspace, env.CENTRAL_TESTS_DIR || 'apps/backstage/tests/acceptance');
 const pluginGlob = env.PLUGIN_TESTS_GLOB || 'apps/backstage/plugins/*/tests/acceptance';
-const TEST_MATCH = '**/*.spec.{ts,js,mjs}';
+const TEST_MATCH = testMatch(env.TEST_MATCH);
+const kargo = env.VR_SUITE === 'kargo';
+// Playwright loads this config in its main process and again in every worker: say things once.
+const mainProcess = env.TEST_WORKER_INDEX === undefined;
 
 /**
  * Specs in a workspace outside this repository (a mounted volume, a temporary directory) cannot
@@ -106,23 +114,6 @@ export async function resolve(specifier, context, nextResolve) {
 function registerEsmFallback(): void {
   const parentURL = pathToFileURL(path.join(__dirname, 'package.json')).href;
   Module.register(`data:text/javascript,${encodeURIComponent(ESM_FALLBACK_HOOK)}`, { data: { parentURL } });
-}
-
-/** Expand the single `*` of PLUGIN_TESTS_GLOB to the plugin directories that exist. */
-function pluginTrees(glob: string): { name: string; dir: string }[] {
-  const parts = glob.split('/');
-  const star = parts.indexOf('*');
-  if (star === -1 || parts.filter((p) => p.includes('*')).length !== 1) {
-    throw new Error(`PLUGIN_TESTS_GLOB must hold exactly one "*" as a whole path segment, got "${glob}"`);
-  }
-  const parent = path.resolve(workspace, ...parts.slice(0, star));
-  if (!fs.existsSync(parent)) return [];
-  return fs
-    .readdirSync(parent, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() || entry.isSymbolicLink())
-    .map((entry) => ({ name: entry.name, dir: path.join(parent, entry.name, ...parts.slice(star + 1)) }))
-    .filter((tree) => fs.existsSync(tree.dir) && fs.statSync(tree.dir).isDirectory())
-    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /**
@@ -240,8 +231,11 @@ function localWebServer(): { baseURL: string; webServer?: PlaywrightTestConfig['
  * options that would override these (runner/playwright.py, check_arguments).
  */
 function runnerOwned(): Pick<PlaywrightTestConfig, 'forbidOnly' | 'updateSnapshots' | 'ignoreSnapshots'> {
-  const kargo = (env.VR_SUITE || 'local') === 'kargo';
   return { forbidOnly: true, ...(kargo ? { updateSnapshots: 'none', ignoreSnapshots: false } : {}) };
+}
+
+function warn(line: string): void {
+  if (mainProcess) process.stderr.write(`[verification-runner] WARNING: ${line}\n`);
 }
 
 addRepoNodeModulesToNodePath();
@@ -249,27 +243,59 @@ pinPlaywrightCopy();
 registerEsmFallback();
 const executablePath = browserExecutable();
 const target = localWebServer();
+const trees: Tree[] = [{ name: 'central', dir: centralDir }, ...pluginTrees(workspace, pluginGlob)];
+const layer = loadLayer(workspace, findWorkspaceConfig(workspace, env.WORKSPACE_CONFIG), {
+  treeNames: trees.map((t) => t.name),
+  kargo,
+});
+layer.warnings.forEach(warn);
+const unmatched = unmatchedTestFiles(
+  workspace,
+  trees,
+  TEST_MATCH,
+  layer.setupProjects.flatMap((p) => (p.testMatch === undefined ? [] : Array.isArray(p.testMatch) ? p.testMatch : [p.testMatch])),
+);
+if (unmatched.length) {
+  warn(`${unmatched.length} file(s) look like tests but match no TEST_MATCH glob (${TEST_MATCH.join(', ')}) and will not run: ${unmatched.join(', ')}`);
+}
+
+// What the runner decides, applied last (docs/workspace-config.md): the browser and the target.
+const runnerUse = {
+  baseURL: target.baseURL,
+  browserName: 'chromium' as const,
+  launchOptions: { executablePath, args: chromiumArgs() },
+};
+const defaultUse = { headless: true, screenshot: 'only-on-failure' as const, trace: 'retain-on-failure' as const };
+const localRule = suiteGrepInvert();
+const topUse = { ...defaultUse, ...layer.config.use };
 
 export default defineConfig({
+  // The workspace's settings first (use, expect, timeouts, globalSetup, workers, snapshot paths).
+  ...layer.config,
   // Every project sets its own testDir; this one is the root that reports show paths relative to.
   testDir: workspace,
   testMatch: TEST_MATCH,
   outputDir: path.resolve(env.TEST_RESULTS_DIR || 'test-results'),
   retries: retries(),
-  grepInvert: suiteGrepInvert(),
+  grepInvert: combinedGrepInvert(layer.config.grepInvert, localRule),
   reporter: reporters(),
   webServer: target.webServer,
-  use: {
-    baseURL: target.baseURL,
-    browserName: 'chromium',
-    headless: true,
-    screenshot: 'only-on-failure',
-    trace: 'retain-on-failure',
-    launchOptions: { executablePath, args: chromiumArgs() },
-  },
+  use: layeredUse(topUse, runnerUse),
   projects: [
-    { name: 'central', testDir: centralDir, testMatch: TEST_MATCH },
-    ...pluginTrees(pluginGlob).map((tree) => ({ name: `plugin:${tree.name}`, testDir: tree.dir, testMatch: TEST_MATCH })),
+    ...layer.setupProjects.map((project) => ({
+      ...project,
+      grepInvert: combinedGrepInvert(project.grepInvert ?? layer.config.grepInvert, localRule),
+      use: layeredUse({ ...topUse, ...project.use }, runnerUse),
+    })),
+    ...trees.map((tree) => ({
+      ...layer.treeSettings,
+      name: tree.name,
+      testDir: tree.dir,
+      testMatch: TEST_MATCH,
+      grepInvert: combinedGrepInvert(layer.treeSettings.grepInvert ?? layer.config.grepInvert, localRule),
+      dependencies: layer.dependencies,
+      use: layeredUse({ ...topUse, ...layer.treeSettings.use }, runnerUse),
+    })),
   ],
   ...runnerOwned(),
 });

@@ -12,6 +12,14 @@
 # mounted); GIT_CREDENTIALS_DIR, when set, is a host directory with `username` and `password` (or
 # `sshPrivateKey`) mounted read-only where the Job mounts its Secret.
 #
+#   npm run test:docker -- --env-file .env.e2e -e E2E_PASSWORD --grep @smoke
+#
+# Leading `--env-file FILE` and `-e NAME` (or `-e NAME=VALUE`) options pass variables the tests
+# need (test credentials, CENTRAL_TESTS_DIR ...) into the container, as `docker run` does; `-e NAME`
+# takes the value from this shell, so a secret never appears on a command line. The variables
+# this script sets for the Job (below) cannot be overridden that way: set BASE_URL, KARGO_STAGE,
+# ... in this shell instead. Everything after these options goes to `playwright test`.
+#
 # The evidence lands on the host in ./.verification-artifacts, readable by whoever ran this: a
 # non-root user runs the container as themselves (rootless podman: --userns=keep-id), so the files
 # are theirs; root runs it as the Job's uid 10001 (the runner writes files 0644, directories 0755).
@@ -28,6 +36,35 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 log() { printf '[test-docker] %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 2; }
+
+# The Job's environment, which --env-file and -e may not replace.
+RESERVED=" KUBERNETES_SERVICE_HOST POD_NAME POD_NAMESPACE NODE_NAME JOB_NAME ANALYSIS_RUN_UID KARGO_STAGE KARGO_PROJECT BASE_URL FREIGHT_IMAGE FREIGHT_COMMIT TESTS_REPO TESTS_REVISION GIT_CREDENTIALS_DIR ARTIFACT_ROOT RUN_DEADLINE_SECONDS HOME TESTS_WORKSPACE "
+reserved() {
+  [[ $RESERVED == *" $1 "* ]] || return 0
+  die "$1 is set by test-docker.sh for the Job ($2): set it in this shell instead (e.g. $1=... npm run test:docker)"
+}
+extra_env=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --env-file | --env-file=*)
+      if [[ $1 == --env-file ]]; then [[ $# -ge 2 ]] || die "--env-file needs a file"; file=$2; shift 2
+      else file=${1#--env-file=}; shift; fi
+      [[ -f $file && -r $file ]] || die "--env-file $file: no such readable file"
+      while IFS= read -r line || [[ -n $line ]]; do
+        [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)= ]] && reserved "${BASH_REMATCH[2]}" "in $file"
+      done <"$file"
+      extra_env+=(--env-file "$(realpath "$file")") ;;
+    -e | --env)
+      [[ $# -ge 2 ]] || die "$1 needs NAME or NAME=VALUE"
+      name=${2%%=*}
+      [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || die "$1 $2: not a variable name"
+      reserved "$name" "-e $name"
+      # `-e NAME` copies this shell's value; an unset one would vanish without a word.
+      [[ $2 == *=* || -n ${!name+x} ]] || die "-e $name: $name is not set in this shell (export it, or write -e $name=VALUE)"
+      extra_env+=(-e "$2"); shift 2 ;;
+    *) break ;;
+  esac
+done
 
 # Paths the caller gave are relative to where they ran us; `npm run` runs in the repo root.
 workspace=$(realpath -m "${TESTS_WORKSPACE:-$ROOT/examples/workspace}")
@@ -58,6 +95,10 @@ if [[ ${VR_SKIP_BUILD:-0} != 1 ]]; then
 fi
 
 mkdir -p "$artifacts"
+# The default location sits in the checkout: keep it out of git, as the runner does for its own.
+if [[ -z ${VR_ARTIFACTS:-} && ! -e $artifacts/.gitignore ]]; then
+  printf '# Written by verification-runner: run evidence is not source.\n*\n' >"$artifacts/.gitignore"
+fi
 user=()
 if [[ $(id -u) -eq 0 ]]; then
   # The Job's uid. It must be able to write the top directory and the _jobs index directories
@@ -112,6 +153,7 @@ set +e
   -e ARTIFACT_ROOT=/artifacts \
   -e RUN_DEADLINE_SECONDS="${RUN_DEADLINE_SECONDS:-2100}" \
   -e HOME=/tmp \
+  "${extra_env[@]}" \
   "$IMAGE" run "$@"
 code=$?
 set -e

@@ -20,10 +20,15 @@ from runner.settings import Settings, child_environment, load_settings
 PROMOTION_HELP = "Promotion id; overrides KARGO_PROMOTION_ID."
 
 
-def _settings(promotion: str | None) -> Settings:
+def _settings(promotion: str | None = None, *, say_warnings: bool = True) -> Settings:
+    """The settings, once. Variables that look mistyped are named on stderr (`run` puts them
+    at the start of its log instead), or are exit 2 with STRICT_SETTINGS=true."""
     settings = load_settings()
+    if say_warnings:
+        for warning in settings.warnings:
+            click.echo(f"verification-runner: WARNING: {warning}", err=True)
     if promotion is not None:
-        settings = settings.model_copy(update={"kargo_promotion_id": promotion})
+        settings = settings.overridden(kargo_promotion_id=promotion)
     return settings
 
 
@@ -76,7 +81,36 @@ def run(promotion: str | None, playwright_args: tuple[str, ...]) -> None:
 
     _run(
         lambda: execution.run_verification(
-            _settings(promotion), playwright_args=playwright_args, base_env=child_environment()
+            _settings(promotion, say_warnings=False),
+            playwright_args=playwright_args,
+            base_env=child_environment(),
+        )
+    )
+
+
+@main.command(
+    name="list",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.option("--promotion", default=None, help=PROMOTION_HELP)
+@click.argument("playwright_args", nargs=-1, type=click.UNPROCESSED)
+def list_command(as_json: bool, promotion: str | None, playwright_args: tuple[str, ...]) -> None:
+    """List what `run` would execute, per tree and project, creating nothing.
+
+    Extra arguments filter as they would for `run`, e.g. `list --grep @smoke`. Exit 6 when
+    nothing would run.
+    """
+    from runner import listing  # noqa: PLC0415 - per-command imports keep start-up short
+
+    _run(
+        lambda: listing.list_tests(
+            _settings(promotion),
+            playwright_args=playwright_args,
+            base_env=child_environment(),
+            as_json=as_json,
+            echo=click.echo,
+            warn=lambda line: click.echo(line, err=True),
         )
     )
 
@@ -86,7 +120,7 @@ def wait() -> None:
     """Wait until the target is ready, as `run` does first: exit 0, or 4 at the deadline."""
     from runner import readiness  # noqa: PLC0415 - per-command imports keep start-up short
 
-    _run(lambda: readiness.wait_command(load_settings(), say=click.echo))
+    _run(lambda: readiness.wait_command(_settings(), say=click.echo))
 
 
 @main.command()
@@ -103,7 +137,7 @@ def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     from runner.secrets import Redactor  # noqa: PLC0415
 
     def action() -> ExitCode:
-        settings = load_settings()
+        settings = _settings()
         return report_junit(
             junit,
             flaky_policy=settings.flaky_policy,
@@ -128,7 +162,7 @@ def cleanup(dry_run: bool) -> None:
     """
     from runner import commands  # noqa: PLC0415 - per-command imports keep start-up short
 
-    _run(lambda: commands.cleanup_artifacts(load_settings(), dry_run=dry_run, echo=click.echo))
+    _run(lambda: commands.cleanup_artifacts(_settings(), dry_run=dry_run, echo=click.echo))
 
 
 def _rule_ids(values: tuple[str, ...]) -> list[str]:

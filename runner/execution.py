@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from runner import __version__, kube, playwright, readiness, wrapup
+from runner import __version__, kube, playwright, readiness, settings_view, wrapup
 from runner.context import RunContext
 from runner.control import Deadline, StopRequest
 from runner.errors import ConfigError, Failure, failure_of
@@ -41,7 +41,7 @@ from runner.secrets import redactor_for
 from runner.settings import Settings
 from runner.tee import LogSink
 from runner.trees import check_trees
-from runner.volume.artifacts import RunLayout, publish_job_log
+from runner.volume.artifacts import RunLayout, ignore_in_git, publish_job_log
 from runner.volume.attempts import Attempt, begin_attempt
 from runner.volume.ledger import Host
 from runner.volume.reserve import SpaceReserve
@@ -66,15 +66,26 @@ def run_verification(
             f"(identity from {identity.source.value}"
             + (f": {identity.original!r})" if identity.original else ")")
         )
+        _say_settings(settings, sink)
         try:
             attempt = _begin(settings, identity, deadline, stop, sink)
         except Exception as exc:
             failure = _failure(exc, sink)
             sink.say(f"VERIFICATION NOT RUN (exit {int(failure.code)}): {failure.reason}")
             return failure.code
+        if settings.local_default_root:
+            with contextlib.suppress(OSError):  # a convenience; never a reason to fail
+                ignore_in_git(settings.artifact_root)
         return _run_attempt(
             RunContext(settings, attempt, sink, deadline, stop, base_env), playwright_args
         )
+
+
+def _say_settings(settings: Settings, sink: LogSink) -> None:
+    """Every setting and where it came from, then the variables that look mistyped."""
+    sink.say(settings_view.render(settings_view.in_effect(settings)))
+    for warning in settings.warnings:
+        sink.say(f"WARNING: {warning} (STRICT_SETTINGS=true makes this exit 2)")
 
 
 def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
@@ -113,7 +124,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         ctx.deadline.check("start-up")
         gate = readiness.gate(settings, overall=ctx.deadline, stop=ctx.stop, say=sink.say)
         metadata = metadata.learned(readiness=gate.as_metadata())
-        outcome = _run_playwright(ctx, env, playwright_args)
+        outcome = _run_playwright(ctx, env, playwright_args, workspace)
         metadata = metadata.learned(resources=ResourceUsage.of(outcome))
         verdict, results = judge_attempt(
             layout,
@@ -138,14 +149,15 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
 
 
 def _run_playwright(
-    ctx: RunContext, env: dict[str, str], playwright_args: Sequence[str]
+    ctx: RunContext, env: dict[str, str], playwright_args: Sequence[str], workspace: Path
 ) -> ProcessOutcome:
     settings, home = ctx.settings, ctx.settings.playwright_home
     shard, count = settings.shard, settings.shard_count
     return run_streaming(
         playwright.command(home, playwright_args, shard=shard, shards=count),
         env=env,
-        cwd=home,
+        # Relative paths in specs and the workspace config mean what their authors meant.
+        cwd=workspace,
         sink=ctx.sink,
         deadline=ctx.deadline,
         stop=ctx.stop,
@@ -239,6 +251,7 @@ def _tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
             glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
             allow_no_tests=settings.allow_no_tests,
             say=ctx.sink.say,
+            test_match=settings.test_match,
         )
     except ConfigError:
         hint = fetching.no_tests_hint(settings)

@@ -17,6 +17,7 @@ from runner import __version__
 from runner.identity import analysis_run_uid
 from runner.secrets import Redactor
 from runner.settings import Settings
+from runner.settings_view import as_metadata, in_effect
 from runner.volume.artifacts import atomic_write_text
 from runner.volume.attempts import Attempt
 
@@ -89,6 +90,9 @@ class ExecutionMetadata(BaseModel):
     versions: Versions = Versions()
     resources: ResourceUsage | None = None
     readiness: dict[str, object] | None = None
+    # Every setting as the run saw it (secrets masked) and where it came from.
+    settings: dict[str, dict[str, str]] = {}
+    settings_warnings: list[str] = []
 
     def tests_provenance(self) -> dict[str, str] | None:
         """tests_repo, tests_revision and tests_commit, when the tests were fetched."""
@@ -149,6 +153,8 @@ def initial_metadata(settings: Settings, attempt: Attempt) -> ExecutionMetadata:
         pid=attempt.host.pid,
         started_at=attempt.start,
         base_url=settings.base_url,
+        settings=as_metadata(in_effect(settings)),
+        settings_warnings=list(settings.warnings),
     )
 
 

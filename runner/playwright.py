@@ -30,11 +30,14 @@ def command(
 ) -> list[str]:
     # --no-install: never let npx fetch a package at run time; a missing Playwright is an
     # installation error to report, not something to download inside a verification Job.
+    # --prefix: the runner's Playwright, found from the workspace, the working directory.
     # Playwright's shards count from 1, Kubernetes' completion indexes from 0.
     sharding = [] if shard is None else [f"--shard={shard + 1}/{shards}"]
     return [
         "npx",
         "--no-install",
+        "--prefix",
+        str(home),
         "playwright",
         "test",
         "--config",
@@ -51,7 +54,7 @@ _REFUSED: dict[str, str] = {
     "--reporter": "it replaces the runner's JUnit, JSON and discovery reporters, which the "
     "verdict is read from (--add-reporter adds one)",
     "--config": "the runner's playwright.config.ts decides the test trees, reporters and retries",
-    "--list": "it lists the tests without running any",
+    "--list": "it lists the tests without running any (`verification-runner list` does that)",
     "--help": "it prints help and runs nothing (`verification-runner --help` lists the commands)",
     "--shard": "the runner shards (SHARD_COUNT); a shard of an unsharded run would pass on "
     "part of the suite",
@@ -132,6 +135,17 @@ def merge_command(blobs: Path) -> list[str]:
     ]
 
 
+def check_workspace_config(settings: Settings, workspace: Path) -> Path | None:
+    """The workspace's own Playwright settings (config/workspace.ts), when there are any."""
+    config = settings.workspace_config_in(workspace)
+    if config is not None and not config.is_file():
+        raise ConfigError(
+            f"WORKSPACE_CONFIG={settings.workspace_config}: no such file in "
+            f"{workspace} (name the file relative to the workspace, or `none`)"
+        )
+    return config
+
+
 def free_port() -> int:
     """A port on 127.0.0.1 that was free a moment ago, for the local webServer."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -171,12 +185,15 @@ def prepare(
     what will run against what. Returns the environment and Node's and @playwright/test's
     versions."""
     check_home(settings.playwright_home)
+    config = check_workspace_config(settings, workspace)
     suite = settings.suite or ("kargo" if kargo else "local")
     check_arguments(args, kargo=suite == "kargo")
     env = environment(settings, layout, workspace=workspace, base=base, suite=suite)
+    layout.state.mkdir(exist_ok=True)
     node, version = versions(settings.playwright_home, env)
     target = settings.base_url or "local webServer on " + env["LOCAL_SITE_DIR"]
-    say(f"suite {suite}; workspace {workspace}; target {target}")
+    shown = config.relative_to(workspace) if config else "none"
+    say(f"suite {suite}; workspace {workspace}; target {target}; workspace config {shown}")
     return env, node, version
 
 
@@ -207,12 +224,20 @@ def environment(
             "VR_SUITE": suite,
             "VR_RETRIES": str(settings.playwright_retries),
             "VR_DISCOVERY_FILE": str(layout.discovery),
+            # Writable whatever the workspace is (read-only in the image or a mount): where a
+            # setup project keeps its storageState.
+            "VERIFICATION_STATE_DIR": str(layout.state),
             # Specs in a workspace outside `home` resolve @playwright/test through NODE_PATH
             # (docs/platform-facts.md); the runner's pinned copy is the one that runs.
             "NODE_PATH": ":".join(dict.fromkeys([*node_path, str(home / "node_modules")])),
             "FORCE_COLOR": env.get("FORCE_COLOR", "0"),
         }
     )
+    env.pop("TEST_MATCH", None)
+    if settings.test_match:
+        env["TEST_MATCH"] = settings.test_match
+    config = settings.workspace_config_in(workspace)
+    env["WORKSPACE_CONFIG"] = str(config) if config else "none"
     if settings.base_url:
         env["BASE_URL"] = settings.base_url
     else:

@@ -18,6 +18,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SecretStr,
     ValidationError,
     ValidationInfo,
@@ -30,6 +31,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 from runner.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
 from runner.secrets import SecretNames, is_secret_name, mask_value
+from runner.settings_view import env_names, suspicious_variables
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
 # Upper bounds of the numeric settings: far beyond any sensible value, well inside what a
@@ -227,7 +229,9 @@ class Settings(BaseSettings):
     base_url: str | None = None
     tests_workspace: Path = Field(default_factory=Path.cwd)
     central_tests_dir: str = "apps/backstage/tests/acceptance"
-    plugin_tests_glob: str = "apps/backstage/plugins/*/tests/acceptance"
+    plugin_tests_glob: str = "apps/backstage/plugins/*/tests/acceptance"  # comma-separated
+    test_match: str | None = None  # comma-separated globs; None: *.spec.* and *.test.*
+    workspace_config: str | None = None  # None: verification.config.* when present
     local_site_dir: Path | None = None
     browser_executable: Path | None = None
     suite: Literal["kargo", "local"] | None = None
@@ -262,6 +266,10 @@ class Settings(BaseSettings):
     retention_keep_runs: int = Field(default=20, ge=0)
     retention_max_age_days: float = Field(default=14.0, ge=0, le=CENTURY_DAYS)
     retention_max_total_mb: float = Field(default=0.0, ge=0, le=EXABYTE_MB)  # 0: no size cap
+
+    # Unknown variables with the runner's prefixes and near misses of its names are exit 2
+    # instead of a warning (runner/settings_view.py).
+    strict_settings: bool = False
 
     # Reporting to Kubernetes.
     termination_message_path: Path = Path("/dev/termination-log")
@@ -385,6 +393,26 @@ class Settings(BaseSettings):
             "TESTS_REVISION" if explicit else "FREIGHT_COMMIT"
         )
 
+    @field_validator("plugin_tests_glob")
+    @classmethod
+    def _plugin_globs(cls, value: str) -> str:
+        globs = [glob.strip() for glob in value.split(",")]
+        for glob in globs:
+            parts = glob.split("/")
+            if "*" not in parts or sum("*" in part for part in parts) != 1:
+                raise ValueError(
+                    f"{glob!r}: each comma-separated glob needs exactly one '*' as a whole "
+                    "path segment (the plugin's name), e.g. plugins/*/e2e-tests"
+                )
+        return ",".join(globs)
+
+    @field_validator("test_match")
+    @classmethod
+    def _test_globs(cls, value: str | None) -> str | None:
+        if value is not None and not any(glob.strip() for glob in value.split(",")):
+            raise ValueError("expected comma-separated globs, e.g. **/*.e2e.ts,**/*.spec.ts")
+        return value
+
     @field_validator("ready_checks", mode="before")
     @classmethod
     def _json_checks(cls, value: object) -> object:
@@ -458,9 +486,17 @@ class Settings(BaseSettings):
         with SHARD_INDEX each shard is its own Job (one metric each)."""
         return self.shard is not None and self.shard_index is None
 
+    _default_root: bool = PrivateAttr(default=False)
+    _from_env: frozenset[str] = PrivateAttr(default=frozenset())
+    _from_command_line: frozenset[str] = PrivateAttr(default=frozenset())
+    _suspicious: tuple[str, ...] = PrivateAttr(default=())
+
     @model_validator(mode="after")
     def _default_artifact_root(self) -> Settings:
+        # Before anything below assigns a field: what the environment gave (settings_view.py).
+        self._from_env = frozenset(env_name(field) for field in self.model_fields_set)
         if self.artifact_root is None:
+            self._default_root = True
             in_kubernetes = bool(self.kubernetes_service_host)
             root = KUBERNETES_ARTIFACT_ROOT if in_kubernetes else LOCAL_ARTIFACT_ROOT
             self.artifact_root = root
@@ -473,6 +509,42 @@ class Settings(BaseSettings):
         # Here, not by assignment after validation: an assigned field counts as "set", and
         # TESTS_WORKSPACE set next to TESTS_REPO is refused (runner/fetching/phase.py).
         return value.absolute()
+    @property
+    def from_environment(self) -> frozenset[str]:
+        """The variables the environment set (the rest are defaults or from the command line)."""
+        return self._from_env
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Variables that look like mistyped settings (`load_settings`), one line each."""
+        return self._suspicious
+
+    @property
+    def from_command_line(self) -> frozenset[str]:
+        return self._from_command_line
+
+    def overridden(self, **updates: Any) -> Settings:
+        """A copy with command-line options applied (`--promotion`), remembered as such."""
+        copy = self.model_copy(update=updates)
+        copy._from_command_line = self._from_command_line | {env_name(k) for k in updates}
+        return copy
+
+    @property
+    def local_default_root(self) -> bool:
+        """ARTIFACT_ROOT is unset outside Kubernetes: ./.verification-artifacts, most likely
+        inside the checkout of a workspace, where git must not pick the evidence up."""
+        return self._default_root and not self.kubernetes_service_host
+
+    def workspace_config_in(self, workspace: Path) -> Path | None:
+        """The workspace's own Playwright settings (config/workspace.ts loads them): the file
+        WORKSPACE_CONFIG names, else the first verification.config.* there; `none`: none."""
+        if self.workspace_config == "none":
+            return None
+        if self.workspace_config:
+            return workspace / self.workspace_config
+        names = ("ts", "js", "mjs", "cjs")
+        found = (workspace / f"verification.config.{ext}" for ext in names)
+        return next((path for path in found if path.is_file()), None)
 
 
 def child_environment() -> dict[str, str]:
@@ -490,12 +562,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     A bad value raises `ConfigError` whose message has one line per problem: the variable, the
     value it got (masked when secret) and what it accepts.
     """
-    source = EnvironSource(Settings, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    source = EnvironSource(Settings, environ)
     try:
-        return Settings(**source())
+        settings = Settings(**source())
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from exc
-
+    suspicious = suspicious_variables(environ, env_names(Settings))
+    if suspicious and settings.strict_settings:
+        raise ConfigError(
+            "unknown or misspelled variables (STRICT_SETTINGS=true):\n"
+            + "\n".join(f"  {s.line()}" for s in suspicious)
+        )
+    settings._suspicious = tuple(s.line() for s in suspicious)
+    return settings
 
 def _describe(exc: ValidationError) -> str:
     lines = ["invalid settings:"]

@@ -12,18 +12,59 @@ and the trees that remain pass. So the runner looks first, with the config's own
   discovered" (exit 6) as before;
 * a plugin tree without any spec file: a warning (a plugin may have no acceptance tests yet);
 * a plugin directory without the tree below it (no `tests/acceptance`): not a tree, skipped.
+
+A spec file is one TEST_MATCH matches; PLUGIN_TESTS_GLOB may be several globs, comma-separated.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import ConfigError
 
-SPEC_SUFFIXES = (".spec.ts", ".spec.js", ".spec.mjs")  # the config's testMatch
+# The config's default testMatch (config/trees.ts, DEFAULT_TEST_MATCH; a test keeps the two equal).
+DEFAULT_TEST_MATCH = ("**/*.spec.{ts,js,mjs,cjs}", "**/*.test.{ts,js,mjs,cjs}")
+
+
+def _glob_regex(glob: str) -> str:
+    """A testMatch glob as Playwright reads it (minimatch, `**/` in front when it is not
+    there): `**`, `*`, `?`, `{a,b}` and `@(a|b)`."""
+    glob = glob if glob.startswith("**/") else "**/" + glob
+    out, i = [], 0
+    while i < len(glob):
+        if glob.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif glob.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif glob[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif glob[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif glob[i] == "{" or glob.startswith("@(", i):
+            close = glob.find("}" if glob[i] == "{" else ")", i)
+            opened = 1 if glob[i] == "{" else 2
+            alternatives = re.split(r"[,|]", glob[i + opened : close])
+            out.append("(?:" + "|".join(re.escape(a) for a in alternatives) + ")")
+            i = close + 1
+        else:
+            out.append(re.escape(glob[i]))
+            i += 1
+    return "".join(out)
+
+
+def spec_matcher(test_match: str | None) -> Callable[[str], bool]:
+    """Whether a path (relative, with `/`) is a spec under TEST_MATCH (comma-separated)."""
+    globs = [g.strip() for g in (test_match or "").split(",") if g.strip()] or DEFAULT_TEST_MATCH
+    pattern = re.compile("|".join(f"(?:{_glob_regex(g)})" for g in globs), re.IGNORECASE)
+    return lambda path: pattern.fullmatch(path) is not None
 
 
 @dataclass(frozen=True)
@@ -41,16 +82,24 @@ def check_trees(
     glob_is_explicit: bool,
     allow_no_tests: bool,
     say: Callable[[str], None],
+    test_match: str | None = None,
 ) -> list[Tree]:
     """The trees the config will run; ConfigError for any the config would silently drop."""
+    is_spec = spec_matcher(test_match)
     central_path = _inside(workspace, workspace / central, f"CENTRAL_TESTS_DIR={central!r}")
     _must_be_directory(central_path, f"CENTRAL_TESTS_DIR={central!r}")
-    central_tree = Tree("central", central_path, _has_specs(central_path))
-    plugins = _plugin_trees(workspace, plugin_glob, glob_is_explicit=glob_is_explicit)
+    central_tree = Tree("central", central_path, _has_specs(central_path, is_spec))
+    plugins = [
+        tree
+        for glob in plugin_glob.split(",")
+        for tree in _plugin_trees(
+            workspace, glob.strip(), is_spec, glob_is_explicit=glob_is_explicit
+        )
+    ]
     if not central_tree.has_specs:
         message = (
             f"CENTRAL_TESTS_DIR={central!r}: {central_path} holds no spec file "
-            f"({', '.join('*' + s for s in SPEC_SUFFIXES)})"
+            f"(TEST_MATCH: {test_match or ', '.join(DEFAULT_TEST_MATCH)})"
         )
         if any(tree.has_specs for tree in plugins) and not allow_no_tests:
             raise ConfigError(
@@ -63,7 +112,9 @@ def check_trees(
     return [central_tree, *plugins]
 
 
-def _plugin_trees(workspace: Path, glob: str, *, glob_is_explicit: bool) -> list[Tree]:
+def _plugin_trees(
+    workspace: Path, glob: str, is_spec: Callable[[str], bool], *, glob_is_explicit: bool
+) -> list[Tree]:
     what = f"PLUGIN_TESTS_GLOB={glob!r}"
     parts = glob.split("/")
     if parts.count("*") != 1 or sum("*" in p for p in parts) != 1:
@@ -89,7 +140,7 @@ def _plugin_trees(workspace: Path, glob: str, *, glob_is_explicit: bool) -> list
             continue  # a plugin without acceptance tests
         path = _inside(workspace, tree, what)
         _must_be_directory(path, what)
-        trees.append(Tree(f"plugin:{entry.name}", path, _has_specs(path)))
+        trees.append(Tree(f"plugin:{entry.name}", path, _has_specs(path, is_spec)))
     return trees
 
 
@@ -120,9 +171,11 @@ def _must_be_directory(path: Path, what: str) -> None:
         raise ConfigError(f"{what}: {path} is not a directory")
 
 
-def _has_specs(tree: Path) -> bool:
-    for _dirpath, dirnames, filenames in os.walk(tree):
+def _has_specs(tree: Path, is_spec: Callable[[str], bool]) -> bool:
+    for dirpath, dirnames, filenames in os.walk(tree):
         dirnames[:] = [d for d in dirnames if d != "node_modules"]
-        if any(name.endswith(SPEC_SUFFIXES) for name in filenames):
+        relative = Path(dirpath).relative_to(tree).as_posix()
+        prefix = "" if relative == "." else relative + "/"
+        if any(is_spec(prefix + name) for name in filenames):
             return True
     return False

@@ -205,3 +205,5 @@ ref_names = st.from_regex(
     r"[A-Za-z0-9][A-Za-z0-9_+-]{0,15}(/[A-Za-z0-9][A-Za-z0-9_+-]{0,10}){0,2}", fullmatch=True
 )
 url_passwords = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20)
+# Variable-like names over a small alphabet, so that near misses are common.
+variable_names = st.text(alphabet="AB_", max_size=8)

@@ -26,6 +26,7 @@ import yaml
 from runner.volume.artifacts import LEDGER
 from tests.helpers.git_repos import BROKEN_AT, FIXED_AT, SUPPORT, fast_import, suite_commits
 from tests.helpers.git_server import USER, serve
+from tests.test_readme import run_shell, step_block, step_exports
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = os.environ.get("VR_TEST_IMAGE", "localhost/verification-runner:pytest")
@@ -387,3 +388,101 @@ def test_the_image_fetches_its_tests_from_git(image: str, tmp_path: Path) -> Non
                     assert password.encode() not in path.read_bytes(), path
             assert password not in result.stdout + result.stderr
     assert codes == {"v1.0.0": 1, "v1.1.0": 0}
+def _test_docker(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """container/test-docker.sh with a stand-in engine that records its arguments."""
+    engine = tmp_path / "engine"
+    engine.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{tmp_path}/argv"\n')
+    engine.chmod(0o755)
+    full = {
+        **os.environ,
+        "CONTAINER_ENGINE": str(engine),
+        "VR_SKIP_BUILD": "1",
+        "VR_ARTIFACTS": str(tmp_path / "artifacts"),
+        **env,
+    }
+    return subprocess.run(
+        ["bash", str(REPO / "container" / "test-docker.sh"), *args],
+        env=full,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_test_docker_passes_env_files_and_variables_through(tmp_path: Path) -> None:
+    env_file = tmp_path / "e2e.env"
+    env_file.write_text("E2E_USER_NAME=Guest\n# a comment\nexport E2E_LOCALE=de\n")
+    done = _test_docker(
+        tmp_path,
+        "--env-file",
+        str(env_file),
+        "-e",
+        "E2E_PASSWORD",
+        "-e",
+        "E2E_ROLE=admin",
+        "--grep",
+        "@smoke",
+        E2E_PASSWORD="s3cret",  # noqa: S106 - a stand-in value, to see it is not on the command line
+    )
+    assert done.returncode == 0, done.stderr
+    argv = (tmp_path / "argv").read_text().splitlines()
+    image_at = argv.index("localhost/verification-runner:dev")
+    options = argv[:image_at]
+    assert options[-6:] == [
+        "--env-file",
+        str(env_file),
+        "-e",
+        "E2E_PASSWORD",
+        "-e",
+        "E2E_ROLE=admin",
+    ]
+    assert argv[image_at:] == ["localhost/verification-runner:dev", "run", "--grep", "@smoke"]
+    assert "s3cret" not in argv  # -e NAME: the engine reads the value from the environment
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["-e", "E2E_UNSET_VARIABLE"], "E2E_UNSET_VARIABLE is not set in this shell"),
+        (["-e", "ARTIFACT_ROOT=/elsewhere"], "ARTIFACT_ROOT is set by test-docker.sh"),
+        (["-e", "BASE_URL"], "BASE_URL is set by test-docker.sh"),
+        (["-e", "not a name"], "not a variable name"),
+        (["--env-file", "/nonexistent/e2e.env"], "no such readable file"),
+        (["--env-file"], "--env-file needs a file"),
+    ],
+)
+def test_test_docker_refuses_bad_variables(tmp_path: Path, args: list[str], says: str) -> None:
+    done = _test_docker(tmp_path, *args, BASE_URL="http://127.0.0.1:1")
+    assert done.returncode == 2 and says in done.stderr, done.stderr
+    assert not (tmp_path / "argv").exists()
+
+
+def test_test_docker_refuses_an_env_file_that_sets_the_jobs_variables(tmp_path: Path) -> None:
+    env_file = tmp_path / "e2e.env"
+    env_file.write_text("E2E_USER_NAME=Guest\nJOB_NAME=mine\n")
+    done = _test_docker(tmp_path, "--env-file", str(env_file))
+    assert done.returncode == 2 and "JOB_NAME is set by test-docker.sh" in done.stderr
+
+
+@pytest.mark.container
+def test_the_monorepo_example_passes_in_the_container(image: str, tmp_path: Path) -> None:
+    """Step 2 of the README's "Run your suite in three steps", as written, after step 1's
+    exports: the second example, read-only in the container as in the Job; its tree settings
+    come in through `-e NAME`, its test user through `--env-file`, and its sign-in state goes
+    to the attempt."""
+    env = {
+        **os.environ,
+        "IMAGE": image,
+        "VR_SKIP_BUILD": "1",
+        "VR_ARTIFACTS": str(tmp_path / "host-artifacts"),
+    }
+    env.pop("BASE_URL", None)
+    done = run_shell(f"{step_exports()}\n{step_block('2.')}", env)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert (
+        "8 test(s) will run: setup 1, central 3, plugin:catalog 3, plugin:techdocs 1" in done.stdout
+    )
+    (summary_file,) = (tmp_path / "host-artifacts").glob("*/attempt-1/summary.json")
+    assert json.loads(summary_file.read_text())["passed"] == 8
+    assert (summary_file.parent / "state" / "user.json").exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -61,7 +62,11 @@ def test_example_suite_passes_as_a_kargo_run(tmp_path: Path) -> None:
     assert (summary["passed"], summary["failed"]) == (18, 0)
     assert "18 test(s) will run: central 9, plugin:catalog 4, plugin:techdocs 5" in done.stdout
     assert (attempt / "html-report" / "index.html").exists()
-    assert "html-report/index.html" in done.stdout.splitlines()[-1]
+    folder = attempt / "html-report"
+    assert done.stdout.splitlines()[-1].endswith(
+        f"report: {folder} (open it: npx playwright show-report {folder})"
+    )
+    assert json.loads((attempt / "summary.json").read_text())["html_report"] == str(folder)
     meta = json.loads((attempt / "execution-metadata.json").read_text())
     assert meta["versions"]["playwright"] == "1.65.1" and meta["versions"]["node"]
     assert meta["resources"]["peak_rss_bytes"] > 50_000_000  # Chromium was measured
@@ -138,3 +143,85 @@ def test_sigterm_mid_run_is_143_with_a_complete_log(tmp_path: Path) -> None:
         "[verification-runner] VERIFICATION TERMINATED"
     )
     assert rest.splitlines()[-1] == log.splitlines()[-1]
+
+
+MONOREPO = REPO / "examples" / "monorepo"
+MONOREPO_TREES = {
+    "CENTRAL_TESTS_DIR": "packages/app/e2e-tests",
+    "PLUGIN_TESTS_GLOB": "plugins/*/e2e-tests,plugins/*/tests/acceptance",
+}
+BASELINE = Path("plugins/catalog/e2e-tests/__screenshots__/catalog.test.ts/logo.png")
+
+
+def _kargo_env(root: Path, workspace: Path) -> dict[str, str]:
+    return _env(root, workspace, ANALYSIS_RUN_UID=UID, **MONOREPO_TREES)
+
+
+def test_monorepo_example_passes_as_a_kargo_run(tmp_path: Path) -> None:
+    """Backstage-style specs: the setup project signs in first and every tree starts from its
+    storageState; the workspace's locale reaches the page; its `retries` is overridden."""
+    done = _run(_kargo_env(tmp_path, MONOREPO))
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (
+        "8 test(s) will run: setup 1, central 3, plugin:catalog 3, plugin:techdocs 1" in done.stdout
+    )
+    assert "WARNING: verification.config.ts sets retries, which the runner owns" in done.stdout
+    assert "[global-setup] testing http://127.0.0.1:" in done.stdout
+    attempt = _attempt(tmp_path)
+    assert (json.loads((attempt / "summary.json").read_text())["passed"]) == 8
+    report = json.loads((attempt / "results.json").read_text())
+    starts: dict[str, list[str]] = {}
+    for suite in report["suites"]:
+        for spec in suite["specs"]:
+            for test in spec["tests"]:
+                starts.setdefault(test["projectName"], []).append(test["results"][0]["startTime"])
+    assert max(starts.pop("setup")) < min(t for times in starts.values() for t in times)
+    assert (attempt / "state" / "user.json").exists()  # VERIFICATION_STATE_DIR, not the workspace
+    assert not (MONOREPO / "test-results").exists()
+
+
+def test_kargo_run_with_a_missing_baseline_fails_without_writing_one(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    shutil.copytree(MONOREPO, workspace, symlinks=True)
+    (workspace / BASELINE).unlink()
+    done = _run(_kargo_env(tmp_path / "artifacts", workspace))
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "shows the logo" in done.stdout.splitlines()[-1]
+    assert not (workspace / BASELINE).exists()
+
+
+def test_relative_paths_in_specs_mean_the_workspace(tmp_path: Path) -> None:
+    """Playwright's working directory is the workspace: a setup project that saves
+    `.auth/user.json` and tests that `test.use` it need no absolute path."""
+    workspace = tmp_path / "ws"
+    acceptance = workspace / "apps" / "backstage" / "tests" / "acceptance"
+    acceptance.mkdir(parents=True)
+    (workspace / "site").mkdir()
+    (workspace / "site" / "index.html").write_text(
+        "<p id=who></p><script>document.getElementById('who').textContent ="
+        " localStorage.getItem('user') || 'nobody'</script>"
+    )
+    (workspace / "verification.config.ts").write_text(
+        "export default { projects: [{ name: 'login', testDir: 'apps/backstage/tests/acceptance',"
+        " testMatch: /.*\\.setup\\.ts/ }] };\n"
+    )
+    (acceptance / "login.setup.ts").write_text(
+        "import { test } from '@playwright/test';\n"
+        "test('login', async ({ page }) => {\n"
+        "  await page.goto('/');\n"
+        "  await page.evaluate(() => localStorage.setItem('user', 'alice'));\n"
+        "  await page.context().storageState({ path: '.auth/user.json' });\n"
+        "});\n"
+    )
+    (acceptance / "who.test.ts").write_text(
+        "import { expect, test } from '@playwright/test';\n"
+        "test.use({ storageState: '.auth/user.json' });\n"
+        "test('signed in', async ({ page }) => {\n"
+        "  await page.goto('/');\n"
+        "  await expect(page.locator('#who')).toHaveText('alice');\n"
+        "});\n"
+    )
+    done = _run(_env(tmp_path / "artifacts", workspace))
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (workspace / ".auth" / "user.json").exists()
+    assert "[central] apps/backstage/tests/acceptance/who.test.ts" in done.stdout

@@ -116,7 +116,8 @@ def test_playwright_arguments_pass_through(tmp_path: Path, fake_npx: FakeNpx) ->
     )
     argv = json.loads(fake_npx.record.read_text())["argv"]
     assert argv[-2:] == ["--grep", "should have Events link"]
-    assert argv[:3] == ["--no-install", "playwright", "test"]  # npx never downloads
+    # npx never downloads, and finds the runner's Playwright from the workspace
+    assert argv[:5] == ["--no-install", "--prefix", str(REPO), "playwright", "test"]
 
 
 def test_hostile_output_is_kept_byte_for_byte(tmp_path: Path, fake_npx: FakeNpx) -> None:
@@ -248,3 +249,29 @@ def test_metadata_records_the_uid_derived_from_the_job_name(
     meta = json.loads((_attempt(tmp_path / "a") / "execution-metadata.json").read_text())
     assert (meta["analysis_run_uid"], meta["analysis_run_uid_source"]) == (uid, "job-name")
     assert meta["run_name"] == "0b1c2d3e4f50"
+
+
+def test_the_default_artifact_root_is_ignored_by_git(tmp_path: Path, fake_npx: FakeNpx) -> None:
+    """Run from a workspace's checkout without ARTIFACT_ROOT: ./.verification-artifacts gets a
+    `.gitignore` of its own, so `git status` stays clean; an explicit root is left alone."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    subprocess.run(["git", "init", "-q", str(checkout)], check=True)
+    env = fake_npx.env(tmp_path / "unused", "discovery:1,junit:pass:1")
+    del env["ARTIFACT_ROOT"]
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, cwd=checkout, capture_output=True, check=False
+    )
+    assert done.returncode == 0, done.stdout.decode()[-2000:]
+    assert (checkout / ".verification-artifacts" / ".gitignore").read_text().endswith("\n*\n")
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all"],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert status.stdout == ""
+    explicit = tmp_path / "explicit"
+    assert _run(fake_npx.env(explicit, "discovery:1,junit:pass:1")).returncode == 0
+    assert not (explicit / ".gitignore").exists()

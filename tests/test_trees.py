@@ -3,12 +3,14 @@ the same refusals through the real CLI."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from runner.errors import ConfigError
-from runner.trees import check_trees
+from runner.trees import DEFAULT_TEST_MATCH, check_trees, spec_matcher
+from tests.conftest import REPO
 
 CENTRAL = "apps/backstage/tests/acceptance"
 GLOB = "apps/backstage/plugins/*/tests/acceptance"
@@ -85,3 +87,44 @@ def test_empty_trees(workspace: Path) -> None:
     with pytest.raises(ConfigError, match="while plugin trees do"):
         _check(workspace)
     assert any("WARNING" in line for line in _check(workspace, allow=True))
+
+
+@pytest.mark.parametrize(
+    ("path", "test_match", "is_spec"),
+    [
+        ("a.spec.ts", None, True),
+        ("deep/er/b.test.cjs", None, True),
+        ("b.test.tsx", None, False),
+        ("c.e2e.ts", None, False),
+        ("c.e2e.ts", "*.e2e.ts", True),
+        ("x/c.e2e.ts", "**/*.e2e.ts, *.spec.ts", True),
+        ("a.spec.ts", "**/*.e2e.ts", False),
+        ("a.spec.mjs", "*.spec.@(ts|mjs)", True),
+    ],
+)
+def test_spec_files_are_what_test_match_says(
+    path: str, test_match: str | None, is_spec: bool
+) -> None:
+    assert spec_matcher(test_match)(path) is is_spec
+
+
+def test_the_default_test_match_is_the_configs() -> None:
+    source = (REPO / "config" / "trees.ts").read_text(encoding="utf-8")
+    (line,) = [ln for ln in source.splitlines() if ln.startswith("export const DEFAULT_TEST_MATCH")]
+    assert re.findall(r"'([^']+)'", line) == list(DEFAULT_TEST_MATCH)
+
+
+def test_several_plugin_globs_and_test_ts_specs(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for name in (
+        f"{CENTRAL}/app.test.ts",
+        "plugins/a/e2e-tests/a.test.ts",
+        "plugins/b/tests/x.spec.ts",
+    ):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+    assert _check(root, glob="plugins/*/e2e-tests, plugins/*/tests", explicit=True) == [
+        "central",
+        "plugin:a",
+        "plugin:b",
+    ]

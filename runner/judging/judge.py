@@ -69,7 +69,8 @@ def judge_attempt(
     if facts.discovered == 0:
         say(
             f"no tests found in {workspace} under {settings.central_tests_dir} and "
-            f"{settings.plugin_tests_glob} (*.spec.ts, *.spec.js, *.spec.mjs)"
+            f"{settings.plugin_tests_glob} matching "
+            f"{settings.test_match or '*.spec.* or *.test.* (ts, js, mjs, cjs)'}"
         )
         if hint := no_tests_hint(settings):
             say(hint)

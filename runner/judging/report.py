@@ -7,6 +7,7 @@ termination message is cut to fit Kubernetes' 4 KiB limit, saying how many names
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,7 +93,8 @@ def build_summary(
         warnings=list(verdict.warnings),
         run_name=run_name,
         attempt=attempt,
-        html_report=str(html_report / "index.html") if html_report else None,
+        # The folder: `npx playwright show-report` wants it, not its index.html.
+        html_report=str(html_report) if html_report else None,
         log=str(log),
         finished_at=finished_at,
         **counts,
@@ -131,7 +133,11 @@ def summary_line(summary: Summary) -> str:
             f"tests: {summary.tests_repo} at {summary.tests_commit[:12]} "
             f"({one_line(summary.tests_revision or '', 100)})"
         )
-    parts.append(f"report: {summary.html_report or 'none'}")
+    if summary.html_report:
+        folder = shlex.quote(summary.html_report)
+        parts.append(f"report: {folder} (open it: npx playwright show-report {folder})")
+    else:
+        parts.append("report: none")
     return " | ".join(parts)
 
 

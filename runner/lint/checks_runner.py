@@ -3,7 +3,6 @@ silently; say so where it is written."""
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -20,8 +19,9 @@ _NUMBER = re.compile(r"^[0-9]{1,4}$")
 def settings_names() -> frozenset[str]:
     """The environment variables runner.settings reads (field names, upper-cased)."""
     from runner.settings import Settings  # noqa: PLC0415 - pydantic only when a runner is found
+    from runner.settings_view import env_names  # noqa: PLC0415
 
-    return frozenset(name.upper() for name in Settings.model_fields)
+    return env_names(Settings)
 
 
 def check_runner_settings(docs: Sequence[Doc]) -> Iterator[Hit]:
@@ -35,15 +35,18 @@ def check_runner_settings(docs: Sequence[Doc]) -> Iterator[Hit]:
                 if not name or name in known:
                     continue
                 # Only names close to a setting: HOME, TZ, NODE_OPTIONS ... are for Node and
-                # Chromium, and are none of our business.
-                close = difflib.get_close_matches(name, known, n=1, cutoff=0.8)
+                # Chromium, and are none of our business. The same near misses as the runner
+                # warns about when it starts (runner/settings_view.py).
+                from runner.settings_view import near_miss  # noqa: PLC0415 - with the settings
+
+                close = near_miss(name, known)
                 if close:
                     yield Hit(
                         "unknown-runner-setting",
                         jm.doc,
                         (*path, "env", index, "name"),
                         f"env {name}: the runner reads no such setting (did you mean"
-                        f" {close[0]}?); its default applies",
+                        f" {close}?); its default applies",
                     )
 
 

@@ -32,6 +32,7 @@ MERGE_LOCK = ".merge.lock"
 LOG = "verification.log"
 ATTEMPT_DIR = re.compile(r"attempt-([1-9][0-9]{0,8})")
 SHARD_DIR = re.compile(r"shard-(0|[1-9][0-9]{0,2})")
+GITIGNORE = ".gitignore"
 # Kubernetes object names are DNS subdomains; anything else is not a name we index.
 _K8S_NAME = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?")
 
@@ -67,6 +68,11 @@ class AttemptLayout(_ReportFiles):
     metadata = _File("execution-metadata.json")
     test_results = _File("test-results")
     discovery = _File("discovery.json")  # what reporters/discovery-reporter.cjs writes
+
+    @property
+    def state(self) -> Path:
+        """VERIFICATION_STATE_DIR: files the tests make for each other (a storageState)."""
+        return self.dir / "state"
 
     @property
     def blob(self) -> Path:
@@ -210,3 +216,9 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def ignore_in_git(root: Path) -> None:
+    """Make `root` ignored by git from inside (a `.gitignore` of `*`), unless it has one."""
+    with contextlib.suppress(FileExistsError), (root / GITIGNORE).open("x") as handle:
+        handle.write("# Written by verification-runner: run evidence is not source.\n*\n")

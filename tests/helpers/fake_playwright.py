@@ -91,7 +91,8 @@ def record_workspace(target: Path) -> None:
 
 def main() -> int:  # noqa: PLR0912 - one branch per scripted action
     if record := os.environ.get("FAKE_PW_RECORD"):
-        Path(record).write_text(json.dumps({"argv": sys.argv[1:], "env": sorted(os.environ)}))
+        facts = {"argv": sys.argv[1:], "env": sorted(os.environ), "cwd": os.getcwd()}
+        Path(record).write_text(json.dumps(facts))
     out = sys.stdout.buffer
     for action in filter(None, os.environ.get("FAKE_PW", "").split(",")):
         verb, _, arg = action.partition(":")

@@ -1,0 +1,155 @@
+"""`verification-runner list`: what a run would execute, per tree and project, without running
+it: no run directory, no attempt, no ledger line, no browser and no webServer.
+
+It asks the real Playwright with the run's own config and environment (`playwright test
+--list --reporter=json`), so the answer is the run's: the workspace config, TEST_MATCH, the
+plugin globs, the suite's @local rule and any `--grep` given.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from runner import playwright
+from runner.errors import ConfigError, DeadlineExceeded, InfrastructureError
+from runner.exitcodes import ExitCode
+from runner.identity import resolve_identity
+from runner.settings import Settings
+from runner.volume.artifacts import AttemptLayout
+
+
+@dataclass(frozen=True)
+class ListedTest:
+    project: str
+    file: str  # relative to the workspace
+    line: int
+    title: str  # describe blocks and the test's title, joined by Playwright's separator
+
+
+def _tests(suite: Mapping[str, Any], titles: tuple[str, ...] = ()) -> Iterator[ListedTest]:
+    for spec in suite.get("specs") or ():
+        title = " \u203a ".join([*titles, str(spec["title"])])
+        for test in spec.get("tests") or ():
+            yield ListedTest(str(test["projectName"]), str(spec["file"]), int(spec["line"]), title)
+    for child in suite.get("suites") or ():
+        yield from _tests(child, (*titles, str(child["title"])))
+
+
+def parse(report: Mapping[str, Any]) -> tuple[list[ListedTest], list[str], dict[str, str]]:
+    """The tests, the load errors and each project's test directory from Playwright's JSON."""
+    tests = [test for suite in report.get("suites") or () for test in _tests(suite)]
+    errors = [str(e.get("message", e)).split("\n")[0] for e in report.get("errors") or ()]
+    root = str(report.get("config", {}).get("rootDir", "."))
+    dirs = {
+        str(p["name"]): os.path.relpath(str(p["testDir"]), root)
+        for p in report.get("config", {}).get("projects") or ()
+    }
+    return tests, errors, dirs
+
+
+def _first_error(stderr: str) -> str:
+    for line in stderr.splitlines():
+        if line.strip().lower().startswith("error"):
+            return line.strip()[:500]
+    return stderr.strip().splitlines()[-1][:500] if stderr.strip() else "no output"
+
+
+def _ask_playwright(
+    settings: Settings, args: Sequence[str], base_env: Mapping[str, str], suite: str
+) -> tuple[str, str]:
+    """Playwright's JSON listing (its text, possibly empty) and what it printed on stderr."""
+    home = settings.playwright_home
+    with tempfile.TemporaryDirectory(prefix="verification-runner-list-") as scratch:
+        # The report locations point into a scratch directory: nothing is written anywhere
+        # else. The JSON reporter writes to PLAYWRIGHT_JSON_OUTPUT_NAME, inside it.
+        layout = AttemptLayout(Path(scratch), 0)
+        env = playwright.environment(settings, layout, base=base_env, suite=suite)
+        command = playwright.command(home, ["--list", "--reporter=json", *args])
+        try:
+            done = subprocess.run(
+                command,
+                env=env,
+                cwd=settings.tests_workspace,
+                capture_output=True,
+                text=True,
+                timeout=settings.run_deadline_seconds,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise InfrastructureError(
+                "npx is not installed or not on PATH: install Node.js and npm "
+                "(scripts/setup-node.sh), or use the runner's image"
+            ) from exc
+        except subprocess.TimeoutExpired as exc:
+            raise DeadlineExceeded(
+                f"listing took longer than RUN_DEADLINE_SECONDS={settings.run_deadline_seconds:g}"
+            ) from exc
+        try:
+            return layout.json_results.read_text(encoding="utf-8"), done.stderr
+        except OSError:
+            return "", done.stderr
+
+
+def list_tests(
+    settings: Settings,
+    *,
+    playwright_args: Sequence[str],
+    base_env: Mapping[str, str],
+    as_json: bool,
+    echo: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> ExitCode:
+    # What `run` refuses changes what `list` would show as well (--reporter, --config ...).
+    playwright.check_arguments(playwright_args, kargo=False)
+    if not settings.tests_workspace.is_dir():
+        raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")
+    playwright.check_home(settings.playwright_home)
+    playwright.check_workspace_config(settings)
+    identity = resolve_identity(
+        promotion=settings.kargo_promotion_id,
+        analysis_run_uid=settings.analysis_run_uid,
+        job_name=settings.job_name,
+    )
+    suite = settings.suite or ("kargo" if identity.is_kargo_execution else "local")
+    report, stderr = _ask_playwright(settings, playwright_args, base_env, suite)
+    for line in stderr.splitlines():
+        warn(line)  # the config's warnings: runner-owned keys, files that match nothing
+    if "error: unknown option" in stderr:  # Playwright's usage error: ours to report as such
+        raise ConfigError(f"playwright test refused the arguments: {_first_error(stderr)}")
+    try:
+        tests, errors, dirs = parse(json.loads(report))
+    except ValueError as exc:
+        raise InfrastructureError(
+            f"Playwright could not list the tests: {_first_error(stderr)}"
+        ) from exc
+    real_errors = [e for e in errors if not e.startswith(playwright.NO_TESTS_ERROR)]
+    if real_errors:
+        raise InfrastructureError(f"Playwright could not load the tests: {real_errors[0]}")
+    if as_json:
+        echo(json.dumps({"suite": suite, "tests": [asdict(t) for t in tests]}, indent=2))
+    else:
+        _print(tests, dirs, suite, echo)
+    if not tests and not settings.allow_no_tests:
+        return ExitCode.NO_TESTS
+    return ExitCode.PASSED
+
+
+def _print(
+    tests: list[ListedTest], dirs: Mapping[str, str], suite: str, echo: Callable[[str], None]
+) -> None:
+    projects: dict[str, list[ListedTest]] = {}
+    for test in tests:
+        projects.setdefault(test.project, []).append(test)
+    for project, listed in projects.items():
+        echo(f"{project} ({dirs.get(project, '?')}): {len(listed)} test(s)")
+        for test in listed:
+            echo(f"  {test.file}:{test.line} \u203a {test.title}")
+    counts = ", ".join(f"{p} {len(t)}" for p, t in projects.items()) or "none"
+    echo(f"{len(tests)} test(s) would run (suite {suite}): {counts}")

@@ -1,0 +1,97 @@
+"""`verification-runner list` through the real CLI and the real Playwright (no browser)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, runner_command
+
+WORKSPACES = REPO / "tests" / "fixtures" / "workspaces"
+UID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
+
+
+def _list(
+    tmp_path: Path, workspace: Path, *args: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
+    env.pop("BASE_URL", None)
+    env.update(
+        {"ARTIFACT_ROOT": str(tmp_path / "artifacts"), "TESTS_WORKSPACE": str(workspace)}, **extra
+    )
+    return subprocess.run(
+        [*runner_command(), "list", *args],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_lists_every_test_per_project_and_creates_nothing(tmp_path: Path) -> None:
+    done = _list(tmp_path, REPO / "examples" / "workspace")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "central (apps/backstage/tests/acceptance): 10 test(s)" in lines
+    assert (
+        "  apps/backstage/tests/acceptance/home.spec.ts:13 \u203a home page \u203a should have Events link"
+        in lines
+    )
+    assert lines[-1] == (
+        "19 test(s) would run (suite local): central 10, plugin:catalog 4, plugin:techdocs 5"
+    )
+    assert not (tmp_path / "artifacts").exists()  # no run directory, no attempt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kargo_identity_lists_the_kargo_suite_as_json(tmp_path: Path) -> None:
+    """The suite follows the identity as in `run`: a Kargo run leaves the @local test out."""
+    workspace = REPO / "examples" / "workspace"
+    local = json.loads(_list(tmp_path, workspace, "--json", "--grep", "404").stdout)
+    assert (local["suite"], [t["title"] for t in local["tests"]]) == (
+        "local",
+        ["unknown page answers 404"],
+    )
+    kargo = _list(tmp_path, workspace, "--json", "--grep", "404|Events", ANALYSIS_RUN_UID=UID)
+    assert kargo.returncode == 0, kargo.stderr
+    listed = json.loads(kargo.stdout)
+    assert listed["suite"] == "kargo"
+    assert [(t["project"], t["file"], t["line"]) for t in listed["tests"]] == [
+        ("central", "apps/backstage/tests/acceptance/events.spec.ts", 3),
+        ("central", "apps/backstage/tests/acceptance/home.spec.ts", 13),
+        ("central", "apps/backstage/tests/acceptance/navigation.spec.ts", 11),
+    ]
+
+
+def test_nothing_to_run_is_exit_6_unless_allowed(tmp_path: Path) -> None:
+    done = _list(tmp_path, WORKSPACES / "empty")
+    assert done.returncode == 6, done.stderr
+    assert done.stdout.splitlines()[-1] == "0 test(s) would run (suite local): none"
+    assert _list(tmp_path, WORKSPACES / "empty", ALLOW_NO_TESTS="true").returncode == 0
+
+
+def test_a_spec_that_does_not_load_is_exit_3_with_the_error(tmp_path: Path) -> None:
+    done = _list(tmp_path, WORKSPACES / "syntax-error")
+    assert done.returncode == 3
+    assert "could not load the tests" in done.stderr and "SyntaxError" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--reporter=dot"], "playwright argument '--reporter=dot' is not allowed"),
+        (["--config", "x.ts"], "playwright argument '--config' is not allowed"),
+        (["--promotoin", "x"], "playwright test refused the arguments"),
+    ],
+)
+def test_arguments_that_change_the_listing_are_exit_2(
+    tmp_path: Path, args: list[str], says: str
+) -> None:
+    done = _list(tmp_path, REPO / "examples" / "workspace", *args)
+    assert done.returncode == 2 and says in done.stderr, done.stderr
