@@ -20,7 +20,7 @@ from typing import Any
 from runner import playwright
 from runner.errors import ConfigError, DeadlineExceeded, InfrastructureError
 from runner.exitcodes import ExitCode
-from runner.identity import resolve_identity
+from runner.identity import identity_of
 from runner.settings import Settings
 from runner.volume.artifacts import AttemptLayout
 
@@ -70,7 +70,9 @@ def _ask_playwright(
         # The report locations point into a scratch directory: nothing is written anywhere
         # else. The JSON reporter writes to PLAYWRIGHT_JSON_OUTPUT_NAME, inside it.
         layout = AttemptLayout(Path(scratch), 0)
-        env = playwright.environment(settings, layout, base=base_env, suite=suite)
+        env = playwright.environment(
+            settings, layout, workspace=settings.tests_workspace, base=base_env, suite=suite
+        )
         command = playwright.command(home, ["--list", "--reporter=json", *args])
         try:
             done = subprocess.run(
@@ -111,12 +113,8 @@ def list_tests(
     if not settings.tests_workspace.is_dir():
         raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")
     playwright.check_home(settings.playwright_home)
-    playwright.check_workspace_config(settings)
-    identity = resolve_identity(
-        promotion=settings.kargo_promotion_id,
-        analysis_run_uid=settings.analysis_run_uid,
-        job_name=settings.job_name,
-    )
+    playwright.check_workspace_config(settings, settings.tests_workspace)
+    identity = identity_of(settings)
     suite = settings.suite or ("kargo" if identity.is_kargo_execution else "local")
     report, stderr = _ask_playwright(settings, playwright_args, base_env, suite)
     for line in stderr.splitlines():

@@ -577,6 +577,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings._suspicious = tuple(s.line() for s in suspicious)
     return settings
 
+
 def _describe(exc: ValidationError) -> str:
     lines = ["invalid settings:"]
     for error in exc.errors():
