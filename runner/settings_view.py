@@ -9,14 +9,13 @@ exit 2 with `STRICT_SETTINGS=true`.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, SecretStr
 
-from runner.secrets import mask_value
+from runner.secrets import MASK, SecretNames, mask_urls
 
 if TYPE_CHECKING:
     from runner.settings import Settings
@@ -34,7 +33,6 @@ NOT_SETTINGS = frozenset(
     }
 )
 NEAR = 2  # edits that make a name a near miss of a setting's
-_URL_CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 @dataclass(frozen=True)
@@ -57,7 +55,7 @@ def env_names(settings_cls: type[Settings]) -> frozenset[str]:
     return frozenset(name.upper() for name in settings_cls.model_fields)
 
 
-def _shown(name: str, value: object) -> str:
+def _shown(name: str, value: object, secret: SecretNames) -> str:
     if value is None:
         return "(unset)"
     if isinstance(value, SecretStr):
@@ -68,11 +66,12 @@ def _shown(name: str, value: object) -> str:
         )
     else:
         text = str(value)
-    return _URL_CREDENTIALS.sub("****@", mask_value(name, text))
+    return MASK if secret(name) and text else mask_urls(text)
 
 
 def in_effect(settings: Settings) -> list[SettingValue]:
-    """Every setting, its value (secrets and URL credentials masked) and where it came from."""
+    """Every setting, its value (secrets and URL credentials masked, SECRET_ENV_NAMES
+    included) and where it came from."""
     values = []
     for field in type(settings).model_fields:
         name = field.upper()
@@ -82,7 +81,8 @@ def in_effect(settings: Settings) -> list[SettingValue]:
             source = "environment"
         else:
             source = "default"
-        values.append(SettingValue(name, _shown(name, getattr(settings, field)), source))
+        shown = _shown(name, getattr(settings, field), settings.secret_names)
+        values.append(SettingValue(name, shown, source))
     return values
 
 

@@ -71,7 +71,7 @@ def test_settings_in_effect_say_where_each_came_from_and_mask_secrets(tmp_path: 
     assert shown["FLAKY_POLICY"] == ("fail", "environment")
     assert shown["PLAYWRIGHT_RETRIES"] == ("1", "default")
     assert shown["KARGO_PROMOTION_ID"] == ("promo-1", "command line")
-    assert shown["BASE_URL"] == ("https://****@backstage.example", "environment")
+    assert shown["BASE_URL"] == ("https://user:****@backstage.example", "environment")
     assert set(shown) == KNOWN
     text = render(in_effect(settings))
     assert "hunter2" not in text and "s3cr3t-value" not in text
