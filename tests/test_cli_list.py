@@ -11,6 +11,9 @@ import pytest
 
 from tests.conftest import REPO, runner_command
 
+# Each test starts the real Playwright (a listing: no browser), a few seconds each.
+pytestmark = pytest.mark.slow
+
 WORKSPACES = REPO / "tests" / "fixtures" / "workspaces"
 UID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 

@@ -87,6 +87,7 @@ def test_every_shell_example_is_run_by_a_test() -> None:
             assert not name or callable(getattr(loaded, name, None)), owners[0]
 
 
+@pytest.mark.slow
 def test_the_kargo_step_renders() -> None:
     """`kubectl apply -k DIR` of step 3, rendered offline with `kubectl kustomize DIR`."""
     if shutil.which("kubectl") is None:
@@ -117,6 +118,7 @@ def test_the_ready_checks_example_is_valid(tmp_path: Path) -> None:
     assert settings.ready_checks is not None and len(settings.ready_checks) == 2
 
 
+@pytest.mark.slow
 def test_the_report_folder_opens_with_show_report(tmp_path: Path) -> None:
     """The show-report line serves a report folder (the one the summary line names)."""
     (block,) = [b for b in sh_blocks() if b.startswith("npx playwright show-report")]

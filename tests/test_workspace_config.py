@@ -15,6 +15,9 @@ import pytest
 from runner.playwright import command
 from tests.conftest import REPO, FakeNpx, runner_command
 
+# Each test starts the real Playwright (a listing: no browser), a few seconds each.
+pytestmark = pytest.mark.slow
+
 MONOREPO = REPO / "examples" / "monorepo"
 MONOREPO_ENV = {
     "CENTRAL_TESTS_DIR": "packages/app/e2e-tests",
