@@ -509,6 +509,7 @@ class Settings(BaseSettings):
         # Here, not by assignment after validation: an assigned field counts as "set", and
         # TESTS_WORKSPACE set next to TESTS_REPO is refused (runner/fetching/phase.py).
         return value.absolute()
+
     @property
     def from_environment(self) -> frozenset[str]:
         """The variables the environment set (the rest are defaults or from the command line)."""

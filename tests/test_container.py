@@ -388,6 +388,8 @@ def test_the_image_fetches_its_tests_from_git(image: str, tmp_path: Path) -> Non
                     assert password.encode() not in path.read_bytes(), path
             assert password not in result.stdout + result.stderr
     assert codes == {"v1.0.0": 1, "v1.1.0": 0}
+
+
 def _test_docker(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     """container/test-docker.sh with a stand-in engine that records its arguments."""
     engine = tmp_path / "engine"
