@@ -210,7 +210,12 @@ def environment(
     set twice by hand)."""
     home = settings.playwright_home
     env = dict(base)
-    env.pop("PLAYWRIGHT_BLOB_OUTPUT_FILE", None)
+    # Playwright takes PLAYWRIGHT_<REPORTER>_OUTPUT_FILE/_DIR over the config's outputFile: one
+    # left in the pod's environment would send the JUnit or JSON report the verdict is read
+    # from somewhere else (exit 3 "does not exist"), and write it wherever it points.
+    for reporter in ("BLOB", "JUNIT", "JSON"):
+        for kind in ("FILE", "DIR"):
+            env.pop(f"PLAYWRIGHT_{reporter}_OUTPUT_{kind}", None)
     env.update(layout.playwright_env())
     if settings.shard is not None:
         # The config adds the blob reporter when this is set: the merge's input.

@@ -79,6 +79,24 @@ def test_local_runs_include_local_tests(tmp_path: Path) -> None:
     assert "1 test(s) will run: central 1" in done.stdout
 
 
+def test_report_locations_in_the_environment_do_not_move_the_verdict_s_files(
+    tmp_path: Path,
+) -> None:
+    """Playwright prefers PLAYWRIGHT_JUNIT_OUTPUT_FILE to the config's outputFile: left in the
+    pod's environment, it moved the JUnit file away from the attempt (exit 3)."""
+    elsewhere = tmp_path / "elsewhere"
+    env = _env(
+        tmp_path / "root",
+        REPO / "examples" / "workspace",
+        PLAYWRIGHT_JUNIT_OUTPUT_FILE=str(elsewhere / "junit.xml"),
+        PLAYWRIGHT_JSON_OUTPUT_FILE=str(elsewhere / "results.json"),
+    )
+    done = _run(env, "--grep", "@local")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert not elsewhere.exists()
+    assert (_attempt(tmp_path / "root") / "junit.xml").is_file()
+
+
 def test_a_real_failure_is_exit_1_and_named(tmp_path: Path) -> None:
     done = _run(_env(tmp_path, WORKSPACES / "failing"))
     assert done.returncode == 1, done.stdout[-3000:]
