@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -108,6 +109,23 @@ def check_arguments(args: Sequence[str], *, kargo: bool) -> None:
         skip_next = arg in _TAKES_VALUE
 
 
+# Playwright's debugging switch and its internal test hooks, read from the environment behind
+# the config's back: PWDEBUG pauses every test in the inspector (a hang until the deadline),
+# PWTEST_*/PW_TEST_* steer sharding, reporters and timeouts (PWTEST_SHARD_WEIGHTS=0:1 empties
+# shard 0). The runner sets none of them; one left in a pod's environment is a mistake.
+_STEERING_ENV = re.compile(r"PWDEBUG|PWTEST_\w*|PW_TEST_\w*")
+
+
+def check_environment(base: Mapping[str, str]) -> None:
+    """Refuse (ConfigError, exit 2) Playwright's debug and test-hook variables."""
+    found = sorted(name for name in base if _STEERING_ENV.fullmatch(name))
+    if found:
+        raise ConfigError(
+            f"{', '.join(found)} set: Playwright reads it to debug or steer its own test runs, "
+            "which would change what a verification runs or hang it; unset it"
+        )
+
+
 def _option_names(arg: str) -> list[str]:
     """The long option names an argument stands for: `--x=1` is --x; `-xu` is -x then -u."""
     if arg.startswith("--"):
@@ -188,6 +206,7 @@ def prepare(
     config = check_workspace_config(settings, workspace)
     suite = settings.suite or ("kargo" if kargo else "local")
     check_arguments(args, kargo=suite == "kargo")
+    check_environment(base)
     env = environment(settings, layout, workspace=workspace, base=base, suite=suite)
     layout.state.mkdir(exist_ok=True)
     node, version = versions(settings.playwright_home, env)

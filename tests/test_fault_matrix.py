@@ -900,6 +900,16 @@ FAULTS: list[Fault] = [
             ("--shard=1/2",),
         )
     ],
+    *[
+        Fault(
+            f"Playwright debug or test-hook variable {name}",
+            "discovery:3,junit:pass:3,exit:0",
+            2,
+            f"{name} set: Playwright reads it to debug or steer its own test runs",
+            env={name: value},
+        )
+        for name, value in (("PWDEBUG", "1"), ("PWTEST_SHARD_WEIGHTS", "0:1"))
+    ],
     # -- the test trees: none may drop out silently ------------------------------------------------
     Fault(
         "CENTRAL_TESTS_DIR mistyped",
