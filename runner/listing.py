@@ -20,6 +20,7 @@ from typing import Any
 from runner import playwright
 from runner.errors import ConfigError, DeadlineExceeded, InfrastructureError
 from runner.exitcodes import ExitCode
+from runner.fetching.revisions import display_url
 from runner.identity import identity_of
 from runner.settings import Settings
 from runner.volume.artifacts import AttemptLayout
@@ -110,6 +111,14 @@ def list_tests(
 ) -> ExitCode:
     # What `run` refuses changes what `list` would show as well (--reporter, --config ...).
     playwright.check_arguments(playwright_args, kargo=False)
+    if settings.tests_repo is not None:
+        # `run` would fetch the suite at TESTS_REVISION; listing the local directory instead
+        # would show tests that are not the ones that run.
+        raise ConfigError(
+            f"TESTS_REPO={display_url(settings.tests_repo)} is set: `list` shows a local "
+            "workspace and does not fetch; check that revision out and point TESTS_WORKSPACE "
+            "at it, with TESTS_REPO unset"
+        )
     if not settings.tests_workspace.is_dir():
         raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")
     playwright.check_home(settings.playwright_home)

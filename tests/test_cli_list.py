@@ -98,3 +98,16 @@ def test_arguments_that_change_the_listing_are_exit_2(
 ) -> None:
     done = _list(tmp_path, REPO / "examples" / "workspace", *args)
     assert done.returncode == 2 and says in done.stderr, done.stderr
+
+
+def test_a_suite_fetched_from_git_is_not_listed_from_the_local_directory(tmp_path: Path) -> None:
+    """`run` would fetch TESTS_REPO at its revision: the local directory is not that suite."""
+    done = _list(
+        tmp_path,
+        REPO / "examples" / "workspace",
+        TESTS_REPO="https://git.example.com/team/suite.git",
+        TESTS_REVISION="v1.2.0",
+    )
+    assert done.returncode == 2, done.stderr
+    assert "does not fetch" in done.stderr, done.stderr
+    assert not (tmp_path / "artifacts").exists()
