@@ -6,7 +6,7 @@ returns what it learned (the metadata is rebuilt from those values, never edited
 1. identity (identity.py), then the attempt: active lock, number, ledger line (volume/)
 2. the log file, the space reserve, the Job's log index entry, the retry warning
 3. the promotion behind the Job (kube.py); the first metadata file (metadata.py)
-4. the tests' workspace (`_tests_workspace`: where fetching the tests belongs)
+4. the tests' workspace: fetched from Git or mounted, its trees checked (workspace.py)
 5. Playwright's config, environment and installation (playwright.py)
 6. the readiness gate (readiness.py)
 7. Playwright itself, through the tee (process.py, tee.py)
@@ -25,12 +25,12 @@ from dataclasses import asdict
 from pathlib import Path
 
 from runner import __version__, kube, playwright, readiness, settings_view, wrapup
+from runner import workspace as workspace_of
 from runner.context import RunContext
 from runner.control import Deadline, StopRequest
-from runner.errors import ConfigError, Failure, failure_of
+from runner.errors import Failure, failure_of
 from runner.exitcodes import ExitCode
 from runner.fetching import phase as fetching
-from runner.fetching.request import FetchedTests
 from runner.identity import RunIdentity, identity_of
 from runner.judging.judge import judge_attempt
 from runner.judging.results import Results
@@ -40,7 +40,6 @@ from runner.process import ProcessOutcome, become_subreaper, kill_descendants, r
 from runner.secrets import redactor_for
 from runner.settings import Settings
 from runner.tee import LogSink
-from runner.trees import check_trees
 from runner.volume.artifacts import RunLayout, ignore_in_git, publish_job_log
 from runner.volume.attempts import Attempt, begin_attempt
 from runner.volume.ledger import Host
@@ -66,7 +65,7 @@ def run_verification(
             f"(identity from {identity.source.value}"
             + (f": {identity.original!r})" if identity.original else ")")
         )
-        _say_settings(settings, sink)
+        settings_view.say_in_effect(settings, sink.say)
         try:
             attempt = _begin(settings, identity, deadline, stop, sink)
         except Exception as exc:
@@ -79,13 +78,6 @@ def run_verification(
         return _run_attempt(
             RunContext(settings, attempt, sink, deadline, stop, base_env), playwright_args
         )
-
-
-def _say_settings(settings: Settings, sink: LogSink) -> None:
-    """Every setting and where it came from, then the variables that look mistyped."""
-    sink.say(settings_view.render(settings_view.in_effect(settings)))
-    for warning in settings.warnings:
-        sink.say(f"WARNING: {warning} (STRICT_SETTINGS=true makes this exit 2)")
 
 
 def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
@@ -104,11 +96,11 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         sink.say(ctx.attempt.announcement(settings.shard_count))
         metadata = metadata.with_kargo(kube.promotion_of(settings, sink.say))
         write_metadata(layout.metadata, metadata, sink.redactor)
-        fetched = _fetch_tests(ctx, undo)
+        fetched = workspace_of.fetch_tests(ctx, undo)
         if fetched is not None:
             metadata = metadata.learned(**asdict(fetching.Provenance.of(fetched)))
             write_metadata(layout.metadata, metadata, sink.redactor)
-        workspace = _tests_workspace(ctx, fetched)
+        workspace = workspace_of.tests_workspace(ctx, fetched)
         env, node, version = playwright.prepare(
             settings,
             layout,
@@ -218,44 +210,3 @@ def _publish_log(ctx: RunContext) -> None:
             return
         if link is None:
             ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: not a valid name")
-
-
-def _fetch_tests(ctx: RunContext, undo: contextlib.ExitStack) -> FetchedTests | None:
-    """TESTS_REPO: fetch the tests at the verified revision (runner/fetching/). After the
-    attempt and its log exist, so it is recorded; before Playwright and the readiness gate, so
-    the run deadline bounds it and it never waits on the target. The checkout goes when no
-    child is left (before the wrap-up, so a shard's merge never waits on it)."""
-    fetched = fetching.fetch(ctx)
-    if fetched is not None:
-        undo.callback(fetched.remove)
-    return fetched
-
-
-def _tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
-    """The directory whose tests this attempt runs: the fetched checkout (its own npm
-    dependencies installed) or TESTS_WORKSPACE (baked into the image or mounted), its test
-    trees checked. Everything after it uses this value, never `settings.tests_workspace`."""
-    settings = ctx.settings
-    if fetched is not None:
-        fetching.install(ctx, fetched)
-        workspace = fetched.workspace
-    else:
-        workspace = settings.tests_workspace
-        if not workspace.is_dir():
-            raise ConfigError(f"TESTS_WORKSPACE={workspace} is not a directory")
-    try:
-        check_trees(
-            workspace,
-            settings.central_tests_dir,
-            settings.plugin_tests_glob,
-            glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
-            allow_no_tests=settings.allow_no_tests,
-            say=ctx.sink.say,
-            test_match=settings.test_match,
-        )
-    except ConfigError:
-        hint = fetching.no_tests_hint(settings)
-        if hint:
-            ctx.sink.say(hint)
-        raise
-    return workspace

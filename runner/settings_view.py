@@ -9,7 +9,7 @@ exit 2 with `STRICT_SETTINGS=true`.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -141,3 +141,10 @@ def suspicious_variables(environ: Mapping[str, str], known: frozenset[str]) -> l
                 Suspicious(name, "unknown name with one of the runner's prefixes (see the README)")
             )
     return found
+
+
+def say_in_effect(settings: Settings, say: Callable[[str], None]) -> None:
+    """Every setting and where it came from, then the variables that look mistyped."""
+    say(render(in_effect(settings)))
+    for warning in settings.warnings:
+        say(f"WARNING: {warning} (STRICT_SETTINGS=true makes this exit 2)")
