@@ -13,9 +13,10 @@ how many bytes have arrived at least every `PROGRESS_EVERY` seconds while it run
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 from runner.control import Deadline, StopRequest
@@ -45,6 +46,49 @@ def fetch_tests(
             "git is not installed or not on PATH: it is needed to fetch the tests from "
             f"TESTS_REPO={shown} (Debian: apt-get install git; the runner's image has it)"
         )
+    with _claimed(request, sink=sink, deadline=deadline, stop=stop) as claimed:
+        scratch = claimed.path
+        ssh = is_scp_like(request.repo) or request.repo.startswith("ssh://")
+        credentials = read_credentials(request.credentials_dir, ssh=ssh)
+        env = git_environment(
+            url=request.repo,
+            credentials=credentials,
+            credentials_dir=request.credentials_dir,
+            scratch=scratch,
+            base=base_env,
+            say=sink.say,
+        )
+        revision = request.revision
+        git = GitCommand(env, sink, deadline, stop, grace, shown, revision.text)
+        checkout, resolver = scratch / "checkout", scratch / "resolve.git"
+        sink.say(
+            f"fetching the tests from {shown} at {revision.text} ({request.revision_source}, "
+            f"{revision.kind.value}); credentials: {credentials.kind}; into {checkout}"
+        )
+        with Progress(sink.say, shown, [checkout, resolver]) as progress:
+            resolved = resolve(git, request, scratch, resolver)
+            if resolved.commit != revision.text:
+                sink.say(f"{revision.text} is commit {resolved.commit}")
+            commit = _check_out(git, request, resolved, scratch, checkout)
+            received, seconds = progress.received(), progress.elapsed()
+        shutil.rmtree(resolver, ignore_errors=True)
+        return _fetched(
+            request,
+            claimed,
+            shown=shown,
+            commit=commit,
+            received=received,
+            seconds=seconds,
+            credentials=credentials.kind,
+            say=sink.say,
+        )
+
+
+@contextlib.contextmanager
+def _claimed(
+    request: FetchRequest, *, sink: LogSink, deadline: Deadline, stop: StopRequest
+) -> Iterator[Scratch]:
+    """The run's scratch directory under TMPDIR; removed again when the fetch fails."""
     try:
         scratch = Scratch.claim(
             request.scratch_root, request.run_name, say=sink.say, deadline=deadline, stop=stop
@@ -55,57 +99,25 @@ def fetch_tests(
             f"{exc.strerror or exc}"
         ) from exc
     try:
-        return _fetch(
-            request,
-            scratch,
-            shown,
-            base_env=base_env,
-            sink=sink,
-            deadline=deadline,
-            stop=stop,
-            grace=grace,
-        )
+        yield scratch
     except BaseException:
         scratch.remove()
         raise
 
 
-def _fetch(
+def _fetched(
     request: FetchRequest,
     claimed: Scratch,
-    shown: str,
     *,
-    base_env: Mapping[str, str],
-    sink: LogSink,
-    deadline: Deadline,
-    stop: StopRequest,
-    grace: float,
+    shown: str,
+    commit: str,
+    received: int,
+    seconds: float,
+    credentials: str,
+    say: Callable[[str], None],
 ) -> FetchedTests:
-    scratch = claimed.path
-    ssh = is_scp_like(request.repo) or request.repo.startswith("ssh://")
-    credentials = read_credentials(request.credentials_dir, ssh=ssh)
-    env = git_environment(
-        url=request.repo,
-        credentials=credentials,
-        credentials_dir=request.credentials_dir,
-        scratch=scratch,
-        base=base_env,
-        say=sink.say,
-    )
-    revision = request.revision
-    git = GitCommand(env, sink, deadline, stop, grace, shown, revision.text)
-    checkout, resolver = scratch / "checkout", scratch / "resolve.git"
-    sink.say(
-        f"fetching the tests from {shown} at {revision.text} ({request.revision_source}, "
-        f"{revision.kind.value}); credentials: {credentials.kind}; into {checkout}"
-    )
-    with Progress(sink.say, shown, [checkout, resolver]) as progress:
-        resolved = resolve(git, request, scratch, resolver)
-        if resolved.commit != revision.text:
-            sink.say(f"{revision.text} is commit {resolved.commit}")
-        commit = _check_out(git, request, resolved, scratch, checkout)
-        received, seconds = progress.received(), progress.elapsed()
-    shutil.rmtree(resolver, ignore_errors=True)
+    """What was fetched, once the workspace inside the checkout is found and counted."""
+    checkout = claimed.path / "checkout"
     workspace = checkout if request.subdir == "." else checkout / request.subdir
     if not workspace.is_dir():
         raise ConfigError(
@@ -117,21 +129,21 @@ def _fetch(
         for p in checkout.rglob("*")
         if p.is_file() and ".git" not in p.relative_to(checkout).parts
     )
-    sink.say(
+    say(
         f"fetched {files} files of {shown} at {commit} in {seconds:.1f}s, "
         f"{human_bytes(received)} received (sparse: {' '.join(request.patterns)}; tests import "
         "anything else only if TESTS_SPARSE_PATHS names it)"
     )
     return FetchedTests(
         repo=shown,
-        revision=revision.text,
+        revision=request.revision.text,
         commit=commit,
         workspace=workspace,
         scratch=claimed,
         seconds=round(seconds, 3),
         bytes_received=received,
         files=files,
-        credentials=credentials.kind,
+        credentials=credentials,
     )
 
 
