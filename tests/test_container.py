@@ -329,12 +329,7 @@ def test_the_image_fetches_its_tests_from_git(image: str, tmp_path: Path) -> Non
     read-only root, uid 10001, the git credential Secret mounted read-only; the tests come from
     a private repository on a real Git server (host network). The verdict follows the commit."""
     password = "container-planted-password-0b9e"  # noqa: S105 - planted to be looked for
-    credentials = tmp_path / "credentials"
-    credentials.mkdir()
-    (credentials / "username").write_text(USER)
-    (credentials / "password").write_text(password)
-    for path in (credentials, *credentials.iterdir()):
-        path.chmod(0o755 if path.is_dir() else 0o644)  # as a Secret volume's files are
+    credentials = _git_credentials(tmp_path, password)
     with serve(tmp_path / "git", password=password) as server:
         ids = fast_import(server.repos / "private" / "suite.git", suite_commits())
         codes = {}
@@ -388,6 +383,59 @@ def test_the_image_fetches_its_tests_from_git(image: str, tmp_path: Path) -> Non
                     assert password.encode() not in path.read_bytes(), path
             assert password not in result.stdout + result.stderr
     assert codes == {"v1.0.0": 1, "v1.1.0": 0}
+
+
+def _git_credentials(tmp_path: Path, password: str) -> Path:
+    """A host directory shaped like the git credential Secret's volume."""
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "username").write_text(USER)
+    (credentials / "password").write_text(password)
+    for path in (credentials, *credentials.iterdir()):
+        path.chmod(0o755 if path.is_dir() else 0o644)  # as a Secret volume's files are
+    return credentials
+
+
+@pytest.mark.container
+@pytest.mark.nginx
+def test_npm_run_test_docker_fetches_its_tests_from_git(image: str, tmp_path: Path) -> None:
+    """`TESTS_REPO=... TESTS_REVISION=... npm run test:docker`: what Kargo ran, reproduced on
+    a laptop: the script fetches from a private repository with the credentials directory
+    mounted where the Job mounts its Secret, and the verdict is that commit's."""
+    password = "test-docker-planted-password-51c2"  # noqa: S105 - planted to be looked for
+    credentials = _git_credentials(tmp_path, password)
+    with serve(tmp_path / "git", password=password) as server:
+        ids = fast_import(server.repos / "private" / "suite.git", suite_commits())
+        env = {
+            **os.environ,
+            "IMAGE": image,
+            "VR_SKIP_BUILD": "1",
+            "VR_ARTIFACTS": str(tmp_path / "host-artifacts"),
+            "TESTS_REPO": server.url("suite", private=True),
+            "TESTS_REVISION": "v1.0.0",
+            "GIT_CREDENTIALS_DIR": str(credentials),
+            "BASE_URL": "http://127.0.0.1:9",  # the fetched specs need no page
+        }
+        env.pop("TESTS_WORKSPACE", None)
+        done = subprocess.run(
+            [
+                "bash",
+                str(REPO / "container" / "test-docker.sh"),
+                "-e",
+                "READY_SKIP=true",
+                "-e",
+                f"TESTS_SPARSE_PATHS={SUPPORT}",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    assert done.returncode == 1, done.stdout[-4000:] + done.stderr[-4000:]  # v1.0.0 is broken
+    (metadata_file,) = (tmp_path / "host-artifacts").glob("*/attempt-1/execution-metadata.json")
+    assert json.loads(metadata_file.read_text())["tests_commit"] == ids[BROKEN_AT - 1]
+    assert password not in done.stdout + done.stderr
 
 
 def _test_docker(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
