@@ -23,10 +23,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from runner.control import Deadline, StopRequest
 from runner.fetching import FetchRequest, fetch_tests
 from runner.fetching.revisions import Revision, sparse_patterns
-from runner.tee import LogSink
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
 from tests.helpers.git_repos import Commit, fast_import, git
 from tests.helpers.git_server import serve
 

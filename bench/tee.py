@@ -24,9 +24,9 @@ GENERATOR = f"yes '{LINE}' | head -c {SIZE}"
 DRIVER = """
 import os, resource, sys
 from pathlib import Path
-from runner.control import Deadline, StopRequest
-from runner.process import run_streaming
-from runner.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import run_streaming
+from runner.log.tee import LogSink
 console = os.open(os.devnull, os.O_WRONLY)
 sink = LogSink(console_fd=console)
 sink.open_file(Path(sys.argv[1]))

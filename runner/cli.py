@@ -13,9 +13,9 @@ from pathlib import Path
 import click
 
 from runner import __version__
-from runner.errors import failure_of
-from runner.exitcodes import ExitCode
-from runner.settings import Settings, child_environment, load_settings
+from runner.config.settings import Settings, child_environment, load_settings
+from runner.contract.errors import failure_of
+from runner.contract.exitcodes import ExitCode
 
 PROMOTION_HELP = "Promotion id; overrides KARGO_PROMOTION_ID."
 
@@ -134,7 +134,7 @@ def wait() -> None:
 def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     """Judge existing JUnit files (from Playwright or any producer) without running anything."""
     from runner.judging.report import report_junit  # noqa: PLC0415 - per-command imports: fast start
-    from runner.secrets import Redactor  # noqa: PLC0415
+    from runner.log.masking import Redactor  # noqa: PLC0415
 
     def action() -> ExitCode:
         settings = _settings()

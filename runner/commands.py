@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from runner.exitcodes import ExitCode
+from runner.config.settings import Settings
+from runner.contract.exitcodes import ExitCode
 from runner.identity import analysis_run_uid, identity_of
-from runner.settings import Settings
 from runner.volume.artifacts import RunLayout
 from runner.volume.cleanup import cleanup
 from runner.volume.retention import retention_policy

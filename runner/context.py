@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from runner.control import Deadline, StopRequest
-from runner.settings import Settings
-from runner.tee import LogSink
+from runner.config.settings import Settings
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
 from runner.volume.attempts import Attempt
 
 

@@ -9,7 +9,7 @@ returns what it learned (the metadata is rebuilt from those values, never edited
 4. the tests' workspace: fetched from Git or mounted, its trees checked (workspace.py)
 5. Playwright's config, environment and installation (playwright.py)
 6. the readiness gate (readiness.py)
-7. Playwright itself, through the tee (process.py, tee.py)
+7. Playwright itself, through the tee (processes/child.py, log/tee.py)
 8. the verdict from what it left behind (judging/judge.py)
 
 Whatever happens, no child process survives, then summary, metadata, termination message,
@@ -24,22 +24,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from runner import __version__, kube, playwright, readiness, settings_view, wrapup
+from runner import __version__, kube, playwright, readiness, wrapup
 from runner import workspace as workspace_of
+from runner.config import settings_view
+from runner.config.settings import Settings
 from runner.context import RunContext
-from runner.control import Deadline, StopRequest
-from runner.errors import Failure, failure_of
-from runner.exitcodes import ExitCode
+from runner.contract.errors import Failure, failure_of
+from runner.contract.exitcodes import ExitCode
 from runner.fetching import phase as fetching
 from runner.identity import RunIdentity, identity_of
 from runner.judging.judge import judge_attempt
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
+from runner.log.masking import redactor_for
+from runner.log.tee import LogSink
 from runner.metadata import ResourceUsage, Versions, initial_metadata, write_metadata
-from runner.process import ProcessOutcome, become_subreaper, kill_descendants, run_streaming
-from runner.secrets import redactor_for
-from runner.settings import Settings
-from runner.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import ProcessOutcome, become_subreaper, kill_descendants, run_streaming
 from runner.volume.artifacts import RunLayout, ignore_in_git, publish_job_log
 from runner.volume.attempts import Attempt, begin_attempt
 from runner.volume.ledger import Host

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the type: identity stays pure and importable on its own
-    from runner.settings import Settings
+    from runner.config.settings import Settings
 
 # Crockford base32, 26 characters, first one 0-7 (48-bit millisecond timestamp + 80 bits).
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)

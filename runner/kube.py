@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.settings import Settings
+    from runner.config.settings import Settings
 
-from runner.walltime import TimedOut, within
+from runner.processes.walltime import TimedOut, within
 
 TIMEOUT = 5.0
 AR_NAME = "analysisrun.argoproj.io/name"

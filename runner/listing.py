@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from runner import playwright
-from runner.errors import ConfigError, DeadlineExceeded, InfrastructureError
-from runner.exitcodes import ExitCode
+from runner.config.settings import Settings
+from runner.contract.errors import ConfigError, DeadlineExceeded, InfrastructureError
+from runner.contract.exitcodes import ExitCode
 from runner.fetching.revisions import display_url
 from runner.identity import identity_of
-from runner.settings import Settings
 from runner.volume.artifacts import AttemptLayout
 
 

@@ -14,17 +14,17 @@ from typing import TYPE_CHECKING
 from pydantic import BaseModel
 
 from runner import __version__
+from runner.config.settings import Settings
+from runner.config.settings_view import as_metadata, in_effect
 from runner.identity import analysis_run_uid
-from runner.secrets import Redactor
-from runner.settings import Settings
-from runner.settings_view import as_metadata, in_effect
+from runner.log.masking import Redactor
 from runner.volume.artifacts import atomic_write_text
 from runner.volume.attempts import Attempt
 
 if TYPE_CHECKING:
     from runner.judging.verdict import Verdict
     from runner.kube import KargoContext
-    from runner.process import ProcessOutcome
+    from runner.processes.child import ProcessOutcome
 
 
 class Versions(BaseModel):

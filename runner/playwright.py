@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError, InfrastructureError
-from runner.settings import Settings
+from runner.config.settings import Settings
+from runner.contract.errors import ConfigError, InfrastructureError
 from runner.volume.artifacts import AttemptLayout
 from runner.volume.regular import read_regular
 

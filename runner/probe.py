@@ -25,15 +25,15 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import SecretStr
 
 from runner import __version__
-from runner.walltime import TimedOut, within
+from runner.processes.walltime import TimedOut, within
 
 MAX_BODY = 1 << 20  # bytes read for the body match; a health page is small
 EXCERPT = 80  # characters of a body quoted in a reason
 # body_regex is matched in a child Python: `re` holds the GIL while it backtracks, so a pattern
 # such as ^(a+)+$ against a body the target chose would freeze every thread of the runner, its
 # deadline and its SIGTERM handler included, until the kubelet kills the pod without a verdict.
-# A child can be killed at the probe's timeout (runner/regexmatch.py).
-_MATCHER = Path(__file__).with_name("regexmatch.py")
+# A child can be killed at the probe's timeout (runner/processes/regexmatch.py).
+_MATCHER = Path(__file__).parent / "processes" / "regexmatch.py"
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 SUCCESS = frozenset(range(200, 300))
 # How far past its timeout the wall-time bound lets a probe go: a socket timeout that fires

@@ -17,11 +17,11 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from runner.control import Deadline, StopRequest
-from runner.errors import TargetNotReady
-from runner.exitcodes import ExitCode
+from runner.config.settings import ReadyCheck, Settings
+from runner.contract.errors import TargetNotReady
+from runner.contract.exitcodes import ExitCode
 from runner.probe import SUCCESS, Check, Header, ProbeResult, probe
-from runner.settings import ReadyCheck, Settings
+from runner.processes.bounds import Deadline, StopRequest
 
 JITTER = 0.5  # a pause is between (1 - JITTER) and 1 times the backoff delay
 PROGRESS_SECONDS = 5.0

@@ -31,16 +31,16 @@ from pathlib import Path
 from filelock import FileLock, Timeout
 
 from runner import playwright
-from runner.control import Deadline, StopRequest
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.judging.judge import read_results
 from runner.judging.report import Summary, build_summary, summary_line, write_summary
 from runner.judging.results import Results
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
-from runner.process import run_streaming
-from runner.scrub import scrub_tree
-from runner.secrets import Redactor
-from runner.tee import LogSink
+from runner.log.masking import Redactor
+from runner.log.scrub import scrub_tree
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import run_streaming
 from runner.volume.artifacts import SHARD_PREFIX, MergedLayout, RunLayout, publish_job_log
 from runner.volume.ledger import (
     AttemptRecord,

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 
 # The config's default testMatch (config/trees.ts, DEFAULT_TEST_MATCH; a test keeps the two equal).
 DEFAULT_TEST_MATCH = ("**/*.spec.{ts,js,mjs,cjs}", "**/*.test.{ts,js,mjs,cjs}")

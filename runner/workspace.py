@@ -8,7 +8,7 @@ import contextlib
 from pathlib import Path
 
 from runner.context import RunContext
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.fetching import phase as fetching
 from runner.fetching.request import FetchedTests
 from runner.trees import check_trees

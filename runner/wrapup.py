@@ -20,8 +20,8 @@ from runner.judging.report import (
 )
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
+from runner.log.scrub import scrub_tree
 from runner.metadata import ExecutionMetadata, write_metadata
-from runner.scrub import scrub_tree
 from runner.volume.cleanup import cleanup
 from runner.volume.retention import retention_policy
 
@@ -79,7 +79,7 @@ def finish(
 
 
 def _scrub(ctx: RunContext) -> None:
-    """Mask secrets in what Playwright wrote (runner/scrub.py) before anything is published."""
+    """Mask secrets in what Playwright wrote (runner/log/scrub.py) before anything is published."""
     layout = ctx.attempt.layout
     try:
         report = scrub_tree(layout.dir, ctx.sink.redactor, skip=frozenset({layout.log}))

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.errors import DuplicateExecution
-from runner.exitcodes import ExitCode
+from runner.contract.errors import DuplicateExecution
+from runner.contract.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
 from runner.volume.attempts import begin_attempt

@@ -550,7 +550,7 @@ def duplicate_refused(case: Case, done: subprocess.CompletedProcess[bytes]) -> N
 def killed_runner_left_a_lock(case: Case) -> None:
     """A runner SIGKILLed mid-run (OOM, node lost): its flock dies with it, its files stay,
     and its whole tree (npx, node, a grandchild in its own session that ignores SIGTERM)
-    dies with it by itself (runner/reaper.py), without the container's end to kill it."""
+    dies with it by itself (runner/processes/reaper.py), without the container's end to kill it."""
     case.env["ANALYSIS_RUN_UID"] = UID
     env = {**case.env, "FAULT_PW": "discovery:3,print:2,stubborn,say:holding,hang"}
     victim = start_runner(env)

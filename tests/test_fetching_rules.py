@@ -11,8 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.control import Deadline, StopRequest
-from runner.errors import DeadlineExceeded
+from runner.contract.errors import DeadlineExceeded
 from runner.fetching.failures import explain
 from runner.fetching.revisions import (
     Kind,
@@ -24,6 +23,7 @@ from runner.fetching.revisions import (
     sparse_patterns,
 )
 from runner.fetching.scratch import Scratch
+from runner.processes.bounds import Deadline, StopRequest
 from tests.strategies import full_shas, hex_prefixes, hostile_strings, ref_names, url_passwords
 
 

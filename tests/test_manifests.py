@@ -27,8 +27,8 @@ import yaml
 from click.testing import CliRunner
 
 from runner.cli import main
+from runner.config.settings import Settings, load_settings
 from runner.lint.checks_schema import registry
-from runner.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
 KUSTOMIZE = REPO / "kustomize"
@@ -130,7 +130,7 @@ def downward_api_env() -> dict[str, str]:
     """Env name -> downward-API fieldPath: the `Settings` fields the pod fills from its own
     metadata (env name = field name upper-cased, as pydantic-settings reads it)."""
     missing = set(DOWNWARD_API) - set(Settings.model_fields)
-    assert not missing, f"runner.settings.Settings no longer reads {sorted(missing)}"
+    assert not missing, f"runner.config.settings.Settings no longer reads {sorted(missing)}"
     return {field.upper(): path for field, path in DOWNWARD_API.items()}
 
 
@@ -404,7 +404,9 @@ def test_every_env_var_is_a_runner_setting() -> None:
     # Read by Node, npm and Chromium (writable HOME on a read-only root), not by the runner.
     not_settings = {"HOME"}
     env = set(env_of(runner_container(the_template())))
-    assert env - not_settings <= known, f"unknown to runner.settings: {env - known - not_settings}"
+    assert env - not_settings <= known, (
+        f"unknown to runner.config.settings: {env - known - not_settings}"
+    )
 
 
 def test_runner_container_mounts() -> None:

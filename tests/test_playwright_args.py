@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.playwright import check_arguments
 
 

@@ -29,9 +29,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from runner.cli import main
-from runner.control import Deadline, StopRequest
-from runner.errors import ConfigError, Interrupted
+from runner.config.settings import load_settings
+from runner.contract.errors import ConfigError, Interrupted
 from runner.probe import Check, ProbeResult
+from runner.processes.bounds import Deadline, StopRequest
 from runner.readiness import (
     JITTER,
     PROGRESS_SECONDS,
@@ -42,7 +43,6 @@ from runner.readiness import (
     jittered,
     wait_until_ready,
 )
-from runner.settings import load_settings
 from tests import strategies as s
 from tests.conftest import REPO, runner_env, write_shim
 

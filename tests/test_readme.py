@@ -107,7 +107,7 @@ def test_the_kargo_step_renders() -> None:
 
 
 def test_the_ready_checks_example_is_valid(tmp_path: Path) -> None:
-    from runner.settings import load_settings  # noqa: PLC0415
+    from runner.config.settings import load_settings  # noqa: PLC0415
 
     (block,) = [b for b in sh_blocks() if b.startswith("READY_CHECKS=")]
     value = block.split("=", 1)[1].strip().strip("'")

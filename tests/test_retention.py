@@ -18,7 +18,7 @@ from filelock import FileLock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.settings import load_settings
+from runner.config.settings import load_settings
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
 from runner.volume.ledger import Host, LedgerLine

@@ -2,7 +2,7 @@
 
 * A planted token, fed through every input channel the runner has, never reaches the pod log,
   verification.log, summary.json, execution-metadata.json, the termination message or the
-  ledger, nor any text file Playwright wrote. What is covered: values of secret-looking variables (runner/secrets.py) and every
+  ledger, nor any text file Playwright wrote. What is covered: values of secret-looking variables (runner/log/masking.py) and every
   readiness header value (from a variable of any name, or a file). Not covered, by design: a
   secret the runner was never told about (a test that reads a file of its own and prints it).
 * No shell anywhere in the runner: an AST scan of runner/.
@@ -41,7 +41,7 @@ TOKEN = 'PLANTED-"TOKEN\\6f1c9e2a7b-Grüße'  # noqa: S105 - planted on purpose,
 HEADER_TOKEN = 'HEADER-"SECRET\\0d4e8b1c55'  # noqa: S105
 FILE_TOKEN = "FILE-SECRET\\9a7c3e1f02-ü"  # noqa: S105
 # What the runner itself writes. Playwright's own reports are masked after it exits
-# (runner/scrub.py): test_playwrights_own_reports_are_masked; screenshots and videos cannot be.
+# (runner/log/scrub.py): test_playwrights_own_reports_are_masked; screenshots and videos cannot be.
 RUNNER_FILES = {
     "verification.log",
     "summary.json",

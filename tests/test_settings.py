@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from runner.cli import main
-from runner.errors import ConfigError
+from runner.config.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
+from runner.contract.errors import ConfigError
 from runner.identity import identity_of
-from runner.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
 from runner.volume.artifacts import RunLayout
 from tests import strategies as s
 
@@ -133,7 +133,7 @@ def test_every_setting_is_documented_in_the_readme() -> None:
 def test_the_exit_code_table_is_the_contract() -> None:
     import re  # noqa: PLC0415
 
-    from runner.exitcodes import ExitCode  # noqa: PLC0415
+    from runner.contract.exitcodes import ExitCode  # noqa: PLC0415
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     table = readme[readme.index("## Exit codes") : readme.index("## Settings")]

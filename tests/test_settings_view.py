@@ -1,4 +1,4 @@
-"""Settings in effect, and variables that look like mistyped settings (runner/settings_view.py)."""
+"""Settings in effect, and variables that look like mistyped settings (runner/config/settings_view.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 from hypothesis import given
 
-from runner.settings import Settings, load_settings
-from runner.settings_view import distance, env_names, in_effect, render, suspicious_variables
+from runner.config.settings import Settings, load_settings
+from runner.config.settings_view import distance, env_names, in_effect, render, suspicious_variables
 from tests.conftest import REPO, FakeNpx, runner_command
 from tests.strategies import variable_names
 

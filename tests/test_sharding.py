@@ -159,7 +159,7 @@ def test_a_killed_shard_is_reported_missing(tmp_path: Path, npx: FakeNpx) -> Non
             break
     children = psutil.Process(slow.pid).children(recursive=True)
     slow.send_signal(signal.SIGKILL)  # no end line, no blob: as an OOM-killed pod
-    # Its tree dies with it by itself (runner/reaper.py): killing the children here raced the
+    # Its tree dies with it by itself (runner/processes/reaper.py): killing the children here raced the
     # reaper (NoSuchProcess). wait_procs also reaps the orphans that come to pytest.
     _, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, f"the SIGKILLed shard's tree outlived it: {alive}"

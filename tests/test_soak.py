@@ -22,9 +22,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from runner.config.settings import load_settings
 from runner.execution import run_verification
-from runner.settings import load_settings
-from runner.tee import LogSink
+from runner.log.tee import LogSink
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
 from tests.conftest import REPO, FakeNpx, runner_command, start_runner
 

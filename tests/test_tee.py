@@ -10,10 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from runner.control import Deadline, StopRequest
-from runner.process import run_streaming
-from runner.secrets import Redactor, maskable
-from runner.tee import MAX_PENDING, PREFIX, LogSink
+from runner.log.masking import Redactor, maskable
+from runner.log.tee import MAX_PENDING, PREFIX, LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import run_streaming
 
 WRITER = """
 import sys, time

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.trees import DEFAULT_TEST_MATCH, check_trees, spec_matcher
 from tests.conftest import REPO
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.judging.results import FailedTest, Results
 from runner.judging.verdict import FlakyPolicy, RunFacts, browser_never_started, decide
 from tests import strategies as s

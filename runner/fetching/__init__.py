@@ -5,7 +5,7 @@ credentials.py git's environment: the remote, the mounted Secret, no prompts, no
 failures.py    git's error output -> one sentence that says what to do
 request.py     what to fetch, and what was fetched
 resolve.py     revision -> full commit id, asking the server as little as git allows
-command.py     one git command through runner/process.py; progress lines; FetchFailed
+command.py     one git command through runner/processes/child.py; progress lines; FetchFailed
 git.py         fetch and check out one commit, sparse, into a fresh directory under TMPDIR
 phase.py       the "fetch the tests" phase of `run`: settings -> workspace, provenance
 install.py     `npm ci --ignore-scripts` for the fetched workspace's own dependencies

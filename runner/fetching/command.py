@@ -1,4 +1,4 @@
-"""Running git for a fetch: through runner/process.py (deadline, SIGTERM, the tee), its
+"""Running git for a fetch: through runner/processes/child.py (deadline, SIGTERM, the tee), its
 output kept to explain a failure in one line, and a progress line while it works.
 """
 
@@ -11,11 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.control import Deadline, StopRequest
-from runner.errors import InfrastructureError
+from runner.contract.errors import InfrastructureError
 from runner.fetching.failures import explain
-from runner.process import Captured, run_streaming
-from runner.tee import LogSink
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import Captured, run_streaming
 
 PROGRESS_EVERY = 4.0  # seconds; the issue promises a line at least every 5
 PHASE = "fetching the tests"

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.fetching.revisions import ALLOWED_PROTOCOLS, is_scp_like
 
 USERNAME, PASSWORD, SSH_KEY, KNOWN_HOSTS = "username", "password", "sshPrivateKey", "known_hosts"

@@ -7,7 +7,7 @@
     checkout sparse (non-cone patterns from revisions.sparse_patterns): git fetches just the
              blobs of those paths, in one batch, as it checks them out.
 
-Every git command goes through runner/process.py (deadline, SIGTERM, the tee); a thread says
+Every git command goes through runner/processes/child.py (deadline, SIGTERM, the tee); a thread says
 how many bytes have arrived at least every `PROGRESS_EVERY` seconds while it runs.
 """
 
@@ -19,15 +19,15 @@ import shutil
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from runner.control import Deadline, StopRequest
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.fetching.command import FetchFailed, GitCommand, Progress, human_bytes
 from runner.fetching.credentials import git_environment, read_credentials
 from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.resolve import Resolved, resolve
 from runner.fetching.revisions import display_url, is_scp_like
 from runner.fetching.scratch import Scratch
-from runner.tee import LogSink
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
 
 
 def fetch_tests(

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from runner.control import Deadline, StopRequest
-from runner.errors import InfrastructureError
-from runner.process import Captured, run_streaming
-from runner.tee import LogSink
+from runner.contract.errors import InfrastructureError
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import Captured, run_streaming
 
 LOCK_FILES = ("npm-shrinkwrap.json", "package-lock.json")  # npm's own precedence
 _NPM_ERROR = re.compile(r"^npm (?:ERR!|error) (?!code )(\S.*)$", re.MULTILINE)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from runner.config.settings import Settings
 from runner.context import RunContext
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.fetching.git import fetch_tests
 from runner.fetching.install import install_dependencies
 from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.revisions import display_url, sparse_patterns
-from runner.settings import Settings
 
 
 @dataclass(frozen=True)

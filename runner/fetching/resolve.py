@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 from runner.fetching.command import FetchFailed, GitCommand
 from runner.fetching.request import FetchRequest
 from runner.fetching.revisions import Kind, display_url

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from runner.control import Deadline, StopRequest
+from runner.processes.bounds import Deadline, StopRequest
 
 WAITING = "waiting for the tests' directory"
 WAIT_POLL = 0.5

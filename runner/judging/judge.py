@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner import playwright
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.fetching.phase import no_tests_hint
 from runner.judging.results import (
     Results,
@@ -21,11 +21,11 @@ from runner.judging.results import (
     with_flaky,
 )
 from runner.judging.verdict import RunFacts, Verdict, decide
-from runner.process import ProcessOutcome
+from runner.processes.child import ProcessOutcome
 from runner.volume.artifacts import AttemptLayout, MergedLayout
 
 if TYPE_CHECKING:
-    from runner.settings import Settings
+    from runner.config.settings import Settings
 
 
 def read_results(reports: AttemptLayout | MergedLayout) -> tuple[Results | None, str | None]:

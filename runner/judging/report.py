@@ -14,10 +14,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.judging.results import Results, read_junit
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
-from runner.secrets import Redactor
+from runner.log.masking import Redactor
 from runner.volume.artifacts import atomic_write_text
 
 TERMINATION_LIMIT = 4096  # bytes; Kubernetes truncates a longer message

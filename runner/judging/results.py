@@ -20,7 +20,7 @@ import junitparser
 from junitparser import Error, Failure, JUnitXmlError, Skipped, TestCase
 from junitparser.xunit2 import FlakyError, FlakyFailure, JUnitXml
 
-from runner.errors import InfrastructureError
+from runner.contract.errors import InfrastructureError
 from runner.volume.regular import read_regular
 
 SEP = " \u203a "  # Playwright's title separator

@@ -10,7 +10,7 @@ import signal
 from dataclasses import dataclass
 from typing import Literal
 
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.judging.results import Results
 
 FlakyPolicy = Literal["pass", "warn", "fail"]

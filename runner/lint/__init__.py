@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.lint.engine import exit_code, lint_documents, validate_rule_ids
 from runner.lint.loading import load_paths
 from runner.lint.model import Finding, Rule, Severity

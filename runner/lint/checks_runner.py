@@ -11,15 +11,15 @@ from runner.lint.hits import FieldPath, Hit, JobMetric, items, job_metrics
 from runner.lint.yamldoc import Doc
 
 IMAGE_NAME = "verification-runner"
-MAX_SHARDS = 100  # runner.settings: shard_count le=100
+MAX_SHARDS = 100  # runner.config.settings: shard_count le=100
 _NUMBER = re.compile(r"^[0-9]{1,4}$")
 
 
 @functools.cache
 def settings_names() -> frozenset[str]:
-    """The environment variables runner.settings reads (field names, upper-cased)."""
-    from runner.settings import Settings  # noqa: PLC0415 - pydantic only when a runner is found
-    from runner.settings_view import env_names  # noqa: PLC0415
+    """The environment variables runner.config.settings reads (field names, upper-cased)."""
+    from runner.config.settings import Settings  # noqa: PLC0415 - pydantic only when a runner is found
+    from runner.config.settings_view import env_names  # noqa: PLC0415
 
     return env_names(Settings)
 
@@ -36,8 +36,8 @@ def check_runner_settings(docs: Sequence[Doc]) -> Iterator[Hit]:
                     continue
                 # Only names close to a setting: HOME, TZ, NODE_OPTIONS ... are for Node and
                 # Chromium, and are none of our business. The same near misses as the runner
-                # warns about when it starts (runner/settings_view.py).
-                from runner.settings_view import near_miss  # noqa: PLC0415 - with the settings
+                # warns about when it starts (runner/config/settings_view.py).
+                from runner.config.settings_view import near_miss  # noqa: PLC0415 - with the settings
 
                 close = near_miss(name, known)
                 if close:

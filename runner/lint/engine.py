@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any
 
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 from runner.lint import (
     checks_kargo,
     checks_kustomize,

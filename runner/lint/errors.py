@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.errors import ConfigError
+from runner.contract.errors import ConfigError
 
 
 class LintInputError(ConfigError):

@@ -29,8 +29,8 @@ from typing import Literal
 from filelock import FileLock, Timeout
 from pydantic import BaseModel, ValidationError
 
-from runner.errors import DeadlineExceeded, DuplicateExecution, InfrastructureError
-from runner.exitcodes import ExitCode
+from runner.contract.errors import DeadlineExceeded, DuplicateExecution, InfrastructureError
+from runner.contract.exitcodes import ExitCode
 from runner.identity import RunIdentity
 from runner.volume.artifacts import AttemptLayout, RunLayout, atomic_write_json
 from runner.volume.ledger import AttemptRecord, Host, LedgerLine, append_line, now, read_ledger

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from runner.errors import InfrastructureError
+from runner.contract.errors import InfrastructureError
 from runner.identity import SAFE_RUN_NAME
 from runner.volume.artifacts import LEDGER, RUN_MARKER
 from runner.volume.regular import read_regular

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # only the type: the selection stays pure
-    from runner.settings import Settings
+    from runner.config.settings import Settings
 
 
 class Reason(enum.StrEnum):

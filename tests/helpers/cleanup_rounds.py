@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from runner.commands import cleanup_artifacts
-from runner.settings import load_settings
+from runner.config.settings import load_settings
 
 
 def main() -> int:

@@ -12,8 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from runner.errors import RunnerError
-from runner.exitcodes import ExitCode
+from runner.contract.errors import RunnerError
+from runner.contract.exitcodes import ExitCode
 from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
 from runner.volume.attempts import begin_attempt

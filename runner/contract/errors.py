@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from runner.exitcodes import ExitCode
+from runner.contract.exitcodes import ExitCode
 
 
 class RunnerError(Exception):

@@ -1,5 +1,5 @@
-"""`python -I -S runner/regexmatch.py PATTERN < text`: exit 0 when re.search finds PATTERN in
-the text on stdin, 1 when it does not. runner/probe.py runs it as a child process it can kill:
+"""`python -I -S runner/processes/regexmatch.py PATTERN < text`: exit 0 when re.search finds
+PATTERN in the text on stdin, 1 when it does not. runner/probe.py runs it as a child it can kill:
 `re` holds the GIL while it backtracks, so a match in the runner itself could freeze it.
 Standard library only, so that it starts without site-packages (-S)."""
 

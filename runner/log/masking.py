@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from pydantic import BaseModel
 
 if TYPE_CHECKING:  # settings.py imports this module: only the type here
-    from runner.settings import Settings
+    from runner.config.settings import Settings
 
 MASK = "****"
 

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-from runner.errors import DeadlineExceeded, Interrupted
-from runner.exitcodes import ExitCode
+from runner.contract.errors import DeadlineExceeded, Interrupted
+from runner.contract.exitcodes import ExitCode
 
 
 class Deadline:

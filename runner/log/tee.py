@@ -17,8 +17,8 @@ import threading
 from pathlib import Path
 from types import TracebackType
 
-from runner.console import Console
-from runner.secrets import Redactor
+from runner.log.masking import Redactor
+from runner.log.podlog import Console
 
 PREFIX = b"[verification-runner] "
 MAX_PENDING = 1 << 20  # hold at most 1 MiB of an unfinished line
@@ -145,7 +145,7 @@ class LogSink:
             if self._file_gap and self._write_file(self._file_fd, (GAP_NOTE,)):
                 self._file_gap = False
             self._write_file(self._file_fd, parts)
-        self.console.put(parts)  # never blocks (runner/console.py)
+        self.console.put(parts)  # never blocks (runner/log/podlog.py)
 
     def _write_file(self, fd: int, parts: tuple[bytes | memoryview, ...]) -> bool:
         """Write it all; False (never raised) when the file could not be written."""

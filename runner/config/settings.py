@@ -28,10 +28,10 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-from runner.errors import ConfigError
+from runner.config.settings_view import env_names, suspicious_variables
+from runner.contract.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
-from runner.secrets import SecretNames, is_secret_name, mask_value
-from runner.settings_view import env_names, suspicious_variables
+from runner.log.masking import SecretNames, is_secret_name, mask_value
 
 KUBERNETES_ARTIFACT_ROOT = Path("/artifacts")
 # Upper bounds of the numeric settings: far beyond any sensible value, well inside what a
@@ -49,7 +49,7 @@ def _default_playwright_home() -> Path:
     In the image the runner is installed into a virtual environment and PLAYWRIGHT_HOME is set
     to where `npm ci` ran.
     """
-    checkout = Path(__file__).resolve().parents[1]
+    checkout = Path(__file__).resolve().parents[2]
     return checkout if (checkout / "playwright.config.ts").exists() else Path.cwd()
 
 
@@ -268,7 +268,7 @@ class Settings(BaseSettings):
     retention_max_total_mb: float = Field(default=0.0, ge=0, le=EXABYTE_MB)  # 0: no size cap
 
     # Unknown variables with the runner's prefixes and near misses of its names are exit 2
-    # instead of a warning (runner/settings_view.py).
+    # instead of a warning (runner/config/settings_view.py).
     strict_settings: bool = False
 
     # Reporting to Kubernetes.
@@ -283,7 +283,7 @@ class Settings(BaseSettings):
     ready_insecure_tls: bool = False
     ready_ca_file: Path | None = None
 
-    # Which variables are secret (runner/secrets.py): comma-separated names or `*`/`?` patterns.
+    # Which variables are secret (runner/log/masking.py): comma-separated names or `*`/`?` patterns.
     secret_env_names: Annotated[tuple[str, ...], NoDecode] = ()
     not_secret_env_names: Annotated[tuple[str, ...], NoDecode] = ()
 

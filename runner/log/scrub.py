@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runner.secrets import Redactor
+from runner.log.masking import Redactor
 
 # Text is recognised by content, since attachments have any name or none (a trace keeps them
 # as attachments/<sha1>): no NUL byte in the first 8 KiB. Images, videos and compressed bodies

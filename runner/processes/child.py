@@ -29,9 +29,9 @@ from pathlib import Path
 
 import psutil
 
-from runner.control import Deadline, StopRequest
-from runner.errors import InfrastructureError
-from runner.tee import LogSink
+from runner.contract.errors import InfrastructureError
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
 
 _PR_SET_CHILD_SUBREAPER = 36
 SAMPLE_EVERY = 1.0
@@ -148,7 +148,7 @@ def run_streaming(
             "and npm (Debian: apt-get install nodejs npm) and run `npm ci`, or use the "
             "runner's container image."
         )
-    # Under the reaper (runner/reaper.py), so the tree dies with the runner even when the
+    # Under the reaper (runner/processes/reaper.py), so the tree dies with the runner even when the
     # runner is SIGKILLed; started from this (the main) thread, whose end is what the
     # kernel's parent-death signal watches.
     reaped = [sys.executable, "-I", str(REAPER), str(os.getpid()), "--", program, *argv[1:]]

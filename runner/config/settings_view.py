@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, SecretStr
 
-from runner.secrets import MASK, SecretNames, mask_urls
+from runner.log.masking import MASK, SecretNames, mask_urls
 
 if TYPE_CHECKING:
-    from runner.settings import Settings
+    from runner.config.settings import Settings
 
 # Variables only the runner reads: one with these prefixes that is not a setting is a mistake.
 # Broader prefixes (NODE_, POD_, JOB_, PLAYWRIGHT_, KUBERNETES_ ...) belong to others too.

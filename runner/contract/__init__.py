@@ -1,0 +1,1 @@
+"""The exit-code contract and the exceptions that carry it."""
