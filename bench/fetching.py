@@ -146,7 +146,7 @@ def _runner_fetch(url: str, revision: str, base: Path) -> None:
         subdir=".",
         patterns=tuple(
             sparse_patterns(
-                subdir=".", central=CENTRAL, plugin_glob=PLUGIN_GLOB, extra=(), site=None
+                subdir=".", central=CENTRAL, plugin_globs=(PLUGIN_GLOB,), extra=(), site=None
             )
         ),
         credentials_dir=None,

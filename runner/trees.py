@@ -13,7 +13,8 @@ and the trees that remain pass. So the runner looks first, with the config's own
 * a plugin tree without any spec file: a warning (a plugin may have no acceptance tests yet);
 * a plugin directory without the tree below it (no `tests/acceptance`): not a tree, skipped.
 
-A spec file is one TEST_MATCH matches; PLUGIN_TESTS_GLOB may be several globs, comma-separated.
+A spec file is one TEST_MATCH matches; PLUGIN_TESTS_GLOB may be several globs, comma-separated
+(read once, by runner/config/commalist.py, for this check and the sparse checkout alike).
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def _glob_regex(glob: str) -> str:
     return "".join(out)
 
 
-def spec_matcher(test_match: str | None) -> Callable[[str], bool]:
-    """Whether a path (relative, with `/`) is a spec under TEST_MATCH (comma-separated)."""
-    globs = [g.strip() for g in (test_match or "").split(",") if g.strip()] or DEFAULT_TEST_MATCH
+def spec_matcher(test_match: tuple[str, ...] = ()) -> Callable[[str], bool]:
+    """Whether a path (relative, with `/`) is a spec under TEST_MATCH's globs (() = default)."""
+    globs = test_match or DEFAULT_TEST_MATCH
     pattern = re.compile("|".join(f"(?:{_glob_regex(g)})" for g in globs), re.IGNORECASE)
     return lambda path: pattern.fullmatch(path) is not None
 
@@ -77,12 +78,12 @@ class Tree:
 def check_trees(
     workspace: Path,
     central: str,
-    plugin_glob: str,
+    plugin_globs: tuple[str, ...],
     *,
     glob_is_explicit: bool,
     allow_no_tests: bool,
     say: Callable[[str], None],
-    test_match: str | None = None,
+    test_match: tuple[str, ...] = (),
 ) -> list[Tree]:
     """The trees the config will run; ConfigError for any the config would silently drop."""
     is_spec = spec_matcher(test_match)
@@ -91,15 +92,13 @@ def check_trees(
     central_tree = Tree("central", central_path, _has_specs(central_path, is_spec))
     plugins = [
         tree
-        for glob in plugin_glob.split(",")
-        for tree in _plugin_trees(
-            workspace, glob.strip(), is_spec, glob_is_explicit=glob_is_explicit
-        )
+        for glob in plugin_globs
+        for tree in _plugin_trees(workspace, glob, is_spec, glob_is_explicit=glob_is_explicit)
     ]
     if not central_tree.has_specs:
         message = (
             f"CENTRAL_TESTS_DIR={central!r}: {central_path} holds no spec file "
-            f"(TEST_MATCH: {test_match or ', '.join(DEFAULT_TEST_MATCH)})"
+            f"(TEST_MATCH: {', '.join(test_match or DEFAULT_TEST_MATCH)})"
         )
         if any(tree.has_specs for tree in plugins) and not allow_no_tests:
             raise ConfigError(

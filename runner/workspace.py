@@ -41,11 +41,11 @@ def tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
         check_trees(
             workspace,
             settings.central_tests_dir,
-            settings.plugin_tests_glob,
+            settings.plugin_globs,
             glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
             allow_no_tests=settings.allow_no_tests,
             say=ctx.sink.say,
-            test_match=settings.test_match,
+            test_match=settings.test_globs,
         )
     except ConfigError:
         hint = fetching.no_tests_hint(settings)

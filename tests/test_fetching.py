@@ -40,6 +40,7 @@ from tests.helpers.git_server import USER, GitServer, serve, serve_ssh
 
 pytestmark = pytest.mark.nginx
 PASSWORD = "planted-PASSWORD-7f3a9c-never-shown"  # noqa: S105 - planted to be looked for
+PLUGIN_SPEC_TEXT = git_repos.PLUGIN_SPEC.encode()
 UID = "3e0c5a8f-1b2d-4c6e-9f7a-0b1c2d3e4f5a"
 FAKE_OK = "workspace,discovery:2,junit:pass:2"
 
@@ -180,6 +181,38 @@ def test_sparse_paths_add_what_the_tests_import(
     assert f"{SUPPORT}/math.ts" in _seen(fake_npx)["files"]
     assert _metadata(tmp_path)["tests_commit"] == suite.at(FIXED_AT)
     assert "WARNING" not in done.stdout
+
+
+README_GLOB = "plugins/*/e2e-tests,plugins/*/tests/acceptance"  # the README's own value
+
+
+def test_the_readme_s_comma_separated_glob_fetches_every_plugin_tree(
+    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+) -> None:
+    """Issue 21: both globs of PLUGIN_TESTS_GLOB reach the sparse checkout, one pattern each
+    (they once went in as one pattern, `plugins/*/e2e-tests,plugins/*/tests/acceptance/`,
+    which matches nothing, and the run blamed the repository)."""
+    files: dict[str, bytes | None] = {
+        "packages/app/e2e-tests/app.spec.ts": PLUGIN_SPEC_TEXT,
+        "plugins/a/e2e-tests/a.spec.ts": PLUGIN_SPEC_TEXT,
+        "plugins/b/tests/acceptance/b.spec.ts": PLUGIN_SPEC_TEXT,
+        "plugins/b/src/index.ts": b"export {};\n",
+        "package.json": b'{"name": "root", "private": true}\n',
+    }
+    fast_import(suite.server.repos / "public" / "two-globs.git", [git_repos.Commit("one", files)])
+    env = _env(
+        tmp_path,
+        fake_npx,
+        TESTS_REPO=suite.server.url("two-globs"),
+        TESTS_REVISION="main",
+        CENTRAL_TESTS_DIR="packages/app/e2e-tests",
+        PLUGIN_TESTS_GLOB=README_GLOB,
+    )
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    seen = set(_seen(fake_npx)["files"])
+    assert {"plugins/a/e2e-tests/a.spec.ts", "plugins/b/tests/acceptance/b.spec.ts"} <= seen
+    assert "plugins/b/src/index.ts" not in seen
 
 
 def test_verdict_follows_the_revision_with_real_playwright(tmp_path: Path, suite: Suite) -> None:

@@ -110,20 +110,21 @@ def test_sparse_patterns_are_anchored_and_include_the_trees(extra: list[str]) ->
     patterns = sparse_patterns(
         subdir="suite",
         central="tests/acceptance",
-        plugin_glob="plugins/*/tests/acceptance",
+        plugin_globs=("plugins/*/tests/acceptance", "plugins/*/e2e-tests"),
         extra=tuple(extra),
         site=None,
     )
     assert patterns[:2] == ["/suite/*", "!/suite/*/"]  # the root's files, none of its folders
     assert "/suite/tests/acceptance/" in patterns
     assert "/suite/plugins/*/tests/acceptance/" in patterns
+    assert "/suite/plugins/*/e2e-tests/" in patterns  # one pattern per glob, never joined
     assert all(f"/suite/{path}/" in patterns for path in extra)
     assert all(p.startswith(("/", "!/")) for p in patterns)
 
 
 def test_a_dot_checks_out_the_whole_workspace() -> None:
     assert sparse_patterns(
-        subdir=".", central="t", plugin_glob="p/*/t", extra=(".",), site=None
+        subdir=".", central="t", plugin_globs=("p/*/t",), extra=(".",), site=None
     ) == ["/*"]
 
 

@@ -169,3 +169,17 @@ def test_ready_check_timeouts_are_finite_and_bounded(timeout: str) -> None:
 def test_the_api_server_port_is_a_port() -> None:
     result = CliRunner().invoke(main, ["identity"], env={"KUBERNETES_SERVICE_PORT": "99999999"})
     assert result.exit_code == 2 and "KUBERNETES_SERVICE_PORT='99999999'" in result.output
+
+
+def test_list_settings_are_read_by_one_parser() -> None:
+    """Issue 21: the trees check and the sparse checkout take the same items."""
+    settings = load_settings(
+        {
+            "PLUGIN_TESTS_GLOB": " plugins/*/e2e-tests ,, plugins/*/tests/acceptance,",
+            "TEST_MATCH": "**/*.e2e.ts , ",
+            "TESTS_SPARSE_PATHS": "packages/helpers , ,docs",
+        }
+    )
+    assert settings.plugin_globs == ("plugins/*/e2e-tests", "plugins/*/tests/acceptance")
+    assert settings.test_globs == ("**/*.e2e.ts",)
+    assert settings.tests_sparse_paths == ("packages/helpers", "docs")

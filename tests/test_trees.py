@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.config.commalist import comma_list
 from runner.contract.errors import ConfigError
 from runner.trees import DEFAULT_TEST_MATCH, check_trees, spec_matcher
 from tests.conftest import REPO
@@ -32,7 +33,7 @@ def _check(workspace: Path, central: str = CENTRAL, glob: str = GLOB, **kw: bool
     trees = check_trees(
         workspace,
         central,
-        glob,
+        comma_list(glob),
         glob_is_explicit=kw.get("explicit", False),
         allow_no_tests=kw.get("allow", False),
         say=said.append,
@@ -105,7 +106,7 @@ def test_empty_trees(workspace: Path) -> None:
 def test_spec_files_are_what_test_match_says(
     path: str, test_match: str | None, is_spec: bool
 ) -> None:
-    assert spec_matcher(test_match)(path) is is_spec
+    assert spec_matcher(comma_list(test_match))(path) is is_spec
 
 
 def test_the_default_test_match_is_the_configs() -> None:

@@ -276,6 +276,7 @@ def test_bad_tree_and_config_settings_are_exit_2(tmp_path: Path, fake_npx: FakeN
     for name, value, says in [
         ("PLUGIN_TESTS_GLOB", "plugins/*/e2e-tests,plugins/e2e", "exactly one '*'"),
         ("PLUGIN_TESTS_GLOB", "plugins/*/*", "exactly one '*'"),
+        ("PLUGIN_TESTS_GLOB", " , ", "comma-separated globs"),
         ("TEST_MATCH", " , ", "comma-separated globs"),
         ("WORKSPACE_CONFIG", "nope.config.ts", "no such file"),
     ]:

@@ -28,6 +28,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
+from runner.config.commalist import comma_list
 from runner.config.settings_view import env_names, suspicious_variables
 from runner.contract.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
@@ -300,7 +301,7 @@ class Settings(BaseSettings):
     @classmethod
     def _name_patterns(cls, value: object) -> object:
         if isinstance(value, str):
-            names = tuple(n.strip() for n in value.split(",") if n.strip())
+            names = comma_list(value)
             bad = [n for n in names if not _NAME_PATTERN.fullmatch(n)]
             if bad:
                 raise ValueError(
@@ -371,8 +372,7 @@ class Settings(BaseSettings):
     @classmethod
     def _sparse_paths(cls, value: object) -> object:
         if isinstance(value, str):
-            items = [item.strip() for item in value.split(",") if item.strip()]
-            return tuple(check_relative_path(item, allow_glob=True) for item in items)
+            return tuple(check_relative_path(item, allow_glob=True) for item in comma_list(value))
         return value
 
     @field_validator("git_credentials_dir")
@@ -396,7 +396,9 @@ class Settings(BaseSettings):
     @field_validator("plugin_tests_glob")
     @classmethod
     def _plugin_globs(cls, value: str) -> str:
-        globs = [glob.strip() for glob in value.split(",")]
+        globs = comma_list(value)
+        if not globs:
+            raise ValueError("expected comma-separated globs, e.g. plugins/*/e2e-tests")
         for glob in globs:
             parts = glob.split("/")
             if "*" not in parts or sum("*" in part for part in parts) != 1:
@@ -409,9 +411,19 @@ class Settings(BaseSettings):
     @field_validator("test_match")
     @classmethod
     def _test_globs(cls, value: str | None) -> str | None:
-        if value is not None and not any(glob.strip() for glob in value.split(",")):
+        if value is not None and not comma_list(value):
             raise ValueError("expected comma-separated globs, e.g. **/*.e2e.ts,**/*.spec.ts")
-        return value
+        return None if value is None else ",".join(comma_list(value))
+
+    @property
+    def plugin_globs(self) -> tuple[str, ...]:
+        """PLUGIN_TESTS_GLOB as the trees check, the sparse checkout and the config read it."""
+        return comma_list(self.plugin_tests_glob)
+
+    @property
+    def test_globs(self) -> tuple[str, ...]:
+        """TEST_MATCH's globs; () = the default ones."""
+        return comma_list(self.test_match)
 
     @field_validator("ready_checks", mode="before")
     @classmethod

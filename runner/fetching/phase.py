@@ -86,7 +86,7 @@ def request_for(settings: Settings, run_name: str) -> FetchRequest | None:
             sparse_patterns(
                 subdir=settings.tests_subdir,
                 central=settings.central_tests_dir.strip("/") or ".",
-                plugin_glob=settings.plugin_tests_glob.strip("/"),
+                plugin_globs=settings.plugin_globs,
                 extra=settings.tests_sparse_paths,
                 site=site,
             )

@@ -130,7 +130,7 @@ def sparse_patterns(
     *,
     subdir: str,
     central: str,
-    plugin_glob: str,
+    plugin_globs: tuple[str, ...],
     extra: tuple[str, ...],
     site: str | None,
 ) -> list[str]:
@@ -138,10 +138,16 @@ def sparse_patterns(
 
     The workspace root's own files (package.json, lock files, .npmrc, tsconfig.json, any
     Playwright or tool config there) but none of its folders, then the central tree, every
-    plugin tree (`*` matches one path segment, as PLUGIN_TESTS_GLOB's does), the local site when
+    plugin tree (one pattern per glob of PLUGIN_TESTS_GLOB; `*` matches one path segment, as
+    there), the local site when
     the run serves it, and TESTS_SPARSE_PATHS. "." anywhere means the whole workspace.
     """
-    trees = [central, plugin_glob, *extra, *([site] if site else [])]
+    trees = [
+        central,
+        *(glob.strip("/") for glob in plugin_globs),
+        *extra,
+        *([site] if site else []),
+    ]
     if "." in trees:
         return [f"/{subdir}/" if subdir != "." else "/*"]
     root = "" if subdir == "." else f"/{subdir}"
