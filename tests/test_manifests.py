@@ -233,7 +233,7 @@ BREAKAGES = [
     ("outputs.push.commit", "outputs.commit.commit", "commit-output-revision"),
     ("value: '{{args.stage}}'", "value: '${{ ctx.stage }}'", "template-placeholder"),
     ("value: '{{args.stage}}'", "value: '{{args.stag}}'", "undeclared-arg"),
-    ("${{ ctx.stage }}\n", "${{ ctx.promotion }}\n", "promotion-in-verification"),
+    ("${{ quote(ctx.stage) }}\n", "${{ quote(ctx.promotion) }}\n", "promotion-in-verification"),
     ("    analysisTemplates:\n", "    reuse: true\n    analysisTemplates:\n", "unknown-field"),
     (
         "pod-security.kubernetes.io/enforce: restricted",
@@ -464,9 +464,78 @@ def test_stage_args_are_kargo_expressions() -> None:
             assert expected.get(name, "") in value, (name, value)
         if args:
             # .Tag and .Annotations are fields of imageFrom()'s result.
-            assert args["image"].removesuffix("}}").strip().endswith(".Tag")
+            assert args["image"].removesuffix("}}").strip().endswith(".Tag)")
             for name in ("commit", "tests-repo", "tests-revision"):
-                assert args[name].startswith("${{ imageFrom(vars.imageRepo).Annotations["), name
+                prefix = "${{ quote(imageFrom(vars.imageRepo).Annotations["
+                assert args[name].startswith(prefix), name
+
+
+# One expression spanning the whole value, wrapped in quote(): `${{ quote(...) }}`.
+_QUOTED_ARG = re.compile(r"\$\{\{\s*quote\((?P<inner>.+)\)\s*\}\}", re.DOTALL)
+
+
+def unquoted_expression_args(stage: Obj) -> list[str]:
+    """The verification args of a Stage that hold an expression not wrapped in quote()."""
+    args = stage.get("spec", {}).get("verification", {}).get("args", [])
+    bad = []
+    for arg in args:
+        value = str(arg.get("value", ""))
+        if "${{" not in value:
+            continue  # a literal: Kargo leaves a value without an expression as it is
+        match = _QUOTED_ARG.fullmatch(value.strip())
+        if match is None or "${{" in match.group("inner") or "}}" in match.group("inner"):
+            bad.append(f"{arg['name']}: {value}")
+    return bad
+
+
+def yaml_blocks(markdown: Path) -> Iterator[Obj]:
+    """Every mapping in the ```yaml blocks of a Markdown file."""
+    text = markdown.read_text(encoding="utf-8")
+    for block in re.findall(r"^```yaml\n(.*?)^```", text, re.DOTALL | re.MULTILINE):
+        for doc in yaml.safe_load_all(block):
+            if isinstance(doc, dict):
+                yield doc
+
+
+def test_every_expression_arg_is_quoted() -> None:
+    """Kargo's EvaluateTemplate turns a result that parses as a number, a boolean or JSON into
+    that type, and buildArgs then refuses it ("value is not a string but float64"): the
+    verification ends in Error. A 7-digit short SHA (0123456, 1234e56) or a tag such as
+    20241201 does that, so every verification arg that holds an expression is quote()d: in
+    every kustomization and in the README examples (docs/platform-facts.md, "Kargo
+    verification")."""
+    stages = [
+        (directory, stage)
+        for directory in KUSTOMIZATIONS
+        if directory not in PATCH_ONLY
+        for stage in of_kind(render(directory), "Stage")
+    ]
+    assert stages, "no Stage rendered"
+    for directory, stage in stages:
+        assert unquoted_expression_args(stage) == [], (directory, stage["metadata"]["name"])
+    documented = 0
+    for markdown in (REPO / "README.md", KUSTOMIZE / "README.md"):
+        for doc in yaml_blocks(markdown):
+            stage = doc if doc.get("kind") == "Stage" else {"spec": doc}
+            if stage["spec"].get("verification", {}).get("args"):
+                documented += 1
+                assert unquoted_expression_args(stage) == [], markdown.name
+    assert documented, "the READMEs show no verification args"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "${{ imageFrom(vars.imageRepo).Annotations['org.opencontainers.image.revision'] }}",
+        "${{ ctx.stage }}",
+        "${{ quote(ctx.stage) }}-${{ vars.x }}",
+        "prefix-${{ quote(ctx.stage) }}",
+        "${{ quote(ctx.stage) }} ${{ quote(ctx.project) }}",
+    ],
+)
+def test_an_unquoted_expression_arg_is_seen(value: str) -> None:
+    stage = {"spec": {"verification": {"args": [{"name": "x", "value": value}]}}}
+    assert unquoted_expression_args(stage) == [f"x: {value}"]
 
 
 def test_warehouse_does_not_pair_images_with_an_unrelated_newest_commit() -> None:
@@ -547,6 +616,53 @@ def test_example_promotion_targets_a_stage() -> None:
     stages = named(kargo_objs(), "Stage")
     for promotion in of_kind(render("examples"), "Promotion"):
         assert promotion["spec"]["stage"] in stages
+
+
+def test_example_promotion_runs_the_stages_own_steps() -> None:
+    """examples/promotion.yaml says its steps copy the Stage's: they must, alias and
+    desiredRevision included, or the hand-made promotion tests something else."""
+    stages = named(kargo_objs(), "Stage")
+    for promotion in of_kind(render("examples"), "Promotion"):
+        stage = stages[promotion["spec"]["stage"]]
+        assert promotion["spec"]["steps"] == stage["spec"]["promotionTemplate"]["spec"]["steps"]
+        assert promotion["spec"]["vars"] == [
+            var for var in stage["spec"]["vars"] if var["name"] != "baseURL"
+        ]
+
+
+def _desired_revisions(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "desiredRevision":
+                yield str(value)
+            else:
+                yield from _desired_revisions(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _desired_revisions(item)
+
+
+@pytest.mark.parametrize("directory", ["kargo", "examples"])
+def test_desired_revisions_come_from_git_push(directory: str) -> None:
+    """git-push rebases and outputs the commit the remote has; git-commit's may never reach it
+    (docs/platform-facts.md, "Kargo verification"): every desiredRevision reads the output of a
+    git-push step, in the Stages and in the example Promotion alike."""
+    checked = 0
+    for obj in render(directory):
+        if obj["kind"] == "Stage":
+            steps = obj["spec"]["promotionTemplate"]["spec"]["steps"]
+        elif obj["kind"] == "Promotion":
+            steps = obj["spec"]["steps"]
+        else:
+            continue
+        aliases = {
+            step.get("as", f"step-{n}"): step["uses"] for n, step in enumerate(steps, start=1)
+        }
+        for revision in _desired_revisions(steps):
+            (alias,) = re.findall(r"outputs(?:\.([\w-]+)|\['([\w-]+)'\])", revision)
+            assert aliases[alias[0] or alias[1]] == "git-push", (obj["metadata"]["name"], revision)
+            checked += 1
+    assert checked
 
 
 # -- deployments: references, RBAC, pod security ---------------------------------------------
@@ -652,6 +768,30 @@ def test_kyverno_copies_opted_in_secrets_and_keeps_them_in_sync() -> None:
             # The target is the trigger Namespace, never a list written into the policy.
             assert each["namespace"] == "{{ request.object.metadata.name }}"
             assert "secrets.eda/" in each.get("list", "")
+
+
+def test_deleting_the_kyverno_policy_keeps_the_copies() -> None:
+    """Kyverno deletes every Secret a synchronizing rule generated when its policy is deleted,
+    unless the rule orphans them (kyverno/kyverno pkg/policy/generate.go,
+    createURForDownstreamDeletion): every synchronizing rule here orphans them, and the README
+    says so, with the command that removes copies on purpose and the first apply's retry."""
+    rules = [
+        rule
+        for policy in named(render("kyverno"), "ClusterPolicy").values()
+        for rule in policy["spec"]["rules"]
+        if rule.get("generate", {}).get("synchronize")
+    ]
+    assert rules
+    for rule in rules:
+        assert rule["generate"]["orphanDownstreamOnPolicyDelete"] is True, rule["name"]
+    # The field exists where it is written (a typo would be pruned and the cascade stay on).
+    schema = (REPO / "runner" / "lint" / "crds" / "kyverno.io_clusterpolicies.yaml").read_text()
+    assert "orphanDownstreamOnPolicyDelete:" in schema
+    readme = (KUSTOMIZE / "README.md").read_text(encoding="utf-8")
+    flat = " ".join(readme.split())
+    assert "**Deleting the policy keeps the copies.**" in flat
+    assert "-l generate.kyverno.io/policy-name=eda-sync-secrets" in flat
+    assert "**The first apply can refuse the policy once.**" in flat
 
 
 def test_kyverno_docs_say_existing_namespaces_and_sync_need_no_operations() -> None:
