@@ -40,11 +40,11 @@ class Revision:
     def parse(cls, text: str) -> Revision:
         """Classify TESTS_REVISION; ValueError says what it accepts."""
         lowered = text.lower()
-        if _HEX.match(lowered) and len(lowered) in (40, 64):
+        if _HEX.fullmatch(lowered) and len(lowered) in (40, 64):
             return cls(lowered, Kind.FULL_SHA)
-        if not _REF.match(text) or text.endswith((".lock", "/", ".")):
+        if not _REF.fullmatch(text) or text.endswith((".lock", "/", ".")):
             raise ValueError("expected a commit id (at least 4 hex digits), a tag or a branch name")
-        hexish = bool(_HEX.match(lowered)) and MIN_ABBREV <= len(lowered) < 40
+        hexish = bool(_HEX.fullmatch(lowered)) and MIN_ABBREV <= len(lowered) < 40
         return cls(text, Kind.REF, could_be_abbreviation=hexish)
 
 
