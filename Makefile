@@ -35,6 +35,7 @@ setup-lowest:
 lint:
 	.venv/bin/ruff check runner tests bench
 	.venv/bin/ruff format --check runner tests bench
+	.venv/bin/lint-imports --no-cache
 
 typecheck:
 	.venv/bin/mypy --strict runner tests

@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from runner.fetching import FetchRequest, fetch_tests
+from runner.fetching.git import fetch_tests
+from runner.fetching.request import FetchRequest
 from runner.fetching.revisions import Revision, sparse_patterns
 from runner.log.tee import LogSink
 from runner.processes.bounds import Deadline, StopRequest

@@ -8,12 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from runner.config.derived import identity_of, retention_policy
 from runner.config.settings import Settings
 from runner.contract.exitcodes import ExitCode
-from runner.identity import analysis_run_uid, identity_of
+from runner.identity import analysis_run_uid
 from runner.volume.artifacts import RunLayout
 from runner.volume.cleanup import cleanup
-from runner.volume.retention import retention_policy
 
 
 def show_identity(settings: Settings, *, as_json: bool, echo: Callable[[str], None]) -> ExitCode:

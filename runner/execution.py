@@ -27,16 +27,16 @@ from pathlib import Path
 from runner import __version__, kube, playwright, readiness, wrapup
 from runner import workspace as workspace_of
 from runner.config import settings_view
+from runner.config.derived import identity_of, redactor_for
 from runner.config.settings import Settings
 from runner.context import RunContext
 from runner.contract.errors import Failure, failure_of
 from runner.contract.exitcodes import ExitCode
-from runner.fetching import phase as fetching
-from runner.identity import RunIdentity, identity_of
+from runner.fetch import Provenance
+from runner.identity import RunIdentity
 from runner.judging.judge import judge_attempt
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
-from runner.log.masking import redactor_for
 from runner.log.tee import LogSink
 from runner.metadata import ResourceUsage, Versions, initial_metadata, write_metadata
 from runner.processes.bounds import Deadline, StopRequest
@@ -99,7 +99,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         write_metadata(layout.metadata, metadata, sink.redactor)
         fetched = workspace_of.fetch_tests(ctx, undo)
         if fetched is not None:
-            metadata = metadata.learned(**asdict(fetching.Provenance.of(fetched)))
+            metadata = metadata.learned(**asdict(Provenance.of(fetched)))
             write_metadata(layout.metadata, metadata, sink.redactor)
         workspace = workspace_of.tests_workspace(ctx, fetched)
         env, node, version = playwright.prepare(

@@ -23,10 +23,6 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # only the type: identity stays pure and importable on its own
-    from runner.config.settings import Settings
 
 # Crockford base32, 26 characters, first one 0-7 (48-bit millisecond timestamp + 80 bits).
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}", re.IGNORECASE)
@@ -112,15 +108,6 @@ def local_run_name(now: datetime, suffix: str | None = None) -> str:
     """`local-<UTC timestamp>-<6 hex>`: unique per call, and sorts by start time."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")
     return f"{LOCAL_PREFIX}{stamp}-{suffix or secrets.token_hex(3)}"
-
-
-def identity_of(settings: Settings) -> RunIdentity:
-    """This process's run identity, from the settings' identity inputs."""
-    return resolve_identity(
-        promotion=settings.kargo_promotion_id,
-        analysis_run_uid=settings.analysis_run_uid,
-        job_name=settings.job_name,
-    )
 
 
 def resolve_identity(

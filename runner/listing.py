@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from runner import playwright
+from runner.config.derived import identity_of
 from runner.config.settings import Settings
 from runner.contract.errors import ConfigError, DeadlineExceeded, InfrastructureError
 from runner.contract.exitcodes import ExitCode
 from runner.fetching.revisions import display_url
-from runner.identity import identity_of
+from runner.judging.discovery import NO_TESTS_ERROR
 from runner.volume.artifacts import AttemptLayout
 
 
@@ -136,7 +137,7 @@ def list_tests(
         raise InfrastructureError(
             f"Playwright could not list the tests: {_first_error(stderr)}"
         ) from exc
-    real_errors = [e for e in errors if not e.startswith(playwright.NO_TESTS_ERROR)]
+    real_errors = [e for e in errors if not e.startswith(NO_TESTS_ERROR)]
     if real_errors:
         raise InfrastructureError(f"Playwright could not load the tests: {real_errors[0]}")
     if as_json:

@@ -81,7 +81,7 @@ class ExecutionMetadata(BaseModel):
     outcome: str = "running"
     reason: str | None = None
     base_url: str | None = None
-    # Where the tests came from when fetched from Git (runner/fetching/phase.py, Provenance).
+    # Where the tests came from when fetched from Git (`fetch.Provenance`).
     tests_repo: str | None = None  # no userinfo
     tests_revision: str | None = None  # as requested
     tests_commit: str | None = None  # the full commit id that ran

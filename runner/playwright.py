@@ -1,5 +1,6 @@
-"""Everything the runner knows about Playwright: where it lives, how it is started, which
-environment it gets, and how its discovery, versions and errors are read back.
+"""How Playwright is started: where it lives, its arguments (and those refused), which
+environment it gets, and its versions. Reading back what it left (its discovery and its first
+error) is runner/judging/discovery.py's.
 
 The Playwright side (`playwright.config.ts`, `reporters/discovery-reporter.cjs`) reads the
 variables built here; their names are fixed in docs/contract.md.
@@ -13,17 +14,13 @@ import re
 import socket
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from runner.config.settings import Settings
 from runner.contract.errors import ConfigError, InfrastructureError
-from runner.volume.artifacts import AttemptLayout
-from runner.volume.regular import read_regular
+from runner.volume.artifacts import AttemptLayout, MergedLayout
 
 CONFIG_FILE = "playwright.config.ts"
-NO_TESTS_ERROR = "Error: No tests found"
-TAIL_BYTES = 64 * 1024  # how much of the log's end is searched for Playwright's error line
 
 
 def command(
@@ -216,6 +213,30 @@ def prepare(
     return env, node, version
 
 
+def report_env(layout: AttemptLayout) -> dict[str, str]:
+    """The report locations Playwright reads, all inside the attempt directory."""
+    return {
+        "TEST_RESULTS_DIR": str(layout.test_results),
+        "PLAYWRIGHT_HTML_OUTPUT_DIR": str(layout.html_report),
+        "PLAYWRIGHT_HTML_REPORT": str(layout.html_report),  # name used before 1.49
+        "PLAYWRIGHT_HTML_OPEN": "never",
+        "PLAYWRIGHT_JUNIT_OUTPUT_NAME": str(layout.junit),
+        "PLAYWRIGHT_JSON_OUTPUT_NAME": str(layout.json_results),
+    }
+
+
+def merge_env(merged: MergedLayout) -> dict[str, str]:
+    """Where `playwright merge-reports --reporter=junit,html,json` writes. Env, not a config
+    file: loading playwright.config.ts would need a browser and the site."""
+    return {
+        "PLAYWRIGHT_JUNIT_OUTPUT_FILE": str(merged.junit),
+        "PLAYWRIGHT_JUNIT_INCLUDE_RETRIES": "1",  # as the config's includeRetries
+        "PLAYWRIGHT_HTML_OUTPUT_DIR": str(merged.html_report),
+        "PLAYWRIGHT_HTML_OPEN": "never",
+        "PLAYWRIGHT_JSON_OUTPUT_FILE": str(merged.json_results),
+    }
+
+
 def environment(
     settings: Settings,
     layout: AttemptLayout,
@@ -235,7 +256,7 @@ def environment(
     for reporter in ("BLOB", "JUNIT", "JSON"):
         for kind in ("FILE", "DIR"):
             env.pop(f"PLAYWRIGHT_{reporter}_OUTPUT_{kind}", None)
-    env.update(layout.playwright_env())
+    env.update(report_env(layout))
     if settings.shard is not None:
         # The config adds the blob reporter when this is set: the merge's input.
         env["PLAYWRIGHT_BLOB_OUTPUT_FILE"] = str(layout.blob)
@@ -272,59 +293,6 @@ def environment(
     if settings.browser_executable:
         env["BROWSER_EXECUTABLE"] = str(settings.browser_executable)
     return env
-
-
-@dataclass(frozen=True)
-class Discovery:
-    total: int
-    errors: tuple[str, ...]
-
-    @property
-    def no_tests(self) -> bool:
-        """Playwright found nothing to run, and nothing else went wrong."""
-        return self.total == 0 and all(e.startswith(NO_TESTS_ERROR) for e in self.errors)
-
-    @property
-    def first_error(self) -> str | None:
-        return next((e for e in self.errors if not e.startswith(NO_TESTS_ERROR)), None)
-
-
-def discovered(discovery: Discovery | None) -> int | None:
-    """0 only for a clean "No tests found"; None when a load error hid the real count."""
-    if discovery is None:
-        return None
-    if discovery.no_tests:
-        return 0
-    return discovery.total or None
-
-
-def first_error(log: Path) -> str | None:
-    """The first `Error:` line Playwright printed, when it failed before any reporter ran
-    (a config that throws, a missing browser, a broken install)."""
-    try:
-        with log.open("rb") as handle:
-            handle.seek(max(0, log.stat().st_size - TAIL_BYTES))
-            tail = handle.read().decode("utf-8", "replace")
-    except OSError:
-        return None
-    for line in tail.splitlines():
-        stripped = line.strip()
-        # "error: " is commander's usage error (an unknown option, a missing value).
-        if stripped.startswith(("Error:", "Error [", "error: ")):
-            return stripped[:500]
-    return None
-
-
-def read_discovery(path: Path) -> Discovery | None:
-    """What the discovery reporter wrote; None when Playwright never got that far."""
-    try:
-        data = json.loads(read_regular(path, limit=64 << 20))
-        return Discovery(
-            total=int(data["total"]),
-            errors=tuple(str(e) for e in data.get("errors") or ()),
-        )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def versions(home: Path, env: Mapping[str, str]) -> tuple[str | None, str | None]:

@@ -243,7 +243,7 @@ def _merge_reports(
     try:
         run_streaming(
             playwright.merge_command(scratch),
-            env={**ctx.base_env, **out.merge_env()},
+            env={**ctx.base_env, **playwright.merge_env(out)},
             cwd=ctx.home,
             sink=sink,
             deadline=Deadline(max(ctx.deadline.remaining(), 60.0)),

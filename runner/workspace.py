@@ -7,10 +7,11 @@ from __future__ import annotations
 import contextlib
 from pathlib import Path
 
+from runner import fetch
 from runner.context import RunContext
 from runner.contract.errors import ConfigError
-from runner.fetching import phase as fetching
 from runner.fetching.request import FetchedTests
+from runner.judging.judge import no_tests_hint
 from runner.trees import check_trees
 
 
@@ -19,7 +20,7 @@ def fetch_tests(ctx: RunContext, undo: contextlib.ExitStack) -> FetchedTests | N
     attempt and its log exist, so it is recorded; before Playwright and the readiness gate, so
     the run deadline bounds it and it never waits on the target. The checkout goes when no
     child is left (before the wrap-up, so a shard's merge never waits on it)."""
-    fetched = fetching.fetch(ctx)
+    fetched = fetch.fetch(ctx)
     if fetched is not None:
         undo.callback(fetched.remove)
     return fetched
@@ -31,7 +32,7 @@ def tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
     trees checked. Everything after it uses this value, never `settings.tests_workspace`."""
     settings = ctx.settings
     if fetched is not None:
-        fetching.install(ctx, fetched)
+        fetch.install(ctx, fetched)
         workspace = fetched.workspace
     else:
         workspace = settings.tests_workspace
@@ -48,7 +49,7 @@ def tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
             test_match=settings.test_globs,
         )
     except ConfigError:
-        hint = fetching.no_tests_hint(settings)
+        hint = no_tests_hint(settings)
         if hint:
             ctx.sink.say(hint)
         raise

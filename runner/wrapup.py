@@ -9,8 +9,9 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from runner import sharding
+from runner.config.derived import retention_policy
 from runner.context import RunContext
-from runner.fetching.phase import mismatch_warning
+from runner.fetch import mismatch_warning
 from runner.judging.report import (
     Summary,
     build_summary,
@@ -23,7 +24,6 @@ from runner.judging.verdict import Verdict
 from runner.log.scrub import scrub_tree
 from runner.metadata import ExecutionMetadata, write_metadata
 from runner.volume.cleanup import cleanup
-from runner.volume.retention import retention_policy
 
 
 def finish(

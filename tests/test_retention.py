@@ -18,19 +18,12 @@ from filelock import FileLock
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from runner.config.derived import retention_policy
 from runner.config.settings import load_settings
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
 from runner.volume.ledger import Host, LedgerLine
-from runner.volume.retention import (
-    Plan,
-    Policy,
-    Reason,
-    RunInfo,
-    newest_first,
-    retention_policy,
-    select,
-)
+from runner.volume.retention import Plan, Policy, Reason, RunInfo, newest_first, select
 from tests.conftest import REPO, FakeNpx, runner_command
 from tests.strategies import RETENTION_NOW, retention_policies, run_dir_names, run_infos
 

@@ -9,10 +9,11 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from runner import playwright
 from runner.cli import main
+from runner.config.derived import identity_of
 from runner.config.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe, load_settings
 from runner.contract.errors import ConfigError
-from runner.identity import identity_of
 from runner.volume.artifacts import RunLayout
 from tests import strategies as s
 
@@ -107,7 +108,9 @@ def test_every_artifact_path_derives_from_settings(root: str, value: str, attemp
         layout.html_report,
         layout.test_results,
     ]
-    paths += [Path(v) for k, v in layout.playwright_env().items() if k != "PLAYWRIGHT_HTML_OPEN"]
+    paths += [
+        Path(v) for k, v in playwright.report_env(layout).items() if k != "PLAYWRIGHT_HTML_OPEN"
+    ]
     for path in paths:
         relative = path.relative_to(settings.artifact_root)
         assert relative.parts[0] == run.run_name and ".." not in relative.parts

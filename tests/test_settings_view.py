@@ -1,4 +1,5 @@
-"""Settings in effect, and variables that look like mistyped settings (runner/config/settings_view.py)."""
+"""Settings in effect (`settings_view.in_effect`), and variables that look like mistyped settings
+(`mistyped.suspicious_variables`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 
 from hypothesis import given
 
+from runner.config.mistyped import distance, env_names, suspicious_variables
 from runner.config.settings import Settings, load_settings
-from runner.config.settings_view import distance, env_names, in_effect, render, suspicious_variables
+from runner.config.settings_view import in_effect, render
 from tests.conftest import REPO, FakeNpx, runner_command
 from tests.strategies import variable_names
 
@@ -19,7 +21,7 @@ KNOWN = env_names(Settings)
 
 @cache
 def _levenshtein(a: str, b: str) -> int:
-    """The textbook recursion, as a reference for the bounded table in settings_view."""
+    """The textbook recursion, as a reference for the bounded table in `mistyped.distance`."""
     if not a or not b:
         return len(a) + len(b)
     return min(

@@ -29,7 +29,7 @@ from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from runner.config.commalist import comma_list
-from runner.config.settings_view import env_names, suspicious_variables
+from runner.config.mistyped import env_names, suspicious_variables
 from runner.contract.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
 from runner.log.masking import SecretNames, is_secret_name, mask_value
@@ -269,7 +269,7 @@ class Settings(BaseSettings):
     retention_max_total_mb: float = Field(default=0.0, ge=0, le=EXABYTE_MB)  # 0: no size cap
 
     # Unknown variables with the runner's prefixes and near misses of its names are exit 2
-    # instead of a warning (runner/config/settings_view.py).
+    # instead of a warning (runner/config/mistyped.py).
     strict_settings: bool = False
 
     # Reporting to Kubernetes.
@@ -505,7 +505,7 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _default_artifact_root(self) -> Settings:
-        # Before anything below assigns a field: what the environment gave (settings_view.py).
+        # Before anything below assigns a field: what the environment gave (`in_effect`).
         self._from_env = frozenset(env_name(field) for field in self.model_fields_set)
         if self.artifact_root is None:
             self._default_root = True
@@ -519,7 +519,7 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_workspace(cls, value: Path) -> Path:
         # Here, not by assignment after validation: an assigned field counts as "set", and
-        # TESTS_WORKSPACE set next to TESTS_REPO is refused (runner/fetching/phase.py).
+        # TESTS_WORKSPACE set next to TESTS_REPO is refused (`fetch.request_for`).
         return value.absolute()
 
     @property

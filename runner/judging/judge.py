@@ -10,9 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from runner import playwright
 from runner.contract.exitcodes import ExitCode
-from runner.fetching.phase import no_tests_hint
+from runner.judging.discovery import discovered, first_error, read_discovery
 from runner.judging.results import (
     Results,
     ResultsBroken,
@@ -26,6 +25,18 @@ from runner.volume.artifacts import AttemptLayout, MergedLayout
 
 if TYPE_CHECKING:
     from runner.config.settings import Settings
+
+
+def no_tests_hint(settings: Settings) -> str | None:
+    """In a pod without TESTS_REPO, the tests were expected in the workspace: the shipped Job
+    fetches them, and an empty tests-repo arg means the image has no source annotation."""
+    if not settings.kubernetes_service_host or settings.tests_repo:
+        return None
+    return (
+        "TESTS_REPO is empty, so the tests were expected in the workspace: pass the repository "
+        "(tests-repo, the image's org.opencontainers.image.source annotation), mount the tests "
+        "at TESTS_WORKSPACE, or build them into a derived image"
+    )
 
 
 def read_results(reports: AttemptLayout | MergedLayout) -> tuple[Results | None, str | None]:
@@ -48,7 +59,7 @@ def judge_attempt(
     say: Callable[[str], None],
 ) -> tuple[Verdict, Results | None]:
     """The attempt's verdict and results; says where it looked when no test was found."""
-    discovery = playwright.read_discovery(layout.discovery)
+    discovery = read_discovery(layout.discovery)
     results, results_error = read_results(layout)
     facts = RunFacts(
         results=results,
@@ -56,8 +67,8 @@ def judge_attempt(
         returncode=outcome.returncode,
         stopped_for=outcome.stopped_for,
         stop_code=stop_code,
-        discovered=playwright.discovered(discovery),
-        playwright_error=discovery.first_error if discovery else playwright.first_error(layout.log),
+        discovered=discovered(discovery),
+        playwright_error=discovery.first_error if discovery else first_error(layout.log),
         # Playwright gives its first shard a test whenever the suite has one (docs/platform-
         # facts.md): an empty first shard is an empty suite, however the others were emptied
         # (--pass-with-no-tests, --test-list, shard weights), and is judged as one.

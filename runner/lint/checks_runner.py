@@ -18,8 +18,8 @@ _NUMBER = re.compile(r"^[0-9]{1,4}$")
 @functools.cache
 def settings_names() -> frozenset[str]:
     """The environment variables runner.config.settings reads (field names, upper-cased)."""
+    from runner.config.mistyped import env_names  # noqa: PLC0415
     from runner.config.settings import Settings  # noqa: PLC0415 - pydantic only when a runner is found
-    from runner.config.settings_view import env_names  # noqa: PLC0415
 
     return env_names(Settings)
 
@@ -36,8 +36,8 @@ def check_runner_settings(docs: Sequence[Doc]) -> Iterator[Hit]:
                     continue
                 # Only names close to a setting: HOME, TZ, NODE_OPTIONS ... are for Node and
                 # Chromium, and are none of our business. The same near misses as the runner
-                # warns about when it starts (runner/config/settings_view.py).
-                from runner.config.settings_view import near_miss  # noqa: PLC0415 - with the settings
+                # warns about when it starts (runner/config/mistyped.py).
+                from runner.config.mistyped import near_miss  # noqa: PLC0415 - with the settings
 
                 close = near_miss(name, known)
                 if close:

@@ -8,20 +8,16 @@ and file the runner writes; values shorter than MIN_SECRET_LENGTH and JSON liter
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 from urllib.parse import unquote
 
 from pydantic import BaseModel
-
-if TYPE_CHECKING:  # settings.py imports this module: only the type here
-    from runner.config.settings import Settings
 
 MASK = "****"
 
@@ -191,25 +187,3 @@ def _written_forms(value: str) -> set[bytes]:
         xml.replace('"', "&quot;").replace("'", "&apos;").encode(),
         html.escape(value, quote=True).encode(),
     }
-
-
-def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
-    """Mask secret-looking variables and every readiness header value, whatever its
-    variable is called: a test that prints one must not put it into the evidence."""
-    names = settings.secret_names
-    values = [v for k, v in environ.items() if names(k)]
-    # A URL's password and secret-looking query values (?token=), wherever the URL is printed.
-    for url in (settings.base_url, *(check.url for check in settings.ready_checks or ())):
-        values += url_secrets(url or "", names)
-    for check in settings.ready_checks or ():
-        for header in check.headers:
-            if header.secret is not None:
-                values.append(header.secret.get_secret_value())
-            elif header.value_from_file is not None:
-                with contextlib.suppress(OSError):
-                    values.append(header.value_from_file.read_text(encoding="utf-8").strip())
-    if settings.git_credentials_dir is not None:  # git's password or key, should anything
-        for name in ("password", "sshPrivateKey"):  # print it (a test can read the Secret)
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                values.append((settings.git_credentials_dir / name).read_text("utf-8").strip())
-    return Redactor(values)

@@ -79,32 +79,10 @@ class AttemptLayout(_ReportFiles):
         """A shard's blob report, the input of the merge (written only when sharded)."""
         return self.dir / "blob.zip"
 
-    def playwright_env(self) -> dict[str, str]:
-        """The report locations Playwright reads, all inside this attempt directory."""
-        return {
-            "TEST_RESULTS_DIR": str(self.test_results),
-            "PLAYWRIGHT_HTML_OUTPUT_DIR": str(self.html_report),
-            "PLAYWRIGHT_HTML_REPORT": str(self.html_report),  # name used before 1.49
-            "PLAYWRIGHT_HTML_OPEN": "never",
-            "PLAYWRIGHT_JUNIT_OUTPUT_NAME": str(self.junit),
-            "PLAYWRIGHT_JSON_OUTPUT_NAME": str(self.json_results),
-        }
-
 
 @dataclass(frozen=True)
 class MergedLayout(_ReportFiles):
     """`<run>/merged/`: the one report of a sharded run, rewritten by every merge."""
-
-    def merge_env(self) -> dict[str, str]:
-        """Where `playwright merge-reports --reporter=junit,html,json` writes. Env, not a
-        config file: loading playwright.config.ts would need a browser and the site."""
-        return {
-            "PLAYWRIGHT_JUNIT_OUTPUT_FILE": str(self.junit),
-            "PLAYWRIGHT_JUNIT_INCLUDE_RETRIES": "1",  # as the config's includeRetries
-            "PLAYWRIGHT_HTML_OUTPUT_DIR": str(self.html_report),
-            "PLAYWRIGHT_HTML_OPEN": "never",
-            "PLAYWRIGHT_JSON_OUTPUT_FILE": str(self.json_results),
-        }
 
 
 @dataclass(frozen=True)

@@ -22,10 +22,6 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # only the type: the selection stays pure
-    from runner.config.settings import Settings
 
 
 class Reason(enum.StrEnum):
@@ -55,16 +51,6 @@ class Policy:
         age = f"{self.max_age.total_seconds() / 86400:g} days" if self.max_age else "0 days"
         cap = f"cap {human_size(self.max_total_bytes)}" if self.max_total_bytes else "no size cap"
         return f"keep the newest {self.keep_runs}, remove older than {age}, {cap}"
-
-
-def retention_policy(settings: Settings) -> Policy:
-    """The policy the RETENTION_* settings describe (a total cap of 0 means none)."""
-    cap = settings.retention_max_total_mb
-    return Policy(
-        keep_runs=settings.retention_keep_runs,
-        max_age=timedelta(days=settings.retention_max_age_days),
-        max_total_bytes=int(cap * 1_000_000) if cap > 0 else None,
-    )
 
 
 @dataclass(frozen=True)

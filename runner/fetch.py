@@ -1,5 +1,5 @@
-"""The "fetch the tests" phase of `run`: from the settings to a workspace on disk, with its
-provenance recorded and the tests' own dependencies installed.
+"""The "fetch the tests" phase of `run`: from the settings to a request for runner/fetching/,
+the fetched workspace on disk with its provenance, and the tests' own dependencies installed.
 """
 
 from __future__ import annotations
@@ -43,18 +43,6 @@ def mismatch_warning(freight_commit: str | None, commit: str) -> str | None:
     return (
         f"WARNING: the tests ran at commit {commit[:12]}, but FREIGHT_COMMIT is "
         f"{freight_commit}: the tests may not match the image under verification"
-    )
-
-
-def no_tests_hint(settings: Settings) -> str | None:
-    """In a pod without TESTS_REPO, the tests were expected in the workspace: the shipped Job
-    fetches them, and an empty tests-repo arg means the image has no source annotation."""
-    if not settings.kubernetes_service_host or settings.tests_repo:
-        return None
-    return (
-        "TESTS_REPO is empty, so the tests were expected in the workspace: pass the repository "
-        "(tests-repo, the image's org.opencontainers.image.source annotation), mount the tests "
-        "at TESTS_WORKSPACE, or build them into a derived image"
     )
 
 
