@@ -198,3 +198,29 @@ def test_an_unknown_declared_encoding_is_one_line_exit_3(
     assert done.returncode == 3
     assert message in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("allow", "code", "reason"),
+    [
+        ("false", 6, "no tests discovered: the JUnit results hold no testcase"),
+        ("true", 0, "the JUnit results hold no testcase (allowed by ALLOW_NO_TESTS)"),
+    ],
+)
+def test_report_on_a_file_without_testcases_is_no_tests(
+    tmp_path: Path, allow: str, code: int, reason: str
+) -> None:
+    """Issue 22, item 10 (docs/contract.md, "What `report` decides"): the file is valid JUnit
+    that says no test ran, the very file a run that discovers nothing leaves: exit 6, as that
+    run is, never 3 (nothing is broken) and never the "all 0 tests were skipped" it said."""
+    path = _write(tmp_path, "zero.xml", '<?xml version="1.0"?>\n<testsuites tests="0"/>\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "report", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "ALLOW_NO_TESTS": allow},
+    )
+    assert done.returncode == code, done.stdout + done.stderr
+    assert reason in done.stdout.splitlines()[-1]
+

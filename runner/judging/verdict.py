@@ -127,6 +127,12 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
             f"Playwright exited {facts.returncode} although the JUnit results show no "
             f"failure; the failing signal wins: {why}",
         )
+    if results.total == 0:  # `report`, or a run whose discovery is unknown: the file says none
+        if allow_no_tests:
+            return Verdict(
+                ExitCode.PASSED, "the JUnit results hold no testcase (allowed by ALLOW_NO_TESTS)"
+            )
+        return Verdict(ExitCode.NO_TESTS, "no tests discovered: the JUnit results hold no testcase")
     if results.executed == 0:
         if allow_no_tests:
             return Verdict(ExitCode.PASSED, "every test was skipped (allowed by ALLOW_NO_TESTS)")
