@@ -187,3 +187,9 @@ def test_a_run_fetches_into_one_fixed_directory_and_a_second_taker_waits_for_it(
     again = claim(5)
     assert again.path == stale and list(stale.iterdir()) == []
     again.remove()
+
+
+@given(st.one_of(full_shas, hex_prefixes, ref_names), st.sampled_from(["\n", "\r\n", " ", "\t"]))
+def test_no_revision_passes_with_trailing_whitespace(text: str, tail: str) -> None:
+    with pytest.raises(ValueError, match="expected a commit id"):
+        Revision.parse(text + tail)

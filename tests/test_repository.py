@@ -7,6 +7,7 @@ and the platform facts the code relies on are written down in docs/platform-fact
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 from pathlib import Path
@@ -113,3 +114,51 @@ def test_the_readme_layout_table_is_the_files() -> None:
     missing = {m for m in modules - named if not any(m.startswith(f) for f in folders)}
     assert missing == set(), "add these to the README's layout table"
     assert {n for n in named if not (REPO / n).exists()} == set(), "the table names lost files"
+
+
+_REGEX_CALLS = {"compile", "match", "search", "fullmatch"}
+
+
+def _end_anchored_patterns(source: str) -> list[tuple[int, str]]:
+    """Regex literals passed to `re.compile/match/search/fullmatch` that end in `$` without
+    re.MULTILINE: in Python `$` also matches before a final newline, so such a pattern passes
+    "v1\\n" for "v1" (issue 22, item 11). Whole values are checked with `fullmatch`; a comment
+    saying "`$` on purpose" just above the call keeps one (and says why)."""
+    found = []
+    lines = source.splitlines()
+    for node in ast.walk(ast.parse(source)):
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _REGEX_CALLS
+            and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "re"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str | bytes)
+        ):
+            continue
+        value = node.args[0].value
+        pattern = value if isinstance(value, str) else value.decode("latin-1")
+        end = pattern.endswith("$")
+        said = "`$` on purpose" in "\n".join(lines[max(node.lineno - 3, 0) : node.lineno])
+        if end and "MULTILINE" not in ast.unparse(node) and not said:
+            found.append((node.lineno, repr(pattern)))
+    return found
+
+
+def test_no_regex_validates_with_a_dollar_anchor() -> None:
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}: {pattern}"
+        for path in sorted((REPO / "runner").rglob("*.py"))
+        for line, pattern in _end_anchored_patterns(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "use fullmatch (or \\Z) instead of `$`:\n" + "\n".join(offenders)
+
+
+def test_the_dollar_anchor_check_catches_what_it_must() -> None:
+    assert _end_anchored_patterns('import re\nX = re.compile(r"^[0-9a-f]+$")\n') == [
+        (2, "'^[0-9a-f]+$'")
+    ]
+    assert _end_anchored_patterns('re.search(r"^a$", text, re.MULTILINE)') == []
+    assert _end_anchored_patterns('re.compile(r"[0-9a-f]+")') == []

@@ -186,3 +186,22 @@ def test_list_settings_are_read_by_one_parser() -> None:
     assert settings.plugin_globs == ("plugins/*/e2e-tests", "plugins/*/tests/acceptance")
     assert settings.test_globs == ("**/*.e2e.ts",)
     assert settings.tests_sparse_paths == ("packages/helpers", "docs")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("TESTS_REVISION", "v1\n"),  # `$` matched before the newline: a branch "v1\n"
+        ("TESTS_REVISION", "a" * 39 + "\n"),  # 40 characters: classified as a full SHA
+        ("TESTS_REVISION", "a" * 40 + "\n"),
+        ("READY_CHECKS", '[{"url": "http://127.0.0.1:1/", "status": ["2xx\\n"]}]'),
+    ],
+)
+def test_a_final_newline_does_not_pass_a_pattern(name: str, value: str, tmp_path: Path) -> None:
+    """Issue 22, item 11: every regex that validates a setting matches the whole value."""
+    root = tmp_path / "a"
+    env = {"ARTIFACT_ROOT": str(root), "TESTS_REPO": "https://git.example.com/t.git", name: value}
+    result = CliRunner().invoke(main, ["identity"], env=env)
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and not root.exists()
+    assert any(line.strip().startswith(name) for line in result.output.splitlines())

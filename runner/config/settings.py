@@ -112,7 +112,7 @@ _NAME_PATTERN = re.compile(r"[A-Za-z0-9_*?]+")
 
 
 # -- The readiness gate's checks (READY_CHECKS, a JSON list; see runner/readiness.py) --------
-_STATUS_CLASS = re.compile(r"^[1-5]xx$")
+_STATUS_CLASS = re.compile(r"[1-5]xx")  # fullmatch: `$` would pass "2xx\n"
 
 
 class ReadyHeader(BaseModel):
@@ -180,7 +180,7 @@ class ReadyCheck(BaseModel):
     @classmethod
     def _statuses(cls, value: list[int | str]) -> list[int | str]:
         for item in value:
-            ok = 100 <= item <= 599 if isinstance(item, int) else _STATUS_CLASS.match(item)
+            ok = 100 <= item <= 599 if isinstance(item, int) else _STATUS_CLASS.fullmatch(item)
             if not ok:
                 raise ValueError(f"{item!r}: expected a status code (100-599) or 1xx..5xx")
         return value

@@ -11,14 +11,14 @@ from urllib.parse import urlsplit, urlunsplit
 
 # git's own minimum abbreviation is 4 hex digits (`core.abbrev` cannot go lower).
 MIN_ABBREV = 4
-_HEX = re.compile(r"^[0-9a-f]+$")
+# Every pattern here validates a whole value, so every use is `fullmatch`: `$` would also match
+# before a final newline (TESTS_REVISION=$'v1\n' passed as the branch "v1\n").
+_HEX = re.compile(r"[0-9a-f]+")
 # scp-like ssh: [user@]host:path, where host has no slash and path does not start with "/".
-_SCP_LIKE = re.compile(
-    r"^(?:(?P<user>[^@/:\s]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s:][^\s]*)$"
-)
+_SCP_LIKE = re.compile(r"(?:(?P<user>[^@/:\s]+)@)?(?P<host>[A-Za-z0-9.-]+):(?P<path>[^\s:][^\s]*)")
 # A ref name as `git check-ref-format` would take it, narrowed: no leading "-" (it would read as
 # an option), no "..", "@{", "//", control characters, spaces or the glob and caret signs.
-_REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*@\{)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/+-]*$")
+_REF = re.compile(r"(?!-)(?!.*\.\.)(?!.*@\{)(?!.*//)[A-Za-z0-9][A-Za-z0-9._/+-]*")
 SCHEMES = ("https", "http", "ssh")
 # The transports git may use at all: no ext:: (runs commands), no file://, no git://.
 ALLOWED_PROTOCOLS = "https:http:ssh"
@@ -49,7 +49,7 @@ class Revision:
 
 
 def is_scp_like(url: str) -> bool:
-    return "://" not in url and bool(_SCP_LIKE.match(url))
+    return "://" not in url and bool(_SCP_LIKE.fullmatch(url))
 
 
 def check_repo_url(url: str) -> str:
@@ -83,7 +83,7 @@ def check_repo_url(url: str) -> str:
 
 def display_url(url: str) -> str:
     """The URL as logged and recorded: never any userinfo."""
-    match = None if "://" in url else _SCP_LIKE.match(url)
+    match = None if "://" in url else _SCP_LIKE.fullmatch(url)
     if match:
         return f"{match['host']}:{match['path']}"
     try:

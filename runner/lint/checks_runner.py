@@ -12,7 +12,7 @@ from runner.lint.yamldoc import Doc
 
 IMAGE_NAME = "verification-runner"
 MAX_SHARDS = 100  # runner.config.settings: shard_count le=100
-_NUMBER = re.compile(r"^[0-9]{1,4}$")
+_NUMBER = re.compile(r"[0-9]{1,4}")  # fullmatch: `$` would pass "3\n"
 
 
 @functools.cache
@@ -69,8 +69,8 @@ def check_shards(docs: Sequence[Doc]) -> Iterator[Hit]:
         count = env.get("SHARD_COUNT", (None, ""))[1].strip()
         index = env.get("SHARD_INDEX", (None, ""))[1].strip()
         # The runner refuses a count above 100 itself (exit 2): nothing to add here.
-        if _NUMBER.match(count) and 1 < int(count) <= MAX_SHARDS:
-            shard = int(index) if _NUMBER.match(index) else None
+        if _NUMBER.fullmatch(count) and 1 < int(count) <= MAX_SHARDS:
+            shard = int(index) if _NUMBER.fullmatch(index) else None
             by_doc.setdefault(id(jm.doc), []).append((jm, env["SHARD_COUNT"][0], int(count), shard))
     for metrics in by_doc.values():
         first, path, size, _ = metrics[0]

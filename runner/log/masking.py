@@ -24,7 +24,8 @@ MASK = "****"
 # Matched against the upper-cased variable name. Short words must stand as a word part, or
 # harmless names would match: KEY (MONKEY_PATCH), PASS, PW, PWD, PAT (PATH), SIG. AUTH only
 # ends a name (BASIC_AUTH, PROXY_AUTH): AUTH_PROVIDER=guest or AUTH_ENABLED are settings, and
-# masking "guest" would shred every log line that says it.
+# masking "guest" would shred every log line that says it. `$` on purpose: it is searched, and
+# a name with a final newline still counting as secret errs toward masking.
 _SECRET_NAME = re.compile(
     r"TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|COOKIE|SESSION|PRIVATE|AUTHORIZATION"
     r"|APIKEY|ACCESS_KEY|CERT_KEY|DSN|SIGNATURE"
