@@ -12,7 +12,6 @@ changes a verdict. Plain urllib with the service account's token and CA, no clie
 
 from __future__ import annotations
 
-import json
 import ssl
 import urllib.error
 import urllib.parse
@@ -21,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from runner.contract import jsontext
 
 if TYPE_CHECKING:
     from runner.config.settings import Settings
@@ -79,7 +80,7 @@ class ApiClient:
             with urllib.request.urlopen(  # noqa: S310
                 request, timeout=TIMEOUT, context=self.context
             ) as response:
-                data = json.loads(response.read(4 << 20))
+                data = jsontext.loads(response.read(4 << 20))
         except urllib.error.HTTPError as exc:
             hint = " (the Job's ServiceAccount needs get on it)" if exc.code == 403 else ""
             raise LookupFailed(f"GET {path}: HTTP {exc.code}{hint}") from exc

@@ -20,6 +20,7 @@ from typing import Any
 from runner import playwright
 from runner.config.derived import identity_of
 from runner.config.settings import Settings
+from runner.contract import jsontext
 from runner.contract.errors import ConfigError, DeadlineExceeded, InfrastructureError
 from runner.contract.exitcodes import ExitCode
 from runner.fetching.revisions import display_url
@@ -132,7 +133,7 @@ def list_tests(
     if "error: unknown option" in stderr:  # Playwright's usage error: ours to report as such
         raise ConfigError(f"playwright test refused the arguments: {_first_error(stderr)}")
     try:
-        tests, errors, dirs = parse(json.loads(report))
+        tests, errors, dirs = parse(jsontext.loads(report))
     except ValueError as exc:
         raise InfrastructureError(
             f"Playwright could not list the tests: {_first_error(stderr)}"

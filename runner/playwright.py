@@ -9,7 +9,6 @@ variables built here; their names are fixed in docs/contract.md.
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from runner.config.settings import Settings
+from runner.contract import jsontext
 from runner.contract.errors import ConfigError, InfrastructureError
 from runner.volume.artifacts import AttemptLayout, MergedLayout
 
@@ -300,7 +300,7 @@ def versions(home: Path, env: Mapping[str, str]) -> tuple[str | None, str | None
     playwright = None
     package = home / "node_modules" / "@playwright" / "test" / "package.json"
     with contextlib.suppress(OSError, ValueError, KeyError):
-        playwright = str(json.loads(package.read_text(encoding="utf-8"))["version"])
+        playwright = str(jsontext.loads(package.read_text(encoding="utf-8"))["version"])
     try:
         done = subprocess.run(
             ["node", "--version"],

@@ -224,3 +224,9 @@ def test_report_on_a_file_without_testcases_is_no_tests(
     assert done.returncode == code, done.stdout + done.stderr
     assert reason in done.stdout.splitlines()[-1]
 
+
+def test_a_json_report_nested_too_deeply_is_unreadable_not_a_crash(tmp_path: Path) -> None:
+    """Issue 22, item 8's class: a workspace's `metadata` (copied into results.json) nested
+    50,000 deep raised RecursionError past `except ValueError` and lost the verdict."""
+    deep = '{"config": {"metadata": ' + "[" * 50_000 + "]" * 50_000 + '}, "suites": []}'
+    assert read_flaky_from_json(_write(tmp_path, "deep.json", deep)) == ()

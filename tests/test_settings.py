@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -205,3 +207,24 @@ def test_a_final_newline_does_not_pass_a_pattern(name: str, value: str, tmp_path
     assert result.exit_code == 2, result.output
     assert "Traceback" not in result.output and not root.exists()
     assert any(line.strip().startswith(name) for line in result.output.splitlines())
+
+
+@pytest.mark.parametrize("depth", [50_000, 2_000])
+def test_deeply_nested_ready_checks_are_one_line_exit_2(depth: int, tmp_path: Path) -> None:
+    """Issue 22, item 8: Python's JSON decoder recursed into a RecursionError, which escaped
+    as an internal error (exit 3, a traceback). Through the real CLI, as the pod runs it."""
+    root = tmp_path / "a"
+    env = {"PATH": os.environ["PATH"], "ARTIFACT_ROOT": str(root)}
+    env["READY_CHECKS"] = "[" * depth + "]" * depth
+    done = subprocess.run(
+        [sys.executable, "-m", "runner", "run"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr and not root.exists()
+    (line,) = [x for x in done.stderr.splitlines() if "READY_CHECKS" in x]
+    assert line.endswith("not valid JSON: nested too deeply (arrays or objects within each other)")
+    assert f"... ({2 * depth} characters)" in line and len(line) < 400

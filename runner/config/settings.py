@@ -7,7 +7,6 @@ computed in `artifacts.py` from these values, never read from the environment a 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource
 
 from runner.config.commalist import comma_list
 from runner.config.mistyped import env_names, suspicious_variables
+from runner.contract import jsontext
 from runner.contract.errors import ConfigError
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
 from runner.log.masking import SecretNames, is_secret_name, mask_value
@@ -59,7 +59,7 @@ def _with_header_values(raw: str, environ: Mapping[str, str]) -> object:
     `env_value` the JSON itself carried replaced); `raw` when it is not a non-empty JSON list,
     for Settings to say why."""
     try:
-        checks = json.loads(raw)
+        checks = jsontext.loads(raw)
     except ValueError:
         return raw
     if not isinstance(checks, list) or not checks:
@@ -430,7 +430,7 @@ class Settings(BaseSettings):
     def _json_checks(cls, value: object) -> object:
         if isinstance(value, str):  # EnvironSource decodes a good list; this names the fault
             try:
-                value = json.loads(value)
+                value = jsontext.loads(value)
             except ValueError as exc:
                 raise ValueError(f"not valid JSON: {exc}") from exc
             if not isinstance(value, list) or not value:
@@ -591,12 +591,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return settings
 
 
+SHOWN_VALUE_LIMIT = 200
+
+
 def _describe(exc: ValidationError) -> str:
     lines = ["invalid settings:"]
     for error in exc.errors():
         name = env_name(".".join(str(part) for part in error["loc"])) or "(settings)"
         got: Any = error.get("input")
         shown = mask_value(name, str(got)) if isinstance(got, str | int | float) else "(unset)"
+        if len(shown) > SHOWN_VALUE_LIMIT:  # a 100 kB value is named, not echoed whole
+            shown = f"{shown[:SHOWN_VALUE_LIMIT]}... ({len(shown)} characters)"
         # A URL's password never shows, whatever the variable is called (TESTS_REPO, BASE_URL).
         message = redact_userinfo(f"  {name}={shown!r}: {error['msg']}")
         lines.append(message)

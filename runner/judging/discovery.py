@@ -5,10 +5,10 @@ ran, the first error line of the log.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.contract import jsontext
 from runner.volume.regular import read_regular
 
 NO_TESTS_ERROR = "Error: No tests found"
@@ -59,7 +59,7 @@ def first_error(log: Path) -> str | None:
 def read_discovery(path: Path) -> Discovery | None:
     """What the discovery reporter wrote; None when Playwright never got that far."""
     try:
-        data = json.loads(read_regular(path, limit=64 << 20))
+        data = jsontext.loads(read_regular(path, limit=64 << 20))
         return Discovery(
             total=int(data["total"]),
             errors=tuple(str(e) for e in data.get("errors") or ()),

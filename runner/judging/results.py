@@ -10,7 +10,6 @@ test "flaky" as well; both are read so neither setting can hide a flaky test.
 from __future__ import annotations
 
 import gc
-import json
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ import junitparser
 from junitparser import Error, Failure, JUnitXmlError, Skipped, TestCase
 from junitparser.xunit2 import FlakyError, FlakyFailure, JUnitXml
 
+from runner.contract import jsontext
 from runner.contract.errors import InfrastructureError
 from runner.volume.regular import read_regular
 
@@ -184,7 +184,7 @@ def _reachable_tree(source: str) -> ET.ElementTree[ET.Element]:
 def read_flaky_from_json(path: Path) -> tuple[str, ...]:
     """Tests Playwright's JSON report marks "flaky"; empty when the report is absent or bad."""
     try:
-        report = json.loads(read_regular(path))
+        report = jsontext.loads(read_regular(path))
     except (OSError, ValueError):
         return ()
     found: list[str] = []

@@ -10,7 +10,6 @@ index links into the tombstones and deletes them. Dry runs stop after the plan.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import stat
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from runner.contract import jsontext
 from runner.contract.errors import InfrastructureError
 from runner.identity import SAFE_RUN_NAME
 from runner.volume.artifacts import LEDGER, RUN_MARKER
@@ -234,7 +234,7 @@ def _inspect(root_fd: int, name: str, *, current: str | None, lock_probe: bool) 
 
 def _created(dir_fd: int) -> datetime | None:
     try:  # a FIFO named run.json would hang every cleanup (runner/volume/regular.py)
-        data: Any = json.loads(read_regular(RUN_MARKER, dir_fd=dir_fd, limit=1 << 16))
+        data: Any = jsontext.loads(read_regular(RUN_MARKER, dir_fd=dir_fd, limit=1 << 16))
         created = datetime.fromisoformat(data["created"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
