@@ -8,10 +8,11 @@
  *   CENTRAL_TESTS_DIR    central tree, relative to the workspace (default: apps/backstage/tests/acceptance)
  *   PLUGIN_TESTS_GLOB    plugin trees, comma-separated; one `*` = plugin name (default: apps/backstage/plugins/*\/tests/acceptance)
  *   TEST_MATCH           spec globs, comma-separated             (default: *.spec.* and *.test.* in ts/js/mjs/cjs)
- *   WORKSPACE_CONFIG     the workspace's own settings, layered under these (default: verification.config.*
- *                        when present; `none` = none); config/workspace.ts, docs/workspace-config.md
+ *   WORKSPACE_CONFIG     the workspace's own settings, layered under these (default: verification.config.*,
+ *                        else playwright.config.*, when present; `none` = none); config/workspace.ts,
+ *                        docs/workspace-config.md
  *   BASE_URL             target; unset = serve LOCAL_SITE_DIR with python3 -m http.server
- *   LOCAL_SITE_DIR       static site for local runs              (default: <workspace>/site)
+ *   LOCAL_SITE_DIR       static site for local runs              (default: <workspace>/verification-site)
  *   LOCAL_SITE_PORT      port of that server on 127.0.0.1        (default: 4173)
  *   VR_SUITE             kargo = leave out tests tagged @local, never write snapshots; local = run them (default: local)
  *   VR_RETRIES           retries per failing test                (default: 0)
@@ -43,6 +44,8 @@ const centralDir = path.resolve(workspace, env.CENTRAL_TESTS_DIR || 'apps/backst
 const pluginGlob = env.PLUGIN_TESTS_GLOB || 'apps/backstage/plugins/*/tests/acceptance';
 const TEST_MATCH = testMatch(env.TEST_MATCH);
 const kargo = env.VR_SUITE === 'kargo';
+/** The key of a project's metadata that says whether it is a test tree or a setup project. */
+const TREE_METADATA = 'verification-runner';
 // Playwright loads this config in its main process and again in every worker: say things once.
 const mainProcess = env.TEST_WORKER_INDEX === undefined;
 
@@ -202,7 +205,9 @@ function reporters(): NonNullable<PlaywrightTestConfig['reporter']> {
 function localWebServer(): { baseURL: string; webServer?: PlaywrightTestConfig['webServer'] } {
   if (env.BASE_URL) return { baseURL: env.BASE_URL };
   const port = Number(env.LOCAL_SITE_PORT || '4173');
-  const siteDir = path.resolve(workspace, env.LOCAL_SITE_DIR || 'site');
+  // Not `site/`: Backstage's .gitignore ignores it (TechDocs output), so a suite's site there
+  // would never be committed, and a TechDocs build would be served as the target.
+  const siteDir = path.resolve(workspace, env.LOCAL_SITE_DIR || 'verification-site');
   if (!listing && !fs.existsSync(siteDir)) {
     throw new Error(`BASE_URL is unset and LOCAL_SITE_DIR ${siteDir} does not exist: set one of them`);
   }
@@ -244,10 +249,7 @@ registerEsmFallback();
 const executablePath = browserExecutable();
 const target = localWebServer();
 const trees: Tree[] = [{ name: 'central', dir: centralDir }, ...pluginTrees(workspace, pluginGlob)];
-const layer = loadLayer(workspace, findWorkspaceConfig(workspace, env.WORKSPACE_CONFIG), {
-  treeNames: trees.map((t) => t.name),
-  kargo,
-});
+const layer = loadLayer(workspace, findWorkspaceConfig(workspace, env.WORKSPACE_CONFIG), { trees, kargo });
 layer.warnings.forEach(warn);
 const unmatched = unmatchedTestFiles(
   workspace,
@@ -284,18 +286,28 @@ export default defineConfig({
   projects: [
     ...layer.setupProjects.map((project) => ({
       ...project,
+      metadata: { ...project.metadata, [TREE_METADATA]: { role: 'setup' } },
       grepInvert: combinedGrepInvert(project.grepInvert ?? layer.config.grepInvert, localRule),
       use: layeredUse({ ...topUse, ...project.use }, runnerUse),
     })),
-    ...trees.map((tree) => ({
-      ...layer.treeSettings,
-      name: tree.name,
-      testDir: tree.dir,
-      testMatch: TEST_MATCH,
-      grepInvert: combinedGrepInvert(layer.treeSettings.grepInvert ?? layer.config.grepInvert, localRule),
-      dependencies: layer.dependencies,
-      use: layeredUse({ ...topUse, ...layer.treeSettings.use }, runnerUse),
-    })),
+    ...trees.map((tree) => {
+      // A workspace project whose testDir is this tree is the tree (its name, use, timeout,
+      // expect); the others get the runner's name and the workspace's one main project's settings.
+      const own = layer.treeProjects.get(tree.dir);
+      const settings = own ?? layer.treeSettings;
+      return {
+        ...settings,
+        name: own?.name ?? tree.name,
+        testDir: tree.dir,
+        testMatch: TEST_MATCH,
+        grepInvert: combinedGrepInvert(settings.grepInvert ?? layer.config.grepInvert, localRule),
+        dependencies: layer.dependencies,
+        use: layeredUse({ ...topUse, ...settings.use }, runnerUse),
+        // How the runner tells a test tree from a setup project in what Playwright reports
+        // (reporters/discovery-reporter.cjs): setup tests never count as verification.
+        metadata: { ...settings.metadata, [TREE_METADATA]: { role: 'tree', tree: tree.dir, treeName: tree.name } },
+      };
+    }),
   ],
   ...runnerOwned(),
 });

@@ -45,31 +45,35 @@ function checkGlob(glob: string): number {
 
 /**
  * Every PLUGIN_TESTS_GLOB (comma-separated) expanded to the plugin directories that exist.
- * A plugin found by two globs (plugins/x/e2e-tests and plugins/x/tests/acceptance) gets one
- * project per tree, told apart by the part of the glob after the plugin's name.
+ * Names are stable: a tree found by the first glob is `plugin:<name>`, one found by a later glob
+ * `plugin:<name>/<the glob after the name>` (plugins/x/tests/acceptance: plugin:x/tests/acceptance),
+ * whether or not the plugin has another tree, so a plugin that gains a second tree never renames
+ * its first (a `--project` filter or a dashboard keeps working). runner/trees.py names them alike.
  */
 export function pluginTrees(workspace: string, raw: string): Tree[] {
-  const found: { plugin: string; suffix: string; dir: string }[] = [];
-  for (const glob of raw.split(',').map((g) => g.trim()).filter(Boolean)) {
-    const star = checkGlob(glob);
-    const parts = glob.split('/');
-    const parent = path.resolve(workspace, ...parts.slice(0, star));
-    if (!fs.existsSync(parent)) continue;
-    const suffix = parts.slice(star + 1).join('/');
-    for (const entry of fs.readdirSync(parent, { withFileTypes: true })) {
-      if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
-      const dir = path.join(parent, entry.name, ...parts.slice(star + 1));
-      if (fs.existsSync(dir) && fs.statSync(dir).isDirectory()) found.push({ plugin: entry.name, suffix, dir });
-    }
-  }
-  const count = new Map<string, number>();
-  for (const tree of found) count.set(tree.plugin, (count.get(tree.plugin) || 0) + 1);
-  const trees = found.map((tree) => ({
-    name: count.get(tree.plugin)! > 1 ? `plugin:${tree.plugin}/${tree.suffix}` : `plugin:${tree.plugin}`,
-    dir: tree.dir,
-  }));
-  // The same directory reached by two globs is one tree.
-  const unique = new Map(trees.map((tree) => [tree.dir, tree]));
+  const trees: Tree[] = [];
+  raw
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean)
+    .forEach((glob, index) => {
+      const star = checkGlob(glob);
+      const parts = glob.split('/');
+      const parent = path.resolve(workspace, ...parts.slice(0, star));
+      if (!fs.existsSync(parent)) return;
+      const suffix = parts.slice(star + 1).join('/');
+      for (const entry of fs.readdirSync(parent, { withFileTypes: true })) {
+        if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
+        const dir = path.join(parent, entry.name, ...parts.slice(star + 1));
+        if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) continue;
+        // A later glob ending in the plugin's name (`extra/*`) is told apart by its parent.
+        const part = suffix || parts.slice(0, star).join('/');
+        trees.push({ name: index === 0 ? `plugin:${entry.name}` : `plugin:${entry.name}/${part}`, dir });
+      }
+    });
+  // The same directory reached by two globs is one tree, under the first glob's name.
+  const unique = new Map<string, Tree>();
+  for (const tree of trees) if (!unique.has(tree.dir)) unique.set(tree.dir, tree);
   return [...unique.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 

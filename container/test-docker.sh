@@ -28,7 +28,8 @@
 # Env: IMAGE (default localhost/verification-runner:dev); CONTAINER_ENGINE (default: docker when
 #      its daemon answers, else podman); BASE_IMAGE (default: with podman the offline base
 #      localhost/verification-runner-base:bookworm, with docker the official Playwright image);
-#      TESTS_WORKSPACE (default examples/workspace); BASE_URL (unset: the workspace's own site;
+#      TESTS_WORKSPACE (default examples/workspace); BASE_URL (unset: the workspace's own site,
+#      LOCAL_SITE_DIR, default verification-site;
 #      a localhost URL makes the container share the host's network); VR_ARTIFACTS (default
 #      ./.verification-artifacts); VR_SKIP_BUILD=1 uses IMAGE as it is.
 set -euo pipefail
@@ -116,6 +117,10 @@ fi
 # so every run gets its own run directory instead of becoming a retry of the last one.
 run_uid=$(cat /proc/sys/kernel/random/uuid 2>/dev/null || python3 -c 'import uuid; print(uuid.uuid4())')
 job=$run_uid.acceptance.1
+# No BASE_URL: the workspace serves its own site, which a Kargo run (KUBERNETES_SERVICE_HOST,
+# below) does only when LOCAL_SITE_DIR says so; otherwise an empty BASE_URL is exit 2.
+local_site=()
+[[ -n ${BASE_URL:-} ]] || local_site=(-e "LOCAL_SITE_DIR=${LOCAL_SITE_DIR:-verification-site}")
 network=()
 local_url='^https?://(localhost|127\.[0-9.]+|\[::1\])([:/]|$)'
 if [[ ${BASE_URL:-} =~ $local_url || $tests_repo =~ $local_url ]]; then
@@ -153,7 +158,7 @@ set +e
   -e ARTIFACT_ROOT=/artifacts \
   -e RUN_DEADLINE_SECONDS="${RUN_DEADLINE_SECONDS:-2100}" \
   -e HOME=/tmp \
-  "${extra_env[@]}" \
+  "${local_site[@]}" "${extra_env[@]}" \
   "$IMAGE" run "$@"
 code=$?
 set -e

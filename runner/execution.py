@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from runner import __version__, kube, playwright, readiness, wrapup
+from runner import __version__, kube, playwright, readiness, target, wrapup
 from runner import workspace as workspace_of
 from runner.config import settings_view
 from runner.config.derived import identity_of, redactor_for
@@ -97,6 +97,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         sink.say(ctx.attempt.announcement(settings.shard_count))
         metadata = metadata.with_kargo(kube.promotion_of(settings, sink.say))
         write_metadata(layout.metadata, metadata, sink.redactor)
+        target.check_target(settings)  # before the fetch: a Kargo run must name its target
         fetched = workspace_of.fetch_tests(ctx, undo)
         if fetched is not None:
             metadata = metadata.learned(**asdict(Provenance.of(fetched)))

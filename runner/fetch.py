@@ -13,6 +13,7 @@ from runner.fetching.git import fetch_tests
 from runner.fetching.install import install_dependencies
 from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.revisions import display_url, sparse_patterns
+from runner.target import LOCAL_SITE_DEFAULT
 
 
 @dataclass(frozen=True)
@@ -63,8 +64,8 @@ def request_for(settings: Settings, run_name: str) -> FetchRequest | None:
             "go to a scratch directory such as the pod's /tmp emptyDir"
         )
     site = None
-    if settings.base_url is None and settings.local_site_dir is None:
-        site = "site"  # playwright.config.ts serves <workspace>/site when BASE_URL is unset
+    if settings.base_url is None:  # playwright.config.ts serves it when BASE_URL is unset
+        site = settings.local_site_dir or LOCAL_SITE_DEFAULT
     return FetchRequest(
         repo=settings.tests_repo,
         revision=revision,

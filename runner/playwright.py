@@ -15,9 +15,11 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from runner import target
 from runner.config.settings import Settings
 from runner.contract import jsontext
 from runner.contract.errors import ConfigError, InfrastructureError
+from runner.target import LOCAL_SITE_DEFAULT
 from runner.volume.artifacts import AttemptLayout, MergedLayout
 
 CONFIG_FILE = "playwright.config.ts"
@@ -206,10 +208,18 @@ def prepare(
     check_environment(base)
     env = environment(settings, layout, workspace=workspace, base=base, suite=suite)
     layout.state.mkdir(exist_ok=True)
+    site = target.local_site(settings, workspace)
     node, version = versions(settings.playwright_home, env)
-    target = settings.base_url or "local webServer on " + env["LOCAL_SITE_DIR"]
-    shown = config.relative_to(workspace) if config else "none"
-    say(f"suite {suite}; workspace {workspace}; target {target}; workspace config {shown}")
+    aimed = target.label(settings) + (f" ({site}, served on 127.0.0.1)" if site else "")
+    shown = "none"
+    if config is not None:  # found without a setting is said as such: it changes the run
+        how = (
+            "WORKSPACE_CONFIG"
+            if settings.workspace_config
+            else "found; WORKSPACE_CONFIG=none skips it"
+        )
+        shown = f"{config.relative_to(workspace)} ({how})"
+    say(f"suite {suite}; workspace {workspace}; target {aimed}; workspace config {shown}")
     return env, node, version
 
 
@@ -287,8 +297,7 @@ def environment(
         env["BASE_URL"] = settings.base_url
     else:
         env.pop("BASE_URL", None)
-        site = settings.local_site_dir or workspace / "site"
-        env["LOCAL_SITE_DIR"] = str(site)
+        env["LOCAL_SITE_DIR"] = str(workspace / (settings.local_site_dir or LOCAL_SITE_DEFAULT))
         env["LOCAL_SITE_PORT"] = str(free_port())
     if settings.browser_executable:
         env["BROWSER_EXECUTABLE"] = str(settings.browser_executable)

@@ -90,35 +90,44 @@ def check_trees(
     central_path = _inside(workspace, workspace / central, f"CENTRAL_TESTS_DIR={central!r}")
     _must_be_directory(central_path, f"CENTRAL_TESTS_DIR={central!r}")
     central_tree = Tree("central", central_path, _has_specs(central_path, is_spec))
-    plugins = [
-        tree
-        for glob in plugin_globs
-        for tree in _plugin_trees(workspace, glob, is_spec, glob_is_explicit=glob_is_explicit)
-    ]
+    plugins: dict[Path, Tree] = {}  # the same directory reached by two globs is one tree
+    for index, glob in enumerate(plugin_globs):
+        for tree in _plugin_trees(
+            workspace, glob, is_spec, glob_is_explicit=glob_is_explicit, first=index == 0
+        ):
+            plugins.setdefault(tree.path, tree)
     if not central_tree.has_specs:
         message = (
             f"CENTRAL_TESTS_DIR={central!r}: {central_path} holds no spec file "
             f"(TEST_MATCH: {', '.join(test_match or DEFAULT_TEST_MATCH)})"
         )
-        if any(tree.has_specs for tree in plugins) and not allow_no_tests:
+        if any(tree.has_specs for tree in plugins.values()) and not allow_no_tests:
             raise ConfigError(
                 message + ", while plugin trees do: point it at the tree of your acceptance tests"
             )
         say(f"WARNING: {message}")  # with no test anywhere, the run ends "no tests" (exit 6)
-    for tree in plugins:
+    for tree in plugins.values():
         if not tree.has_specs:
             say(f"WARNING: plugin tree {tree.path} ({tree.project}) holds no spec file")
-    return [central_tree, *plugins]
+    return [central_tree, *sorted(plugins.values(), key=lambda tree: tree.project)]
 
 
 def _plugin_trees(
-    workspace: Path, glob: str, is_spec: Callable[[str], bool], *, glob_is_explicit: bool
+    workspace: Path,
+    glob: str,
+    is_spec: Callable[[str], bool],
+    *,
+    glob_is_explicit: bool,
+    first: bool,
 ) -> list[Tree]:
     what = f"PLUGIN_TESTS_GLOB={glob!r}"
     parts = glob.split("/")
     if parts.count("*") != 1 or sum("*" in p for p in parts) != 1:
         raise ConfigError(f"{what}: expected exactly one '*' as a whole path segment")
     star = parts.index("*")
+    # Stable names, as config/trees.ts gives them: the first glob's trees are plugin:<name>,
+    # a later glob's plugin:<name>/<the glob after the name>, however many trees a plugin has.
+    suffix = "" if first else "/" + ("/".join(parts[star + 1 :]) or "/".join(parts[:star]))
     parent = _inside(workspace, workspace.joinpath(*parts[:star]), what)
     if not parent.is_dir():
         if glob_is_explicit:
@@ -139,7 +148,7 @@ def _plugin_trees(
             continue  # a plugin without acceptance tests
         path = _inside(workspace, tree, what)
         _must_be_directory(path, what)
-        trees.append(Tree(f"plugin:{entry.name}", path, _has_specs(path, is_spec)))
+        trees.append(Tree(f"plugin:{entry.name}{suffix}", path, _has_specs(path, is_spec)))
     return trees
 
 

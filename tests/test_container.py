@@ -284,7 +284,17 @@ def test_npm_run_test_docker_passes_grep_and_base_url(image: str, tmp_path: Path
     """`npm run test:docker -- ARGS` (container/test-docker.sh): Playwright arguments and
     BASE_URL reach the run, and the evidence lands in the given host directory."""
     site = subprocess.Popen(
-        ["python3", "-u", "-m", "http.server", "--bind", "127.0.0.1", "--directory", "site", "0"],
+        [
+            "python3",
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            "verification-site",
+            "0",
+        ],
         cwd=WORKSPACE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -531,7 +541,8 @@ def test_the_monorepo_example_passes_in_the_container(image: str, tmp_path: Path
     done = run_shell(f"{step_exports()}\n{step_block('2.')}", env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert (
-        "8 test(s) will run: setup 1, central 3, plugin:catalog 3, plugin:techdocs 1" in done.stdout
+        "8 test(s) will run: setup 1, central 3, plugin:catalog 3, "
+        "plugin:techdocs/tests/acceptance 1" in done.stdout
     )
     (summary_file,) = (tmp_path / "host-artifacts").glob("*/attempt-1/summary.json")
     assert json.loads(summary_file.read_text())["passed"] == 8

@@ -181,7 +181,8 @@ def test_monorepo_example_passes_as_a_kargo_run(tmp_path: Path) -> None:
     done = _run(_kargo_env(tmp_path, MONOREPO))
     assert done.returncode == 0, done.stdout[-3000:]
     assert (
-        "8 test(s) will run: setup 1, central 3, plugin:catalog 3, plugin:techdocs 1" in done.stdout
+        "8 test(s) will run: setup 1, central 3, plugin:catalog 3, "
+        "plugin:techdocs/tests/acceptance 1" in done.stdout
     )
     assert "WARNING: verification.config.ts sets retries, which the runner owns" in done.stdout
     assert "[global-setup] testing http://127.0.0.1:" in done.stdout
@@ -214,8 +215,8 @@ def test_relative_paths_in_specs_mean_the_workspace(tmp_path: Path) -> None:
     workspace = tmp_path / "ws"
     acceptance = workspace / "apps" / "backstage" / "tests" / "acceptance"
     acceptance.mkdir(parents=True)
-    (workspace / "site").mkdir()
-    (workspace / "site" / "index.html").write_text(
+    (workspace / "verification-site").mkdir()
+    (workspace / "verification-site" / "index.html").write_text(
         "<p id=who></p><script>document.getElementById('who').textContent ="
         " localStorage.getItem('user') || 'nobody'</script>"
     )

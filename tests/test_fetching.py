@@ -574,6 +574,7 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
         fake_npx,
         "notests",
         KUBERNETES_SERVICE_HOST="10.0.0.1",
+        LOCAL_SITE_DIR="verification-site",  # no BASE_URL: the suite's own site, said so
         LOOKUP_PROMOTION="false",
         TESTS_REPO="",
         TESTS_REVISION="",
@@ -584,6 +585,7 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
     assert done.returncode == 2, done.stdout[-3000:]
     assert "TESTS_REPO is empty, so the tests were expected" in done.stdout
     (empty / "apps" / "backstage" / "tests" / "acceptance").mkdir(parents=True)
+    (empty / "verification-site").mkdir()
     done = _run(env)
     assert done.returncode == 6, done.stdout[-3000:]
     assert "TESTS_REPO is empty, so the tests were expected in the workspace" in done.stdout

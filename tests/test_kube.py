@@ -114,6 +114,7 @@ def _lookup_env(
         tmp_path / "a",
         "discovery:1,junit:pass:1",
         KUBERNETES_SERVICE_HOST="127.0.0.1",
+        LOCAL_SITE_DIR="verification-site",  # a Kargo run serves its own site only when told
         KUBERNETES_SERVICE_PORT=str(port),
         POD_NAMESPACE=NS,
         JOB_NAME=job,
@@ -167,6 +168,7 @@ def test_no_service_account_means_no_lookup_and_a_clear_line(
         tmp_path / "a",
         "discovery:1,junit:pass:1",
         KUBERNETES_SERVICE_HOST="127.0.0.1",
+        LOCAL_SITE_DIR="verification-site",  # a Kargo run serves its own site only when told
         POD_NAMESPACE=NS,
         JOB_NAME=JOB,
         SERVICE_ACCOUNT_DIR=str(tmp_path / "none"),

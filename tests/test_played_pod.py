@@ -208,7 +208,10 @@ def deployment(
     come from: the verification args, and the workspace to mount (None: fetched from Git)."""
     workspace = Path(shutil.copytree(source, folder / "workspace"))  # podman may chown it
     with contextlib.ExitStack() as stack:
-        args = {**FREIGHT_ARGS, "base-url": stack.enter_context(site(workspace / "site"))}
+        args = {
+            **FREIGHT_ARGS,
+            "base-url": stack.enter_context(site(workspace / "verification-site")),
+        }
         if not fetches_its_tests(template):
             yield args, workspace
             return

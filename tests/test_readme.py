@@ -158,5 +158,8 @@ def test_the_local_step_runs_the_monorepo_example(tmp_path: Path) -> None:
     env["ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
     done = run_shell(step_block("1."), env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "8 test(s) would run (suite local): setup 1, central 3, plugin:catalog 3" in done.stdout
+    assert (
+        "8 test(s) would run (suite local): setup 1, central 3, plugin:catalog 3, "
+        "plugin:techdocs/tests/acceptance 1" in done.stdout
+    )
     assert "VERIFICATION PASSED (exit 0)" in done.stdout.splitlines()[-1]

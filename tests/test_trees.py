@@ -124,8 +124,23 @@ def test_several_plugin_globs_and_test_ts_specs(tmp_path: Path) -> None:
     ):
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text("")
+    # A later glob's trees carry the rest of the glob: names do not depend on what else exists.
     assert _check(root, glob="plugins/*/e2e-tests, plugins/*/tests", explicit=True) == [
         "central",
         "plugin:a",
-        "plugin:b",
+        "plugin:b/tests",
     ]
+
+
+def test_a_second_tree_of_a_plugin_renames_nothing(tmp_path: Path) -> None:
+    root = tmp_path / "ws"
+    for name in (f"{CENTRAL}/app.test.ts", "plugins/a/e2e-tests/a.test.ts"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+    glob = "plugins/*/e2e-tests,plugins/*/tests/acceptance"
+    before = _check(root, glob=glob, explicit=True)
+    (root / "plugins/a/tests/acceptance").mkdir(parents=True)
+    (root / "plugins/a/tests/acceptance/b.spec.ts").write_text("")
+    after = _check(root, glob=glob, explicit=True)
+    assert before == ["central", "plugin:a"]
+    assert after == ["central", "plugin:a", "plugin:a/tests/acceptance"]

@@ -71,7 +71,7 @@ def _tree(root: Path, extra: dict[str, str] | None = None) -> Path:
     return _workspace(root, {"apps/backstage/tests/acceptance/a.spec.ts": SPEC, **(extra or {})})
 
 
-def test_runner_owned_keys_are_overridden_with_one_warning_each(tmp_path: Path) -> None:
+def test_runner_owned_keys_are_overridden_in_one_warning_naming_each(tmp_path: Path) -> None:
     workspace = _tree(
         tmp_path,
         {
@@ -89,11 +89,12 @@ def test_runner_owned_keys_are_overridden_with_one_warning_each(tmp_path: Path) 
     )
     done = _listing(workspace, VR_RETRIES="1")
     config = _config(done)
-    warnings = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    (line,) = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    assert "verification.config.ts sets 8 keys the runner owns, ignored" in line
     for key in ("retries", "forbidOnly", "reporter", "outputDir", "webServer"):
-        assert sum(f"sets {key}," in line for line in warnings) == 1, warnings
+        assert line.count(f" {key} (") == 1, line
     for key in ("baseURL", "browserName", "launchOptions.executablePath"):
-        assert sum(f"use sets {key}," in line for line in warnings) == 1, warnings
+        assert line.count(f" use.{key} (") == 1, line
     assert config["forbidOnly"] is True
     central = _projects(config)["central"]
     assert central["retries"] == 1 and central["timeout"] == 12345
@@ -117,7 +118,7 @@ def test_kargo_runs_never_write_snapshots_local_runs_may(tmp_path: Path) -> None
         _config(kargo)["updateSnapshots"],
         _projects(_config(kargo))["central"]["ignoreSnapshots"],
     ) == ("none", False)
-    assert "sets updateSnapshots," in kargo.stderr and "sets ignoreSnapshots," in kargo.stderr
+    assert " updateSnapshots (" in kargo.stderr and " ignoreSnapshots (" in kargo.stderr
     local = _listing(workspace, VR_SUITE="local")
     assert _config(local)["updateSnapshots"] == "all" and "WARNING" not in local.stderr
 
@@ -179,7 +180,7 @@ def test_a_plain_playwright_config_lends_its_one_project_to_every_tree(tmp_path:
     assert central["use"]["storageState"] == ".auth/user.json"
     assert central["use"]["browserName"] == "chromium"
     # devices[...] sets defaultBrowserType: runner-owned, so it is named once.
-    assert done.stderr.count("use sets defaultBrowserType,") == 1
+    assert done.stderr.count("use.defaultBrowserType (the image's Chromium; project chromium)") == 1
 
 
 @pytest.mark.parametrize(
@@ -237,9 +238,9 @@ def test_several_plugin_globs_and_a_plugin_found_by_two(tmp_path: Path) -> None:
     done = _listing(workspace, PLUGIN_TESTS_GLOB="plugins/*/e2e-tests,plugins/*/tests/acceptance")
     assert list(_projects(_config(done))) == [
         "central",
-        "plugin:catalog/e2e-tests",
+        "plugin:catalog",  # the first glob's: a second tree renames nothing
         "plugin:catalog/tests/acceptance",
-        "plugin:docs",
+        "plugin:docs/tests/acceptance",
     ]
 
 
@@ -247,7 +248,12 @@ def test_the_monorepo_example_is_layered_as_documented() -> None:
     done = _listing(MONOREPO, VR_SUITE="kargo", **MONOREPO_ENV)
     config = _config(done)
     projects = _projects(config)
-    assert list(projects) == ["setup", "central", "plugin:catalog", "plugin:techdocs"]
+    assert list(projects) == [
+        "setup",
+        "central",
+        "plugin:catalog",
+        "plugin:techdocs/tests/acceptance",
+    ]
     assert all(projects[p]["dependencies"] == ["setup"] for p in list(projects)[1:])
     assert projects["central"]["use"]["locale"] == "de-DE"
     assert config["updateSnapshots"] == "none"
@@ -284,3 +290,134 @@ def test_bad_tree_and_config_settings_are_exit_2(tmp_path: Path, fake_npx: FakeN
         assert done.returncode == 2, (name, value, done.stdout[-2000:], done.stderr[-2000:])
         assert says in (done.stdout + done.stderr).decode(), (name, value)
         assert not fake_npx.record.exists()
+
+
+# A Backstage app's root playwright.config.ts, as create-app writes it, with a stand-in for
+# `generateProjects()` from @backstage/e2e-test-utils/playwright: every workspace package with
+# an `e2e-tests/` folder becomes `{ name: <package.json name>, testDir: <dir>/e2e-tests,
+# use: { channel: 'chrome' } }` (packages/e2e-test-utils/src/playwright/generateProjects.ts).
+BACKSTAGE_CONFIG = """
+import fs from 'node:fs';
+import path from 'node:path';
+import { defineConfig } from '@playwright/test';
+
+function generateProjects() {
+  const root = process.cwd();
+  const globs: string[] = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).workspaces;
+  const dirs = globs.flatMap((glob) => {
+    const parent = path.join(root, glob.replace(/\\/\\*$/, ''));
+    return fs.existsSync(parent) ? fs.readdirSync(parent).map((name) => path.join(parent, name)) : [];
+  });
+  return dirs
+    .filter((dir) => fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(path.join(dir, 'e2e-tests')))
+    .map((dir) => ({
+      name: JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).name,
+      testDir: path.join(dir, 'e2e-tests'),
+      use: { channel: 'chrome' },
+    }));
+}
+
+export default defineConfig({
+  timeout: 60_000,
+  expect: { timeout: 30_000 },
+  webServer: process.env.CI ? [] : [{ command: 'yarn start', port: 3000, reuseExistingServer: true, timeout: 60_000 }],
+  forbidOnly: !!process.env.CI,
+  retries: process.env.CI ? 2 : 0,
+  reporter: [['html', { open: 'never', outputFolder: 'e2e-test-report' }]],
+  use: {
+    actionTimeout: 0,
+    baseURL: process.env.PLAYWRIGHT_URL ?? 'http://localhost:3000',
+    screenshot: 'only-on-failure',
+    trace: 'on-first-retry',
+  },
+  outputDir: 'node_modules/.cache/e2e-test-results',
+  projects: generateProjects(),
+});
+"""
+BACKSTAGE_ENV = {
+    "CENTRAL_TESTS_DIR": "packages/app/e2e-tests",
+    "PLUGIN_TESTS_GLOB": "plugins/*/e2e-tests",
+}
+
+
+def backstage_app(root: Path, extra: dict[str, str] | None = None) -> Path:
+    """A workspace in create-app's layout: the app, a plugin made with `yarn new`, a package
+    without e2e tests, and the root config above; no verification.config.ts."""
+    return _workspace(
+        root,
+        {
+            "package.json": json.dumps({"name": "root", "workspaces": ["packages/*", "plugins/*"]}),
+            "playwright.config.ts": BACKSTAGE_CONFIG,
+            "packages/app/package.json": json.dumps({"name": "app"}),
+            "packages/app/e2e-tests/app.test.ts": SPEC,
+            "packages/backend/package.json": json.dumps({"name": "backend"}),
+            "plugins/hello/package.json": json.dumps({"name": "@internal/plugin-hello"}),
+            "plugins/hello/e2e-tests/hello.test.ts": SPEC,
+            **(extra or {}),
+        },
+    )
+
+
+def test_a_backstage_playwright_config_is_used_as_it_is(tmp_path: Path) -> None:
+    workspace = backstage_app(tmp_path)
+    done = _listing(workspace, VR_SUITE="kargo", **BACKSTAGE_ENV)
+    config = _config(done)
+    projects = _projects(config)
+    # Each tree runs once, under the workspace's own project name; nothing is a setup project.
+    assert list(projects) == ["app", "@internal/plugin-hello"]
+    assert sorted(s["file"] for s in json.loads(done.stdout)["suites"]) == [
+        "packages/app/e2e-tests/app.test.ts",
+        "plugins/hello/e2e-tests/hello.test.ts",
+    ]
+    app = projects["app"]
+    assert app["dependencies"] == [] and app["testDir"] == str(workspace / "packages/app/e2e-tests")
+    assert (app["timeout"], app["use"]["trace"], app["use"]["screenshot"]) == (
+        60_000,
+        "on-first-retry",
+        "only-on-failure",
+    )
+    assert app["use"]["baseURL"] == "http://127.0.0.1:9"  # BASE_URL, not the app's localhost:3000
+    assert "channel" not in app["use"] and app["use"]["launchOptions"]["executablePath"]
+    assert app["metadata"]["verification-runner"]["role"] == "tree"
+    assert config["webServer"] is None and config["forbidOnly"] is True
+    # One line for the seven keys the runner owns, each named once.
+    (line,) = [line for line in done.stderr.splitlines() if "WARNING" in line]
+    for key in ("reporter", "outputDir", "retries", "forbidOnly", "webServer", "use.baseURL"):
+        assert line.count(f" {key} (") == 1, line
+    assert "use.channel (the image's Chromium; projects app, @internal/plugin-hello)" in line
+
+
+def test_a_tree_no_workspace_project_covers_keeps_the_runners_project(tmp_path: Path) -> None:
+    workspace = backstage_app(tmp_path, {"plugins/docs/tests/acceptance/d.spec.ts": SPEC})
+    done = _listing(
+        workspace,
+        CENTRAL_TESTS_DIR="packages/app/e2e-tests",
+        PLUGIN_TESTS_GLOB="plugins/*/e2e-tests,plugins/*/tests/acceptance",
+    )
+    assert list(_projects(_config(done))) == [
+        "app",
+        "plugin:docs/tests/acceptance",
+        "@internal/plugin-hello",
+    ]
+
+
+def test_only_projects_others_depend_on_are_setup_projects(tmp_path: Path) -> None:
+    config = BACKSTAGE_CONFIG.replace(
+        "projects: generateProjects(),",
+        "projects: [{ name: 'setup', testMatch: /.*\\\\.setup\\\\.ts/ },"
+        " ...generateProjects().map((p) => ({ ...p, dependencies: ['setup'] }))],",
+    )
+    workspace = backstage_app(
+        tmp_path, {"playwright.config.ts": config, "packages/app/e2e-tests/auth.setup.ts": SPEC}
+    )
+    projects = _projects(_config(_listing(workspace, **BACKSTAGE_ENV)))
+    assert list(projects) == ["setup", "app", "@internal/plugin-hello"]
+    assert projects["app"]["dependencies"] == ["setup"]
+    assert projects["setup"]["metadata"]["verification-runner"]["role"] == "setup"
+
+
+def test_the_runners_own_config_is_never_a_workspace_config(tmp_path: Path) -> None:
+    """A workspace that is this checkout (TESTS_WORKSPACE=.) must not load the runner's config
+    under itself."""
+    done = _listing(REPO, CENTRAL_TESTS_DIR="examples/workspace/apps/backstage/tests/acceptance")
+    assert "central" in _projects(_config(done))

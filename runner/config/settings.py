@@ -232,8 +232,8 @@ class Settings(BaseSettings):
     central_tests_dir: str = "apps/backstage/tests/acceptance"
     plugin_tests_glob: str = "apps/backstage/plugins/*/tests/acceptance"  # comma-separated
     test_match: str | None = None  # comma-separated globs; None: *.spec.* and *.test.*
-    workspace_config: str | None = None  # None: verification.config.* when present
-    local_site_dir: Path | None = None
+    workspace_config: str | None = None  # None: verification.config.*, else playwright.config.*
+    local_site_dir: str | None = None  # relative to the workspace; None: verification-site
     browser_executable: Path | None = None
     suite: Literal["kargo", "local"] | None = None
     allow_no_tests: bool = False
@@ -408,6 +408,13 @@ class Settings(BaseSettings):
                 )
         return ",".join(globs)
 
+    @field_validator("local_site_dir")
+    @classmethod
+    def _site_in_workspace(cls, value: str | None) -> str | None:
+        if value is not None and value.startswith("/"):
+            raise ValueError("expected a directory relative to the workspace")
+        return None if value is None else check_relative_path(value)
+
     @field_validator("test_match")
     @classmethod
     def _test_globs(cls, value: str | None) -> str | None:
@@ -550,14 +557,20 @@ class Settings(BaseSettings):
 
     def workspace_config_in(self, workspace: Path) -> Path | None:
         """The workspace's own Playwright settings (config/workspace.ts loads them): the file
-        WORKSPACE_CONFIG names, else the first verification.config.* there; `none`: none."""
+        WORKSPACE_CONFIG names, else the first verification.config.* there, else the
+        workspace's own playwright.config.* (a Backstage app's, used as it is); `none`: none.
+        The runner's own config (a workspace that is this checkout) is never one."""
         if self.workspace_config == "none":
             return None
         if self.workspace_config:
             return workspace / self.workspace_config
-        names = ("ts", "js", "mjs", "cjs")
-        found = (workspace / f"verification.config.{ext}" for ext in names)
-        return next((path for path in found if path.is_file()), None)
+        own = (self.playwright_home / "playwright.config.ts").resolve()
+        found = (
+            workspace / f"{stem}.{ext}"
+            for stem in ("verification.config", "playwright.config")
+            for ext in ("ts", "js", "mjs", "cjs")
+        )
+        return next((p for p in found if p.is_file() and p.resolve() != own), None)
 
 
 def child_environment() -> dict[str, str]:
