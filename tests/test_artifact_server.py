@@ -20,7 +20,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
@@ -59,6 +59,7 @@ class Response:
     status: int
     content_type: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class Server:
                 response.status,
                 response.getheader("Content-Type", ""),
                 response.read().decode("utf-8", "replace"),
+                dict(response.getheaders()),
             )
         finally:
             connection.close()
@@ -314,7 +316,45 @@ def test_head_of_a_log(server: Server) -> None:
     ],
 )
 def test_missing_job_is_404(server: Server, path: str) -> None:
-    assert server.request(path).status == 404
+    response = server.request(path)
+    assert response.status == 404
+    assert_one_plain_line(response)
+
+
+def assert_one_plain_line(response: Response) -> str:
+    """Kargo's log view shows any answer's body as the log (pkg/server get_analysisrun_logs):
+    a refusal is one line of plain text, never nginx's HTML page."""
+    assert response.content_type.startswith("text/plain"), response.content_type
+    assert "<" not in response.body.replace("<namespace>", "").replace("<jobName>", "")
+    assert response.body.endswith("\n") and response.body.count("\n") == 1, response.body
+    assert response.body.startswith("verification-artifacts: ")
+    return response.body
+
+
+def test_a_job_without_a_log_yet_says_so_by_name(server: Server) -> None:
+    """What Kargo's log view shows for a Job whose pod has not written its log yet: the Job's
+    namespace and name and why there is none, as text."""
+    job = f"{UID}.acceptance.3"
+    response = server.request(f"/logs/{NAMESPACE}/{job}")
+    assert response.status == 404
+    body = assert_one_plain_line(response)
+    assert f"no log of Job {NAMESPACE}/{job} on the artifact volume (yet)" in body
+    assert f"kubectl -n {NAMESPACE} logs job/{job}" in body
+    assert response.headers.get("Cache-Control") == "no-cache"  # it may appear any moment
+
+
+@pytest.mark.parametrize("path", ["/index.html", "/runs/no-such-run/", "/runs/_jobs/"])
+def test_other_404s_are_plain_text(server: Server, path: str) -> None:
+    body = assert_one_plain_line(server.request(path))
+    assert "404 Not Found" in body and "/logs/<namespace>/<jobName>" in body
+
+
+def test_refusals_are_plain_text(server: Server) -> None:
+    body = assert_one_plain_line(server.request(f"/runs/{RUN}/{ACTIVE_LOCK}"))
+    assert "403 Forbidden" in body and STATE_MARK not in body
+    refused = server.request(f"/logs/{NAMESPACE}/{JOB}", method="POST", body="x")
+    assert refused.status == 403
+    assert "403 Forbidden" in assert_one_plain_line(refused)
 
 
 def test_report_page(server: Server) -> None:
@@ -427,6 +467,19 @@ def test_with_a_token_nothing_is_served_without_it(token_server: Server, path: s
         response = token_server.request(path, token=token)
         assert response.status == 401, (path, token)
         assert JOB not in response.body and "VERIFICATION" not in response.body
+        # What Kargo's log view shows: the reason in one line, never the token itself.
+        body = assert_one_plain_line(response)
+        assert "Authorization: Bearer token is missing or wrong" in body
+        assert "api.rollouts.logs.tokenSecret" in body
+        assert KARGO_TOKEN not in body
+        assert response.headers.get("WWW-Authenticate") == 'Bearer realm="verification-artifacts"'
+
+
+def test_with_the_token_a_missing_log_is_still_named(token_server: Server) -> None:
+    job = f"{UID}.acceptance.3"
+    response = token_server.request(f"/logs/{NAMESPACE}/{job}", token=KARGO_TOKEN)
+    assert response.status == 404
+    assert f"no log of Job {NAMESPACE}/{job}" in assert_one_plain_line(response)
 
 
 def test_kargos_token_reads_the_log(token_server: Server) -> None:
