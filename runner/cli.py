@@ -9,6 +9,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
 
@@ -32,10 +33,17 @@ def _settings(promotion: str | None = None, *, say_warnings: bool = True) -> Set
     return settings
 
 
-def _run(action: Callable[[], ExitCode]) -> None:
-    """Run one command and exit with its code; an exception becomes its sentence and code."""
+def _run(action: Callable[[], ExitCode]) -> NoReturn:
+    """Run one command and exit with its code; an exception becomes its sentence and code.
+
+    Ctrl-C is exit 130 for every command (`run` and `wait` turn the signal into `Interrupted`
+    themselves): click would print "Aborted!" and exit 1, "tests failed".
+    """
     try:
         code = action()
+    except KeyboardInterrupt:
+        click.echo("verification-runner: interrupted (SIGINT)", err=True)
+        code = ExitCode.INTERRUPTED
     except Exception as exc:
         failure = failure_of(exc)
         if failure.internal:
@@ -45,7 +53,25 @@ def _run(action: Callable[[], ExitCode]) -> None:
     sys.exit(int(code))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _ContractGroup(click.Group):
+    """Click's own outcomes mapped to the exit-code contract on purpose: a usage error (unknown
+    command or option, missing argument) is a configuration error, 2; Ctrl-C before a command
+    runs is 130. Left to click they would be 2 by coincidence and "Aborted!" with 1."""
+
+    def main(self, *args: Any, **kwargs: Any) -> NoReturn:
+        kwargs["standalone_mode"] = False
+        try:
+            code = super().main(*args, **kwargs)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(int(ExitCode.CONFIG_ERROR))
+        except click.Abort:  # click's word for a KeyboardInterrupt outside `_run`
+            click.echo("verification-runner: interrupted (SIGINT)", err=True)
+            sys.exit(int(ExitCode.INTERRUPTED))
+        sys.exit(code if isinstance(code, int) else int(ExitCode.PASSED))  # --help, --version
+
+
+@click.group(cls=_ContractGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="verification-runner")
 def main() -> None:
     """Prove a deployment works before it is trusted (the Kargo verification Job payload).
@@ -133,8 +159,8 @@ def wait() -> None:
 )
 def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
     """Judge existing JUnit files (from Playwright or any producer) without running anything."""
+    from runner.config.derived import redactor_for  # noqa: PLC0415
     from runner.judging.report import report_junit  # noqa: PLC0415 - per-command imports: fast start
-    from runner.log.masking import Redactor  # noqa: PLC0415
 
     def action() -> ExitCode:
         settings = _settings()
@@ -144,7 +170,7 @@ def report(junit: tuple[Path, ...], summary_json: Path | None) -> None:
             allow_no_tests=settings.allow_no_tests,
             summary_json=summary_json,
             echo=click.echo,
-            redactor=Redactor.from_environment(child_environment()),
+            redactor=redactor_for(settings, child_environment()),
         )
 
     _run(action)

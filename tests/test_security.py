@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import pytest
 
+from runner.log.masking import is_secret_name
 from runner.volume.artifacts import ACTIVE_HOLDER, LEDGER, RUN_MARKER
 from tests.conftest import REPO, npx_shim, runner_command, written_forms
 
@@ -96,10 +97,10 @@ def _shim(tmp_path: Path) -> Path:
     "script",
     [
         # the test prints each secret, then fails with them in its name and message
-        "discovery:1,secret:API_TOKEN,secret:HEALTH_HEADER,secret:TOKEN_FILE_CONTENT,"
+        "discovery:1,secret:API_TOKEN,secret:HEALTH_HEADER,secret:FROM_THE_FILE,"
         "junitsecret:API_TOKEN,exit:1",
         "discovery:1,secret:HEALTH_HEADER,junitsecret:HEALTH_HEADER,exit:1",
-        "discovery:1,secret:TOKEN_FILE_CONTENT,junitsecret:TOKEN_FILE_CONTENT,exit:1",
+        "discovery:1,secret:FROM_THE_FILE,junitsecret:FROM_THE_FILE,exit:1",
         # Playwright fails before any test with the secret in its error line
         f"discovery:1,say:Error: cannot log in with {TOKEN},exit:1",
     ],
@@ -126,10 +127,13 @@ def test_a_planted_token_reaches_no_evidence(tmp_path: Path, echo_server: str, s
         "READY_CHECKS": json.dumps(checks),
         "API_TOKEN": TOKEN,
         "HEALTH_HEADER": HEADER_TOKEN,
-        "TOKEN_FILE_CONTENT": FILE_TOKEN,  # so the stand-in test can print the file's secret
+        # so the stand-in test can print the file's secret: under a name no rule masks, or the
+        # name alone would mask it and the test could not tell the file's masking missing
+        "FROM_THE_FILE": FILE_TOKEN,
         "ANALYSIS_RUN_UID": UID,
         "FAULT_PW": script,
     }
+    assert not any(map(is_secret_name, ("HEALTH_HEADER", "FROM_THE_FILE")))
     done = subprocess.run(
         [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False
     )
@@ -163,6 +167,42 @@ def test_a_bad_secret_setting_is_reported_masked(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert TOKEN.encode() not in done.stdout + done.stderr
+
+
+def test_report_masks_as_run_masks(tmp_path: Path) -> None:
+    """`report` builds its masker as `run` does (`redactor_for`): a SECRET_ENV_NAMES variable
+    and a readiness header's variable are masked, not only names that look secret."""
+    junit = tmp_path / "j.xml"
+    junit.write_text(
+        '<testsuites><testsuite name="s" tests="1"><testcase name="t" classname="c">'
+        '<failure message="got hunter2-value-xyz and hdr-value-8c1f"/></testcase>'
+        "</testsuite></testsuites>"
+    )
+    summary = tmp_path / "a.json"
+    check = {
+        "url": "http://127.0.0.1:9/health",
+        "headers": [{"header": "X-H", "value_from_env": "PLAIN_H"}],
+    }
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ARTIFACT_ROOT": str(tmp_path / "root"),
+        "MYVAL": "hunter2-value-xyz",
+        "SECRET_ENV_NAMES": "MYVAL",
+        "PLAIN_H": "hdr-value-8c1f",
+        "READY_CHECKS": json.dumps([check]),
+    }
+    done = subprocess.run(
+        [*runner_command(), "report", str(junit), "--summary-json", str(summary)],
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    written = summary.read_bytes()
+    for value in (b"hunter2-value-xyz", b"hdr-value-8c1f"):
+        assert value not in done.stdout + done.stderr + written
+    assert b"got **** and ****" in written
 
 
 # -- no shell anywhere in the runner ---------------------------------------------------------

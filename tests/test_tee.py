@@ -111,7 +111,7 @@ def test_lines_said_before_the_file_opens_are_kept(tmp_path: Path) -> None:
 def test_known_secret_values_are_masked(tmp_path: Path) -> None:
     sink = LogSink(
         console_fd=os.open(os.devnull, os.O_WRONLY),
-        redactor=Redactor.from_environment({"API_TOKEN": "s3cr3t-value"}),
+        redactor=Redactor(["s3cr3t-value"]),
     )
     sink.open_file(tmp_path / "l.log")
     sink.feed(b"token=s3cr3t-value\n")

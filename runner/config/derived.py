@@ -36,8 +36,10 @@ def retention_policy(settings: Settings) -> Policy:
 
 
 def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
-    """Mask secret-looking variables and every readiness header value, whatever its
-    variable is called: a test that prints one must not put it into the evidence."""
+    """The masker of every command (`run`, `report`): secret-looking variables by the settings'
+    names (SECRET_ENV_NAMES too) and every readiness header value, whatever its variable is
+    called: a test that prints one must not put it into the evidence. No command builds its
+    own."""
     names = settings.secret_names
     values = [v for k, v in environ.items() if names(k)]
     # A URL's password and secret-looking query values (?token=), wherever the URL is printed.

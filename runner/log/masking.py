@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TypeVar
@@ -118,12 +118,6 @@ class Redactor:
         forms = sorted({f for v in values for f in _written_forms(v)}, key=len, reverse=True)
         self._bytes_pattern = re.compile(b"|".join(map(re.escape, forms))) if forms else None
         self._longest = max(map(len, forms), default=0)  # bytes; see safe_cut
-
-    @classmethod
-    def from_environment(
-        cls, environ: Mapping[str, str], names: SecretNames = DEFAULT_NAMES
-    ) -> Redactor:
-        return cls(value for name, value in environ.items() if names(name))
 
     @property
     def active(self) -> bool:
