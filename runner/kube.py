@@ -44,7 +44,12 @@ class KargoContext:
 
 
 class LookupFailed(Exception):
-    """The API could not tell us; the message says why in one line."""
+    """The API could not tell us; the message says why in one line. `status` is the HTTP
+    status when the API answered with an error (403 refused, 404 not found), else None."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,7 @@ class ApiClient:
                 data = jsontext.loads(response.read(4 << 20))
         except urllib.error.HTTPError as exc:
             hint = " (the Job's ServiceAccount needs get on it)" if exc.code == 403 else ""
-            raise LookupFailed(f"GET {path}: HTTP {exc.code}{hint}") from exc
+            raise LookupFailed(f"GET {path}: HTTP {exc.code}{hint}", status=exc.code) from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise LookupFailed(f"GET {path}: {getattr(exc, 'reason', exc)}") from exc
         if not isinstance(data, dict):

@@ -17,7 +17,7 @@ import ssl
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urljoin, urlsplit
@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 from pydantic import SecretStr
 
 from runner import __version__
+from runner.deployed.versions import VersionCheck, from_json, matches, shown
 from runner.processes.walltime import TimedOut, within
 
 MAX_BODY = 1 << 20  # bytes read for the body match; a health page is small
@@ -73,6 +74,7 @@ class Check:
     insecure: bool = False  # accept any certificate
     ca_file: Path | None = None  # trusted besides the system's CAs
     headers: tuple[Header, ...] = ()
+    version: VersionCheck | None = None  # the deployment proof's HTTP way (runner/deployed/)
 
     @property
     def display(self) -> str:
@@ -84,6 +86,8 @@ class Check:
 class ProbeResult:
     ok: bool
     reason: str  # "status 200" when ok
+    # What a deployment proof saw (the version served), for the run's evidence.
+    evidence: Mapping[str, object] | None = None
 
 
 def probe(
@@ -133,7 +137,9 @@ def _probe(check: Check, timeout: float, sockets: list[socket.socket]) -> ProbeR
         # Headers (a token) go only to the origin they were configured for.
         headers = sent if _origin(url) == _origin(check.url) else {}
         try:
-            status, location, body = _get(url, check, headers, timeout=left, sockets=sockets)
+            status, location, body, received = _get(
+                url, check, headers, timeout=left, sockets=sockets
+            )
         except (OSError, http.client.HTTPException, ValueError) as exc:
             return ProbeResult(False, _error_reason(exc, url, timeout))
         if status in REDIRECTS and status not in check.statuses and location:
@@ -142,7 +148,10 @@ def _probe(check: Check, timeout: float, sockets: list[socket.socket]) -> ProbeR
                 return hop
             chain.append(hop)
             continue
-        return _judge(check, status, body, timeout=max(end - time.monotonic(), 0.0))
+        judged = _judge(check, status, body, timeout=max(end - time.monotonic(), 0.0))
+        if not judged.ok or check.version is None:
+            return judged
+        return _judge_version(check, check.version, body, received, end - time.monotonic())
 
 
 def _redirect(chain: list[str], target: str, limit: int) -> str | ProbeResult:
@@ -164,7 +173,7 @@ def _get(
     *,
     timeout: float,
     sockets: list[socket.socket],
-) -> tuple[int, str | None, bytes]:
+) -> tuple[int, str | None, bytes, http.client.HTTPMessage]:
     parts = urlsplit(url)
     host, https = parts.hostname or "", parts.scheme == "https"
     # Our own connection, so that the caller holds the socket (to shut it down at the
@@ -192,7 +201,8 @@ def _get(
                 },
             )
             response = conn.getresponse()
-            return response.status, response.getheader("Location"), _read(response, timeout)
+            body = _read(response, timeout)
+            return response.status, response.getheader("Location"), body, response.headers
         finally:
             conn.close()
 
@@ -244,11 +254,67 @@ def _judge(check: Check, status: int, body: bytes, *, timeout: float) -> ProbeRe
     return ProbeResult(True, f"status {status}")
 
 
+def _judge_version(
+    check: Check,
+    version: VersionCheck,
+    body: bytes,
+    received: http.client.HTTPMessage,
+    timeout: float,
+) -> ProbeResult:
+    """Does the answer say the expected version? The reason names both sides when not."""
+    text = body.decode("utf-8", "replace")
+    source = version.source
+    served: str | None
+    if source.kind == "header":
+        served = received.get(source.arg)
+    elif source.kind == "json":
+        served = from_json(text, source.arg)
+    elif source.kind == "regex":
+        found = _group(source.arg, text, max(timeout, 0.1))
+        if found is None:
+            return ProbeResult(
+                False,
+                f"PROVE_VERSION_FROM regex did not finish matching within {timeout:.1f}s",
+            )
+        served = found or None
+    else:
+        served = text.strip() or None
+    evidence = {
+        "method": "http",
+        "url": check.display,
+        "served": served,
+        "expected": version.expected,
+    }
+    if served is None:
+        return ProbeResult(
+            False,
+            f"does not say its version ({source}): it begins {_excerpt(text)}",
+            evidence,
+        )
+    if not matches(version.expected, served):
+        return ProbeResult(False, f"says {shown(served)}, expected {version.expected}", evidence)
+    return ProbeResult(True, f"says {shown(served)}", evidence)
+
+
 def _search(pattern: str, text: str, timeout: float) -> bool | None:
     """re.search(pattern, text) in a child Python killed after `timeout` s (None then)."""
+    found = _match_in_child(pattern, text, timeout, group=False)
+    return None if found is None else found[0]
+
+
+def _group(pattern: str, text: str, timeout: float) -> str | None:
+    """The first group of re.search(pattern, text), "" when it does not match; None when the
+    child was killed after `timeout` s."""
+    found = _match_in_child(pattern, text, timeout, group=True)
+    return None if found is None else found[1]
+
+
+def _match_in_child(
+    pattern: str, text: str, timeout: float, *, group: bool
+) -> tuple[bool, str] | None:
     try:
         done = subprocess.run(
-            [sys.executable, "-I", "-S", str(_MATCHER), pattern],
+            [sys.executable, "-I", "-S", str(_MATCHER), pattern, *(["--group"] if group else [])],
             input=text.encode("utf-8", "surrogateescape"),
             capture_output=True,
             timeout=timeout,
@@ -257,7 +323,8 @@ def _search(pattern: str, text: str, timeout: float) -> bool | None:
         )
     except subprocess.TimeoutExpired:
         return None
-    return done.returncode == 0
+    matched = done.returncode == 0
+    return matched, done.stdout.decode("utf-8", "surrogateescape") if matched else ""
 
 
 def _error_reason(  # noqa: PLR0911 - one plain sentence per kind of failure

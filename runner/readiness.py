@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from runner.config.settings import ReadyCheck, Settings
 from runner.contract.errors import TargetNotReady
 from runner.contract.exitcodes import ExitCode
+from runner.deployed.proof import WorkloadCheck
+from runner.deployed.versions import VersionCheck, parse_source
+from runner.deployed.workloads import parse_workload
+from runner.kube import ApiClient
 from runner.probe import SUCCESS, Check, Header, ProbeResult, probe
 from runner.processes.bounds import Deadline, StopRequest
 
@@ -28,7 +33,8 @@ PROGRESS_SECONDS = 5.0
 STOP_POLL_SECONDS = 0.2  # the longest sleep without looking at the stop request
 
 Say = Callable[[str], None]
-Prober = Callable[[Check, float], ProbeResult]  # (check, timeout)
+Gated = Check | WorkloadCheck  # an HTTP(S) probe, or the deployment proof's Kubernetes way
+G = TypeVar("G", Check, WorkloadCheck, Gated)
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class CheckOutcome:
     url: str
     ok: bool
     reason: str
+    evidence: Mapping[str, object] | None = None  # a deployment proof's (runner/deployed/)
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,19 @@ class ReadinessReport:
     skipped: str | None = None  # why the gate did not run
 
     def describe(self) -> str:
-        return "; ".join(f"{c.url}: {c.reason}" for c in self.checks)
+        return "; ".join(said(c.url, c.reason) for c in self.checks)
+
+    @property
+    def proof(self) -> dict[str, object] | None:
+        """What the deployment proof saw, when one ran: proven or not, and the evidence."""
+        for check in self.checks:
+            if check.evidence is not None:
+                return {
+                    "proven": check.ok,
+                    "what": said(check.url, check.reason),
+                    **check.evidence,
+                }
+        return None
 
     def as_metadata(self) -> dict[str, object]:
         return {
@@ -80,7 +99,13 @@ class ReadinessReport:
             "probes": self.probes,
             "deadline_seconds": round(self.deadline, 3),
             "checks": [{"url": c.url, "ok": c.ok, "last": c.reason} for c in self.checks],
+            "deployment_proof": self.proof,
         }
+
+
+def said(where: str, reason: str) -> str:
+    """`URL: status 503`, but `URL says 3f2a9c1, expected 9be04d7` for a version."""
+    return f"{where} {reason}" if reason.startswith("says ") else f"{where}: {reason}"
 
 
 class NotReady(TargetNotReady):
@@ -96,7 +121,7 @@ class NotReady(TargetNotReady):
 
 
 def wait_until_ready(
-    checks: Sequence[Check],
+    checks: Sequence[G],
     *,
     deadline_seconds: float,
     overall: Deadline,
@@ -106,7 +131,7 @@ def wait_until_ready(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
-    prober: Prober | None = None,
+    prober: Callable[[G, float], ProbeResult] | None = None,
 ) -> ReadinessReport:
     """Probe until a round passes every check; raise NotReady when the deadline passes first.
 
@@ -119,13 +144,18 @@ def wait_until_ready(
     end = start + limit
     last: list[ProbeResult | None] = [None] * len(checks)
     probes, delays, next_progress = 0, backoff_delays(backoff), start + PROGRESS_SECONDS
-    do_probe = prober or (
-        lambda check, timeout: probe(check, timeout=timeout, cancelled=lambda: stop.requested)
-    )
+
+    def default_probe(check: Gated, timeout: float) -> ProbeResult:
+        if isinstance(check, WorkloadCheck):
+            seen = check.run()  # each API call is bounded (kube.TIMEOUT); 403/404 raise
+            return ProbeResult(seen.ok, seen.reason, seen.evidence)
+        return probe(check, timeout=timeout, cancelled=lambda: stop.requested)
+
+    do_probe: Callable[[G, float], ProbeResult] = prober or default_probe
 
     def report(ready: bool) -> ReadinessReport:
         outcomes = tuple(
-            CheckOutcome(c.display, r.ok, r.reason)
+            CheckOutcome(c.display, r.ok, r.reason, r.evidence)
             if r
             else CheckOutcome(c.display, False, "not probed before the deadline")
             for c, r in zip(checks, last, strict=True)
@@ -145,12 +175,14 @@ def wait_until_ready(
             passed += result.ok
             previous, last[index] = last[index], result
             if not result.ok and (previous is None or previous.reason != result.reason):
-                say(f"not ready: {check.display}: {result.reason}")
+                say(f"not ready: {said(check.display, result.reason)}")
         stop.check("readiness")
         now = clock()
         if passed == len(checks):
             done = report(ready=True)
             say(f"target ready after {done.elapsed:.1f}s ({probes} probes)")
+            if done.proof:
+                say(f"deployment proven: {done.proof['what']}")
             return done
         if now >= end:
             raise NotReady(report(ready=False), limited_by_run=run_left < deadline_seconds)
@@ -206,17 +238,60 @@ def _check(spec: ReadyCheck, settings: Settings) -> Check:
     )
 
 
+def proof_checks(settings: Settings) -> tuple[Gated, ...]:
+    """The deployment proof's checks (PROVE_*): the workload's, then the version URL's."""
+    found: list[Gated] = []
+    expected = settings.expected_image
+    namespace = settings.proof_namespace
+    if settings.prove_workload and expected and namespace and settings.kubernetes_service_host:
+        host, port = settings.kubernetes_service_host, settings.kubernetes_service_port
+        account = settings.service_account_dir
+        found.append(
+            WorkloadCheck(
+                parse_workload(settings.prove_workload),
+                namespace,
+                expected,
+                client=lambda: ApiClient.in_cluster(host, port, account),
+            )
+        )
+    if settings.prove_version_url and settings.prove_version and settings.base_url:
+        found.append(
+            Check(
+                url=settings.base_url + settings.prove_version_url,
+                insecure=settings.ready_insecure_tls,
+                ca_file=settings.ready_ca_file,
+                version=VersionCheck(
+                    parse_source(settings.prove_version_from), settings.prove_version
+                ),
+            )
+        )
+    return tuple(found)
+
+
 def gate(settings: Settings, *, overall: Deadline, stop: StopRequest, say: Say) -> ReadinessReport:
-    """The gate as `run` and `wait` use it: skipped when told or when there is nothing to check."""
-    if settings.ready_skip:
+    """The gate as `run` and `wait` use it: skipped when told or when there is nothing to check.
+
+    READY_SKIP skips the readiness checks, never the deployment proof: a proof was asked for.
+    """
+    proofs = proof_checks(settings)
+    if settings.ready_skip and not proofs:
         say("readiness gate skipped (READY_SKIP)")
         return ReadinessReport(True, 0.0, 0, 0.0, skipped="READY_SKIP is set")
-    checks = checks_from_settings(settings)
+    checks: tuple[Gated, ...] = (
+        proofs
+        if settings.ready_skip
+        else (
+            *checks_from_settings(settings),
+            *proofs,
+        )
+    )
+    if settings.ready_skip:
+        say("readiness checks skipped (READY_SKIP); the deployment proof still runs")
     if not checks:
         say("readiness gate skipped: BASE_URL is unset; Playwright's webServer waits for its site")
         return ReadinessReport(True, 0.0, 0, 0.0, skipped="BASE_URL is unset")
     for check in checks:
-        if check.insecure and check.url.startswith("https:"):
+        if isinstance(check, Check) and check.insecure and check.url.startswith("https:"):
             say(f"WARNING: the TLS certificate of {check.display} is not verified")
     limit = min(settings.ready_deadline_seconds, overall.remaining())
     say(f"waiting up to {limit:.0f}s for the target: {', '.join(c.display for c in checks)}")

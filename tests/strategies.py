@@ -207,3 +207,16 @@ ref_names = st.from_regex(
 url_passwords = st.text(alphabet=st.characters(categories=["L", "N"]), min_size=1, max_size=20)
 # Variable-like names over a small alphabet, so that near misses are common.
 variable_names = st.text(alphabet="AB_", max_size=8)
+
+# -- The deployment proof (runner/deployed/) ------------------------------------------------
+_image_components = st.from_regex(r"[a-z0-9]{1,6}([._-][a-z0-9]{1,4})?", fullmatch=True)
+_registries = st.sampled_from(
+    ["", "ghcr.io/", "registry.example.com:5000/", "localhost/", "docker.io/"]
+)
+image_references = st.builds(
+    lambda registry, path, tag, digest: registry + "/".join(path) + tag + digest,
+    _registries,
+    st.lists(_image_components, min_size=1, max_size=3),
+    st.one_of(st.just(""), st.from_regex(r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}", fullmatch=True)),
+    st.one_of(st.just(""), st.from_regex(r"@sha256:[0-9a-f]{64}", fullmatch=True)),
+)

@@ -62,6 +62,11 @@ RUN_ELSEWHERE = {
     "npx playwright show-report": "tests.test_readme:test_the_report_folder_opens_with_show_report",
     "READY_CHECKS=": "tests.test_readme:test_the_ready_checks_example_is_valid",
     "verification-runner lint": "tests.test_lint",
+    "PROVE_WORKLOAD=": "tests.test_deployment_proof:test_the_readme_kubernetes_example_runs",
+    "BASE_URL=https://backstage-test.example.com PROVE_VERSION_URL": (
+        "tests.test_deployment_proof:test_the_readme_http_example_runs"
+    ),
+    'echo "{\\"commit': "tests.test_deployment_proof:test_the_readme_version_file_is_json",
 }
 
 

@@ -31,6 +31,8 @@ from runner.config.commalist import comma_list
 from runner.config.mistyped import env_names, suspicious_variables
 from runner.contract import jsontext
 from runner.contract.errors import ConfigError
+from runner.deployed import images, versions
+from runner.deployed.workloads import parse_workload
 from runner.fetching.revisions import Revision, check_relative_path, check_repo_url, redact_userinfo
 from runner.log.masking import SecretNames, is_secret_name, mask_value
 
@@ -42,6 +44,8 @@ WEEK = 7 * 86400.0
 CENTURY_DAYS = 36500.0
 EXABYTE_MB = 1e12
 LOCAL_ARTIFACT_ROOT = Path(".verification-artifacts")
+_DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_IMAGE_DIGEST = re.compile(r"sha256:[0-9a-fA-F]{64}|sha512:[0-9a-fA-F]{128}")
 
 
 def _default_playwright_home() -> Path:
@@ -284,6 +288,17 @@ class Settings(BaseSettings):
     ready_insecure_tls: bool = False
     ready_ca_file: Path | None = None
 
+    # Proving the target serves the Freight (runner/deployed/, README "Prove the deployment"):
+    # the Kubernetes way (a workload and the Freight's image) and/or the HTTP way (a URL under
+    # BASE_URL that says its version). Checked in the readiness gate; unset: "not proven".
+    prove_workload: str | None = None  # deployment/NAME, statefulset/NAME, rollout/NAME
+    prove_namespace: str | None = None  # None: POD_NAMESPACE
+    prove_image_digest: str | None = None  # sha256:...; compared with what the pods run
+    prove_image: str | None = Field(default=None, validate_default=True)  # repo:tag[@digest]
+    prove_version_url: str | None = None  # /path under BASE_URL
+    prove_version_from: str = "body"  # json:/pointer, header:Name, regex:(one group), body
+    prove_version: str | None = Field(default=None, validate_default=True)
+
     # Which variables are secret (runner/log/masking.py): comma-separated names or `*`/`?` patterns.
     secret_env_names: Annotated[tuple[str, ...], NoDecode] = ()
     not_secret_env_names: Annotated[tuple[str, ...], NoDecode] = ()
@@ -469,6 +484,104 @@ class Settings(BaseSettings):
         if value is not None and not value.is_file():
             raise ValueError("expected a PEM file of CA certificates")
         return value
+
+    @field_validator("prove_workload")
+    @classmethod
+    def _workload(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        parse_workload(value)
+        if not info.data.get("kubernetes_service_host"):
+            raise ValueError(
+                "needs the Kubernetes API, and KUBERNETES_SERVICE_HOST is unset (not in a pod): "
+                "use PROVE_VERSION_URL outside a cluster"
+            )
+        return value
+
+    @field_validator("prove_namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_LABEL.fullmatch(value):
+            raise ValueError("expected a namespace name (lower case, digits and -, at most 63)")
+        return value
+
+    @field_validator("prove_image_digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not _IMAGE_DIGEST.fullmatch(value):
+            raise ValueError("expected an image digest, e.g. sha256:<64 hex digits>")
+        return value.lower() if value else value
+
+    @field_validator("prove_image")
+    @classmethod
+    def _image(cls, value: str | None, info: ValidationInfo) -> str | None:
+        workload = info.data.get("prove_workload")
+        if value is None:
+            if workload:
+                raise ValueError(
+                    f"unset, but PROVE_WORKLOAD={workload} needs the Freight's image to look for "
+                    "(repo:tag, from imageFrom(...) in the Stage's verification args)"
+                )
+            return None
+        if not workload and "prove_workload" in info.data:
+            raise ValueError("set without PROVE_WORKLOAD: say which workload must run it")
+        ref = images.parse(value)
+        digest = info.data.get("prove_image_digest")
+        if digest and ref.digest and digest != ref.digest:
+            raise ValueError(f"its digest {ref.digest} disagrees with PROVE_IMAGE_DIGEST={digest}")
+        namespace = info.data.get("prove_namespace") or info.data.get("pod_namespace")
+        if workload and not namespace and "prove_namespace" in info.data:
+            raise ValueError(
+                "PROVE_WORKLOAD needs a namespace: set PROVE_NAMESPACE (POD_NAMESPACE is unset)"
+            )
+        return value
+
+    @field_validator("prove_version_url")
+    @classmethod
+    def _version_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith("/") or value.startswith("//"):
+            raise ValueError("expected a path under BASE_URL, e.g. /version.json")
+        if any(c.isspace() for c in value):
+            raise ValueError("a URL path has no spaces")
+        if not info.data.get("base_url") and "base_url" in info.data:
+            raise ValueError("a path under BASE_URL, which is unset")
+        return value
+
+    @field_validator("prove_version_from")
+    @classmethod
+    def _version_from(cls, value: str) -> str:
+        versions.parse_source(value)
+        return value
+
+    @field_validator("prove_version")
+    @classmethod
+    def _version(cls, value: str | None, info: ValidationInfo) -> str | None:
+        url = info.data.get("prove_version_url")
+        if value is None:
+            if url:
+                raise ValueError(
+                    f"unset, but PROVE_VERSION_URL={url} needs the version the Freight must "
+                    "serve (a commit, tag or digest from the Stage's verification args)"
+                )
+            return None
+        if not url and "prove_version_url" in info.data:
+            raise ValueError("set without PROVE_VERSION_URL: say where the target tells it")
+        return value.strip() or None
+
+    @property
+    def expected_image(self) -> images.ImageRef | None:
+        """PROVE_IMAGE with PROVE_IMAGE_DIGEST folded in."""
+        if not self.prove_image:
+            return None
+        ref = images.parse(self.prove_image)
+        digest = self.prove_image_digest or ref.digest
+        return images.ImageRef(ref.repository, ref.tag, digest)
+
+    @property
+    def proof_namespace(self) -> str | None:
+        return self.prove_namespace or self.pod_namespace
 
     @field_validator("shard_index")
     @classmethod
