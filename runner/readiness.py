@@ -21,12 +21,12 @@ from typing import TypeVar
 from runner.config.settings import ReadyCheck, Settings
 from runner.contract.errors import TargetNotReady
 from runner.contract.exitcodes import ExitCode
-from runner.deployed.proof import WorkloadCheck
 from runner.deployed.versions import VersionCheck, parse_source
 from runner.deployed.workloads import parse_workload
 from runner.kube import ApiClient
 from runner.probe import SUCCESS, Check, Header, ProbeResult, probe
 from runner.processes.bounds import Deadline, StopRequest
+from runner.proof import WorkloadCheck
 
 JITTER = 0.5  # a pause is between (1 - JITTER) and 1 times the backoff delay
 PROGRESS_SECONDS = 5.0

@@ -77,8 +77,15 @@ def test_loading_the_settings_loads_no_machinery() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     loaded = set(json.loads(done.stdout))
-    pure = {"runner.fetching.revisions", "runner.log.masking"}  # what the settings validate with
+    pure = {  # what the settings validate with
+        "runner.fetching.revisions",
+        "runner.log.masking",
+        "runner.deployed.images",
+        "runner.deployed.versions",
+        "runner.deployed.workloads",
+    }
     packages = {"runner", "runner.config", "runner.contract", "runner.fetching", "runner.log"}
+    packages |= {"runner.deployed"}
     others = {
         m
         for m in loaded - pure - packages
