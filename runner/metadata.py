@@ -105,7 +105,11 @@ class ExecutionMetadata(BaseModel):
         }
 
     def learned(self, **facts: object) -> ExecutionMetadata:
-        """A copy with what a phase of the run learned (a field name per fact)."""
+        """A copy with what a phase of the run learned (a field name per fact). A name that is
+        no field is refused: `model_copy` would drop it, and the fact with it, silently."""
+        unknown = sorted(set(facts) - set(type(self).model_fields))
+        if unknown:
+            raise TypeError(f"ExecutionMetadata has no field {', '.join(unknown)}")
         return self.model_copy(update=facts)
 
     def with_kargo(self, found: KargoContext | None) -> ExecutionMetadata:
