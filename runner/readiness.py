@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from runner.config.settings import ReadyCheck, Settings
+from runner.config.readychecks import ReadyCheck
+from runner.config.settings import Settings
 from runner.contract.errors import TargetNotReady
 from runner.contract.exitcodes import ExitCode
 from runner.deployed.versions import VersionCheck, parse_source
