@@ -28,6 +28,7 @@ from runner.fetching.request import FetchRequest
 from runner.fetching.revisions import Revision, sparse_patterns
 from runner.log.tee import LogSink
 from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import Supervision
 from tests.helpers.git_repos import Commit, fast_import, git
 from tests.helpers.git_server import serve
 
@@ -159,10 +160,7 @@ def _runner_fetch(url: str, revision: str, base: Path) -> None:
         fetched = fetch_tests(
             request,
             base_env=dict(os.environ),
-            sink=sink,
-            deadline=Deadline(600),
-            stop=StopRequest(),
-            grace=5,
+            under=Supervision(sink, Deadline(600), StopRequest(), grace=5),
         )
         sink.close()
     expected = 40 + 15 * len(TESTED_PLUGINS)

@@ -25,15 +25,15 @@ DRIVER = """
 import os, resource, sys
 from pathlib import Path
 from runner.processes.bounds import Deadline, StopRequest
-from runner.processes.child import run_streaming
+from runner.processes.child import Supervision, run_streaming
 from runner.log.tee import LogSink
 console = os.open(os.devnull, os.O_WRONLY)
 sink = LogSink(console_fd=console)
 sink.open_file(Path(sys.argv[1]))
 import time
 started = time.perf_counter()
-run_streaming(["sh", "-c", sys.argv[2]], env=dict(os.environ), cwd=Path.cwd(), sink=sink,
-              deadline=Deadline(3600), stop=StopRequest(), grace=5)
+run_streaming(["sh", "-c", sys.argv[2]], env=dict(os.environ), cwd=Path.cwd(),
+              under=Supervision(sink, Deadline(3600), StopRequest(), grace=5))
 sink.close()
 print(time.perf_counter() - started)
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

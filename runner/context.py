@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from runner.config.settings import Settings
 from runner.log.tee import LogSink
 from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import Supervision
 from runner.volume.attempts import Attempt
 
 
@@ -22,3 +23,8 @@ class RunContext:
     deadline: Deadline
     stop: StopRequest
     base_env: Mapping[str, str]
+
+    @property
+    def supervision(self) -> Supervision:
+        """What every child of the attempt runs under: its log, deadline, stop and grace."""
+        return Supervision(self.sink, self.deadline, self.stop, self.settings.kill_grace_seconds)

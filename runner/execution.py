@@ -152,10 +152,7 @@ def _run_playwright(
         env=env,
         # Relative paths in specs and the workspace config mean what their authors meant.
         cwd=workspace,
-        sink=ctx.sink,
-        deadline=ctx.deadline,
-        stop=ctx.stop,
-        grace=settings.kill_grace_seconds,
+        under=ctx.supervision,
     )
 
 

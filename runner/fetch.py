@@ -95,10 +95,7 @@ def fetch(ctx: RunContext) -> FetchedTests | None:
     fetched = fetch_tests(
         request,
         base_env=ctx.base_env,
-        sink=ctx.sink,
-        deadline=ctx.deadline,
-        stop=ctx.stop,
-        grace=ctx.settings.kill_grace_seconds,
+        under=ctx.supervision,
     )
     warning = mismatch_warning(ctx.settings.freight_commit, fetched.commit)
     if warning:
@@ -113,8 +110,5 @@ def install(ctx: RunContext, fetched: FetchedTests) -> None:
         mode=ctx.settings.tests_install,
         cache=fetched.scratch.path / "npm-cache",
         base_env=ctx.base_env,
-        sink=ctx.sink,
-        deadline=ctx.deadline,
-        stop=ctx.stop,
-        grace=ctx.settings.kill_grace_seconds,
+        under=ctx.supervision,
     )

@@ -40,7 +40,7 @@ from runner.log.masking import Redactor
 from runner.log.scrub import scrub_tree
 from runner.log.tee import LogSink
 from runner.processes.bounds import Deadline, StopRequest
-from runner.processes.child import run_streaming
+from runner.processes.child import Supervision, run_streaming
 from runner.volume.artifacts import SHARD_PREFIX, MergedLayout, RunLayout, publish_job_log
 from runner.volume.ledger import (
     AttemptRecord,
@@ -245,10 +245,9 @@ def _merge_reports(
             playwright.merge_command(scratch),
             env={**ctx.base_env, **playwright.merge_env(out)},
             cwd=ctx.home,
-            sink=sink,
-            deadline=Deadline(max(ctx.deadline.remaining(), 60.0)),
-            stop=ctx.stop,
-            grace=ctx.grace,
+            under=Supervision(
+                sink, Deadline(max(ctx.deadline.remaining(), 60.0)), ctx.stop, ctx.grace
+            ),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from runner.log.masking import Redactor, maskable
 from runner.log.tee import MAX_PENDING, PREFIX, LogSink
 from runner.processes.bounds import Deadline, StopRequest
-from runner.processes.child import run_streaming
+from runner.processes.child import Supervision, run_streaming
 
 WRITER = """
 import sys, time
@@ -45,10 +45,7 @@ def _stream(tmp: Path, payload: bytes, mode: str, deadline: float) -> bytes:
             [sys.executable, "-c", WRITER, str(data), mode],
             env=dict(os.environ),
             cwd=tmp,
-            sink=sink,
-            deadline=Deadline(deadline),
-            stop=StopRequest(),
-            grace=1.0,
+            under=Supervision(sink, Deadline(deadline), StopRequest(), grace=1.0),
         )
         sink.close()
     return log.read_bytes()

@@ -13,9 +13,7 @@ from pathlib import Path
 
 from runner.contract.errors import InfrastructureError
 from runner.fetching.failures import explain
-from runner.log.tee import LogSink
-from runner.processes.bounds import Deadline, StopRequest
-from runner.processes.child import Captured, run_streaming
+from runner.processes.child import Captured, Supervision, run_streaming
 
 PROGRESS_EVERY = 4.0  # seconds; the issue promises a line at least every 5
 PHASE = "fetching the tests"
@@ -29,10 +27,7 @@ class FetchFailed(InfrastructureError):
 @dataclass
 class GitCommand:
     env: dict[str, str]
-    sink: LogSink
-    deadline: Deadline
-    stop: StopRequest
-    grace: float
+    under: Supervision
     repo: str
     revision: str
 
@@ -42,14 +37,11 @@ class GitCommand:
             ["git", *args],
             env=self.env,
             cwd=cwd,
-            sink=self.sink,
-            deadline=self.deadline,
-            stop=self.stop,
-            grace=self.grace,
+            under=self.under,
             observe=captured,
         )
-        self.stop.check(PHASE)
-        self.deadline.check(PHASE)
+        self.under.stop.check(PHASE)
+        self.under.deadline.check(PHASE)
         output = captured.text()
         if outcome.returncode != 0:
             raise FetchFailed(explain(output, repo=self.repo, revision=self.revision, what=what))

@@ -26,27 +26,24 @@ from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.resolve import Resolved, resolve
 from runner.fetching.revisions import display_url, is_scp_like
 from runner.fetching.scratch import Scratch
-from runner.log.tee import LogSink
-from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import Supervision
 
 
 def fetch_tests(
     request: FetchRequest,
     *,
     base_env: Mapping[str, str],
-    sink: LogSink,
-    deadline: Deadline,
-    stop: StopRequest,
-    grace: float,
+    under: Supervision,
 ) -> FetchedTests:
     """Fetch the tests at the requested revision into a fresh directory under TMPDIR."""
+    sink = under.sink
     shown = display_url(request.repo)
     if shutil.which("git", path=base_env.get("PATH")) is None:
         raise FetchFailed(
             "git is not installed or not on PATH: it is needed to fetch the tests from "
             f"TESTS_REPO={shown} (Debian: apt-get install git; the runner's image has it)"
         )
-    with _claimed(request, sink=sink, deadline=deadline, stop=stop) as claimed:
+    with _claimed(request, under) as claimed:
         scratch = claimed.path
         ssh = is_scp_like(request.repo) or request.repo.startswith("ssh://")
         credentials = read_credentials(request.credentials_dir, ssh=ssh)
@@ -59,7 +56,7 @@ def fetch_tests(
             say=sink.say,
         )
         revision = request.revision
-        git = GitCommand(env, sink, deadline, stop, grace, shown, revision.text)
+        git = GitCommand(env, under, shown, revision.text)
         checkout, resolver = scratch / "checkout", scratch / "resolve.git"
         sink.say(
             f"fetching the tests from {shown} at {revision.text} ({request.revision_source}, "
@@ -85,13 +82,15 @@ def fetch_tests(
 
 
 @contextlib.contextmanager
-def _claimed(
-    request: FetchRequest, *, sink: LogSink, deadline: Deadline, stop: StopRequest
-) -> Iterator[Scratch]:
+def _claimed(request: FetchRequest, under: Supervision) -> Iterator[Scratch]:
     """The run's scratch directory under TMPDIR; removed again when the fetch fails."""
     try:
         scratch = Scratch.claim(
-            request.scratch_root, request.run_name, say=sink.say, deadline=deadline, stop=stop
+            request.scratch_root,
+            request.run_name,
+            say=under.sink.say,
+            deadline=under.deadline,
+            stop=under.stop,
         )
     except OSError as exc:
         raise FetchFailed(
@@ -181,6 +180,6 @@ def _check_out(
         )
     commit = found.group(1)
     if commit != resolved.commit:  # only a ref can move between ls-remote and fetch
-        git.sink.say(f"{resolved.ref} moved to {commit} while fetching: that commit runs")
+        git.under.sink.say(f"{resolved.ref} moved to {commit} while fetching: that commit runs")
     git(checkout, "checkout", "--quiet", commit, what="git checkout")
     return commit

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from runner.contract.errors import InfrastructureError
-from runner.log.tee import LogSink
-from runner.processes.bounds import Deadline, StopRequest
-from runner.processes.child import Captured, run_streaming
+from runner.processes.child import Captured, Supervision, run_streaming
 
 LOCK_FILES = ("npm-shrinkwrap.json", "package-lock.json")  # npm's own precedence
 _NPM_ERROR = re.compile(r"^npm (?:ERR!|error) (?!code )(\S.*)$", re.MULTILINE)
@@ -32,12 +30,10 @@ def install_dependencies(
     mode: Literal["auto", "never"],
     cache: Path,
     base_env: Mapping[str, str],
-    sink: LogSink,
-    deadline: Deadline,
-    stop: StopRequest,
-    grace: float,
+    under: Supervision,
 ) -> bool:
     """Run `npm ci` when the workspace has a lock file and `mode` allows; True if it ran."""
+    sink = under.sink
     lock = next((workspace / name for name in LOCK_FILES if (workspace / name).is_file()), None)
     if lock is None:
         sink.say("the fetched workspace has no package-lock.json: no dependencies to install")
@@ -52,14 +48,11 @@ def install_dependencies(
         ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
         env=env,
         cwd=workspace,
-        sink=sink,
-        deadline=deadline,
-        stop=stop,
-        grace=grace,
+        under=under,
         observe=captured,
     )
-    stop.check("installing the tests' dependencies")
-    deadline.check("installing the tests' dependencies")
+    under.stop.check("installing the tests' dependencies")
+    under.deadline.check("installing the tests' dependencies")
     if outcome.returncode != 0:
         match = _NPM_ERROR.search(captured.text())
         reason = match.group(1).strip()[:300] if match else "no error message"

@@ -125,22 +125,30 @@ def kill_descendants(grace: float, sig: int = signal.SIGTERM) -> None:
     psutil.wait_procs(descendants(), timeout=5)
 
 
+@dataclass(frozen=True)
+class Supervision:
+    """What a child runs under, handed on as one value by every caller: where its output goes,
+    when it must end, what stops it, and how long it has to go once told to."""
+
+    sink: LogSink
+    deadline: Deadline
+    stop: StopRequest
+    grace: float  # KILL_GRACE_SECONDS: SIGINT, then SIGKILL this much later
+
+
 def run_streaming(
     argv: Sequence[str],
     *,
     env: Mapping[str, str],
     cwd: Path,
-    sink: LogSink,
-    deadline: Deadline,
-    stop: StopRequest,
-    grace: float,
+    under: Supervision,
     observe: Callable[[bytes], None] | None = None,
 ) -> ProcessOutcome:
     """Run `argv` to the end, or until the deadline or a stop request; stream its output.
 
     `observe`, when given, also sees every chunk of output (a caller that must read what the
     child said, as runner/fetching does with git's errors: see `Captured`)."""
-    sink.say(f"$ {shlex.join(argv)}")
+    under.sink.say(f"$ {shlex.join(argv)}")
     program = shutil.which(argv[0], path=env.get("PATH", os.defpath))
     if program is None:
         raise InfrastructureError(
@@ -164,7 +172,7 @@ def run_streaming(
         )
     except OSError as exc:
         raise InfrastructureError(f"cannot start {shlex.join(argv)}: {exc}") from exc
-    supervisor = _Supervisor(child, sink=sink, deadline=deadline, stop=stop, grace=grace)
+    supervisor = _Supervisor(child, under)
     supervisor.observe = observe
     return supervisor.run()
 
@@ -172,20 +180,13 @@ def run_streaming(
 class _Supervisor:
     LINGER = 2.0  # how long descendants may keep the pipe open after the child has exited
 
-    def __init__(
-        self,
-        child: subprocess.Popen[bytes],
-        *,
-        sink: LogSink,
-        deadline: Deadline,
-        stop: StopRequest,
-        grace: float,
-    ) -> None:
+    def __init__(self, child: subprocess.Popen[bytes], under: Supervision) -> None:
         self.observe: Callable[[bytes], None] | None = None
         if child.stdout is None:
             raise InfrastructureError("the child process has no output pipe")
         self.child, self.pipe = child, child.stdout
-        self.sink, self.deadline, self.stop, self.grace = sink, deadline, stop, grace
+        self.sink, self.deadline, self.stop = under.sink, under.deadline, under.stop
+        self.grace = under.grace
         self.root = psutil.Process(child.pid)
         self.usage = _Usage()
         self.stopped_for: str | None = None
