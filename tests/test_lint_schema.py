@@ -92,3 +92,48 @@ def test_namespace_on_a_cluster_scoped_kind() -> None:
         "metadata": {"name": "p", "namespace": "p"},
     }
     assert _errors(project) == ["metadata.namespace: set on a cluster-scoped kind"]
+
+
+def _warehouse() -> Obj:
+    warehouse: Obj = yaml.safe_load(
+        """
+        apiVersion: kargo.akuity.io/v1alpha1
+        kind: Warehouse
+        metadata: {name: demo, namespace: demo, creationTimestamp: null}
+        spec:
+          subscriptions:
+            - image: {repoURL: ghcr.io/example/app}
+        status:
+          conditions: [{type: Ready}]
+        """
+    )
+    return warehouse
+
+
+def test_defaults_and_object_meta_as_the_api_server_has_them() -> None:
+    """spec.interval is required but defaulted (5m0s); `creationTimestamp: null` is ObjectMeta
+    (kubectl create --dry-run -o yaml); status is dropped on create (status subresource)."""
+    assert _errors(_warehouse()) == []
+
+
+def test_a_null_is_pruned_before_validation_unless_it_is_required() -> None:
+    template: Obj = yaml.safe_load(TEMPLATE.read_text(encoding="utf-8"))
+    template["spec"]["metrics"][0]["provider"]["job"]["metadata"] = None
+    assert _errors(template) == []
+    template["spec"]["metrics"][0]["name"] = None
+    assert _errors(template) == ["spec.metrics[0].name: required"]
+
+
+def test_generate_name_stands_for_name_and_timestamps_are_strings() -> None:
+    run: Obj = yaml.safe_load(
+        """
+        apiVersion: argoproj.io/v1alpha1
+        kind: AnalysisRun
+        metadata: {generateName: verify-}
+        spec: {metrics: []}
+        status: {phase: Successful, startedAt: 2025-01-28T22:59:26Z}
+        """
+    )
+    assert _errors(run) == []
+    del run["metadata"]["generateName"]
+    assert _errors(run) == ["metadata.name: required"]

@@ -8,6 +8,13 @@ Unknown fields are REJECTED, as the API server would prune them (and `kubectl ap
 field validation Strict would refuse them): a misspelt or invented field such as
 `verification.reuse` must be reported, not vanish silently at apply time.
 
+Before it validates, the API server prunes a null whose schema is neither nullable nor defaulted
+and puts the default in place of an absent (or null) field that has one
+(apiextensions-apiserver: pkg/apiserver/schema/defaulting, `PruneNonNullableNullsWithoutDefaults`
+and `Default`); on create it drops `status` when the status subresource is on. The validator does
+the same without copying the object: `spec.interval` left out of a Warehouse (defaulted) and an
+empty `provider.job.metadata:` (pruned) are valid.
+
 Handled: type, required, properties, additionalProperties, items, enum, nullable,
 x-kubernetes-preserve-unknown-fields, x-kubernetes-int-or-string,
 x-kubernetes-embedded-resource, anyOf, oneOf, allOf, pattern, min/maxLength, min/maxItems,
@@ -16,6 +23,7 @@ minimum/maximum. Not handled: x-kubernetes-validations (CEL rules) and `format`.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -31,16 +39,26 @@ _KIND = re.compile(r"^  names:\n(?:    .*\n)*?    kind: (\S+)$", re.MULTILINE)
 _FastLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 # An object's top-level `metadata` is validated by the API server itself, not by the CRD
-# schema (which only says `type: object`); these are the ObjectMeta fields a manifest may set.
+# schema (which only says `type: object`): these are the fields of ObjectMeta (k8s.io/apimachinery
+# pkg/apis/meta/v1 types.go). The server-set ones appear in every `kubectl get -o yaml` and
+# `kubectl create --dry-run=client -o yaml` (`creationTimestamp: null`): known, not dropped.
 _OBJECT_META_FIELDS = frozenset(
     {
         "name",
         "generateName",
         "namespace",
+        "selfLink",
+        "uid",
+        "resourceVersion",
+        "generation",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
         "labels",
         "annotations",
-        "finalizers",
         "ownerReferences",
+        "finalizers",
+        "managedFields",
     }
 )
 
@@ -81,6 +99,8 @@ class UnknownKind(LookupError):
 class _Served:
     schema: Mapping[str, Any]
     namespaced: bool
+    # With the status subresource, a create or update of the object itself drops `status`.
+    status_subresource: bool = False
 
 
 class CrdRegistry:
@@ -117,7 +137,10 @@ class CrdRegistry:
                 continue
             api_version = f"{spec['group']}/{version['name']}"
             schema = version["schema"]["openAPIV3Schema"]
-            self._served[(api_version, kind)] = _Served(schema, namespaced)
+            status = isinstance(version.get("subresources"), dict) and (
+                "status" in version["subresources"]
+            )
+            self._served[(api_version, kind)] = _Served(schema, namespaced, status)
 
     def knows(self, api_version: str, kind: str) -> bool:
         self._load(api_version.partition("/")[0], kind)
@@ -136,9 +159,20 @@ class CrdRegistry:
     def validate(self, obj: Mapping[str, Any]) -> list[SchemaError]:
         """All schema violations of one object; empty when it is valid."""
         served = self._lookup(str(obj.get("apiVersion")), str(obj.get("kind")))
-        errors = list(_validate(obj, served.schema, (), root=True))
+        schema = served.schema
+        if served.status_subresource and "status" in obj:
+            schema = {
+                **schema,
+                "properties": {
+                    **schema.get("properties", {}),
+                    "status": {"x-kubernetes-preserve-unknown-fields": True},
+                },
+            }
+        errors = list(_validate(obj, schema, (), root=True))
         metadata = obj.get("metadata")
-        if not isinstance(metadata, dict) or not metadata.get("name"):
+        if not isinstance(metadata, dict) or not (
+            metadata.get("name") or metadata.get("generateName")
+        ):
             errors.append(SchemaError(("metadata", "name"), "required"))
         elif isinstance(metadata, dict):
             errors.extend(
@@ -169,6 +203,10 @@ def _type_ok(value: Any, schema: Mapping[str, Any]) -> bool:
     # bool is an int in Python; JSON keeps them apart.
     if expected in {"integer", "number"} and isinstance(value, bool):
         return False
+    # An unquoted YAML 1.1 timestamp (`startedAt: 2025-01-28T22:59:26Z`): kubectl's YAML-to-JSON
+    # conversion sends it as the string it is written as.
+    if expected == "string" and isinstance(value, datetime.date):
+        return True
     return isinstance(value, _TYPE_CHECKS[expected])
 
 
@@ -247,28 +285,40 @@ def _validate_bounds(
             yield SchemaError(path, f"greater than {schema['maximum']}")
 
 
+def _pruned(item: Any, schema: Any) -> bool:
+    """A null the API server removes before validating: its schema is not nullable and has no
+    default (PruneNonNullableNullsWithoutDefaults). A null with a default becomes the default,
+    which is valid by construction (the API server checks CRD defaults against the schema)."""
+    return item is None and isinstance(schema, Mapping) and not schema.get("nullable", False)
+
+
 def _validate_object(
     value: dict[str, Any], schema: Mapping[str, Any], path: FieldPath, *, root: bool
 ) -> Iterator[SchemaError]:
-    for name in schema.get("required", ()):
-        if name not in value:
-            yield SchemaError(_at(path, name), "required")
-
     properties: Mapping[str, Any] = schema.get("properties", {})
     additional = schema.get("additionalProperties")
     preserve = bool(schema.get("x-kubernetes-preserve-unknown-fields"))
     embedded = bool(schema.get("x-kubernetes-embedded-resource"))
+
+    for name in schema.get("required", ()):
+        field_schema = properties.get(name)
+        defaulted = isinstance(field_schema, Mapping) and "default" in field_schema
+        if not defaulted and (name not in value or _pruned(value[name], field_schema)):
+            yield SchemaError(_at(path, name), "required")
 
     for key, item in value.items():
         child = _at(path, key)
         if key in properties:
             if root and key == "metadata":
                 continue  # ObjectMeta: checked by CrdRegistry.validate
+            if _pruned(item, properties[key]):
+                continue
             yield from _validate(item, properties[key], child)
         elif embedded and key in {"apiVersion", "kind", "metadata"}:
             continue
         elif isinstance(additional, dict):
-            yield from _validate(item, additional, child)
+            if not _pruned(item, additional):
+                yield from _validate(item, additional, child)
         elif additional is True or preserve:
             continue
         else:
