@@ -249,6 +249,7 @@ def lint(
             ignore=_rule_ids(ignore),
             strict=strict,
             echo=click.echo,
+            notice=lambda text: click.echo(f"verification-runner: note: {text}", err=True),
         )
     )
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -35,13 +37,25 @@ _EXPECT = re.compile(r"#\s*expect:\s*([-\w, ]+)")
 MESSAGES = {
     "failure-limit": "metric 'acceptance': failureLimit 1 with count 1: 1 failed Job(s) still end"
     " the metric Successful",
+    "failure-limit-retry": "metric 'acceptance': failureLimit 2 with count 3: a failed Job"
+    " followed by a passing Job ends the metric Successful",
+    "inconclusive-limit": "metric 'acceptance': inconclusiveLimit 1: an Inconclusive Job (image"
+    " never pulled, run terminated) ends the metric Successful without a test run",
+    "dry-run": "dryRun '.*' covers job metric 'acceptance': its failure never fails the"
+    " verification",
+    "unquoted-expression-arg": "Stage 'test' arg 'commit': '${{ commitFrom(vars.repo).ID }}' is a"
+    " number (or bool) whenever its result parses as one, and the verification errors; wrap it"
+    " in quote()",
+    "unquoted-step-expression": "PromotionTask/update: tag \"${{ imageFrom('ghcr.io/example/app').Tag }}\""
+    " is a number whenever its result parses as one, and the step's config fails its schema;"
+    " wrap it in quote()",
     "job-metric-condition": "metric 'acceptance': failureCondition is ignored for a job metric;"
     " the Job's own Complete/Failed condition decides",
     "job-backoff-limit": "metric 'acceptance': backoffLimit 2 reruns a failed suite under the same"
     " Job|metric 'acceptance': backoffLimit is not set, so Kubernetes retries a failed run up to"
     " 6 times",
-    "job-restart-policy": "metric 'acceptance': restartPolicy OnFailure; a failed run restarts in"
-    " the same pod",
+    "job-restart-policy": "metric 'acceptance': restartPolicy OnFailure; the API server refuses a"
+    " podFailurePolicy with it",
     "job-disruption": "metric 'acceptance': an evicted pod fails the verification (no"
     " podFailurePolicy rule ignores DisruptionTarget)",
     "job-ttl": "metric 'acceptance': ttlSecondsAfterFinished 600 deletes the Job and its logs"
@@ -178,12 +192,25 @@ def test_list_rules() -> None:
     text = lint("--list-rules")
     assert text.exit_code == 0
     assert [line for line in text.output.splitlines() if not line.startswith(" ")] == [
-        f"{rule.id} ({rule.severity.value})" for rule in RULES
+        f"{rule.id} ({rule.severity.value}{', policy choice' if rule.policy else ''})"
+        for rule in RULES
     ]
     listed = json.loads(lint("--list-rules", "--format", "json").output)["rules"]
-    assert [(r["id"], r["severity"], r["fix"]) for r in listed] == [
-        (rule.id, rule.severity.value, rule.fix) for rule in RULES
+    assert [(r["id"], r["severity"], r["fix"], r["policy"]) for r in listed] == [
+        (rule.id, rule.severity.value, rule.fix, rule.policy or None) for rule in RULES
     ]
+
+
+def test_list_rules_says_which_rules_are_policy_choices_and_how_to_waive_them() -> None:
+    """backoffLimit: 1 is in Kargo's own verification docs: a team may choose it, knowingly."""
+    text = lint("--list-rules").output
+    after = text.split("job-backoff-limit (error, policy choice)\n", 1)[1].splitlines()
+    block = "\n".join(itertools.takewhile(lambda line: line.startswith("  "), after))
+    assert "  policy: Kargo's own verification docs use backoffLimit: 1" in block
+    assert "--ignore job-backoff-limit" in block
+    policies = {rule.id for rule in RULES if rule.policy}
+    assert {"job-backoff-limit", "failure-limit-retry"} <= policies
+    assert not policies & {"failure-limit", "dry-run", "inconclusive-limit", "schema"}
 
 
 def test_unknown_rule_id_is_a_usage_error() -> None:
@@ -644,3 +671,162 @@ def test_any_value_in_any_field_never_crashes_the_rules(
     broken = dataclasses.replace(doc, data=data)
     for finding in lint_documents([broken, *_CORPUS]):
         assert finding.rule_id in RULE_IDS
+
+
+# -- precision: what upstream accepts is not reported ------------------------------------------
+
+
+def _variant(tmp_path: Path, rule: str, which: str, *edits: tuple[str, str]) -> Path:
+    text = (RULE_FIXTURES / rule / f"{which}.yaml").read_text(encoding="utf-8")
+    for old, new in edits:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / f"{rule}-{which}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_failure_limit_minus_one_with_a_success_limit_still_fails(tmp_path: Path) -> None:
+    """-1 with consecutiveSuccessLimit: count reached without the successes is Failed."""
+    path = _variant(
+        tmp_path,
+        "failure-limit",
+        "bad",
+        (
+            "failureLimit: 1  # expect: failure-limit",
+            "failureLimit: -1\n      consecutiveSuccessLimit: 1",
+        ),
+    )
+    assert findings(str(path)) == (0, [])
+    path.write_text(path.read_text().replace("count: 1", "count: 3"))
+    assert [f["rule"] for f in findings(str(path))[1]] == ["failure-limit-retry"]
+
+
+def test_a_stage_s_templates_are_merged_before_its_args(tmp_path: Path) -> None:
+    """Kargo flattens every template a Stage names: an arg declared by the second template is
+    used, and a value it gives resolves the first template's arg."""
+    second = (
+        "---\napiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n"
+        "  name: smoke\nspec:\n  args:\n    - name: base-url\n      value: https://x.example\n"
+        "  metrics: []\n"
+    )
+    bad = RULE_FIXTURES / "unused-stage-arg" / "bad.yaml"
+    text = bad.read_text(encoding="utf-8").replace("# expect: unused-stage-arg", "")
+    text = text.replace("      - name: verify\n", "      - name: verify\n      - name: smoke\n")
+    path = tmp_path / "two.yaml"
+    path.write_text(text + second)
+    assert [f["rule"] for f in findings(str(path))[1]] == []
+
+
+def test_on_failure_with_backoff_limit_0_is_not_a_restart_finding(tmp_path: Path) -> None:
+    path = _variant(
+        tmp_path,
+        "job-restart-policy",
+        "bad",
+        ("restartPolicy: OnFailure  # expect: job-restart-policy", "restartPolicy: OnFailure"),
+    )
+    text = path.read_text()
+    start, end = text.index("            podFailurePolicy:"), text.index("            template:")
+    path.write_text(text[:start] + text[end:])
+    assert "job-restart-policy" not in {f["rule"] for f in findings(str(path))[1]}
+    path.write_text(path.read_text().replace("backoffLimit: 0", "backoffLimit: 0\n" + " " * 12))
+    path.write_text(path.read_text().replace("restartPolicy: OnFailure", "restartPolicy: Always"))
+    (hit,) = [f for f in findings(str(path))[1] if f["rule"] == "job-restart-policy"]
+    assert "the API server refuses the Job" in hit["message"]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        ('operations: ["CREATE", "UPDATE"]', 'operations: ["DELETE"]'),
+        ("        generateExisting: true\n        synchronize: true\n", ""),
+    ],
+    ids=["generate-on-delete", "no-background"],
+)
+def test_generate_operations_that_lose_nothing_are_not_reported(
+    tmp_path: Path, edit: tuple[str, str]
+) -> None:
+    path = _variant(tmp_path, "kyverno-generate-operations", "bad", edit)
+    assert findings(str(path)) == (0, [])
+
+
+def test_a_fixed_namespace_with_one_object_per_trigger_is_meant(tmp_path: Path) -> None:
+    path = _variant(
+        tmp_path,
+        "kyverno-generate-fixed-namespace",
+        "bad",
+        (
+            "name: registry\n        namespace: backstage",
+            'name: "{{ request.object.metadata.name }}"\n        namespace: backstage',
+        ),
+    )
+    assert findings(str(path)) == (0, [])
+
+
+@pytest.mark.parametrize("kind", ["Promotion", "PromotionTask"])
+def test_promotions_and_tasks_take_desired_revision_from_git_push(
+    tmp_path: Path, kind: str
+) -> None:
+    steps = (
+        "  steps:\n    - uses: git-commit\n      as: commit\n      config: {path: ./out}\n"
+        "    - uses: git-push\n      as: push\n      config: {path: ./out}\n"
+        "    - uses: argocd-update\n      config:\n        apps:\n          - name: demo\n"
+        "            sources:\n              - repoURL: https://github.com/example/deploy.git\n"
+        "                desiredRevision: ${{ quote(outputs.commit.commit) }}\n"
+    )
+    head = f"apiVersion: kargo.akuity.io/v1alpha1\nkind: {kind}\nmetadata:\n  name: p\n  namespace: demo\nspec:\n"
+    if kind == "Promotion":
+        head += "  stage: test\n  freight: abc\n"
+    path = tmp_path / "promotion.yaml"
+    path.write_text(head + steps)
+    assert [(f["rule"], f["line"]) for f in findings(str(path))[1]] == [
+        ("commit-output-revision", head.count("\n") + 14)
+    ]
+    path.write_text(head + steps.replace("outputs.commit.commit", "outputs.push.commit"))
+    assert findings(str(path)) == (0, [])
+
+
+# -- input that is not a file ------------------------------------------------------------------
+
+
+def test_a_fifo_or_a_device_is_refused_at_once_not_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "stage.yaml"
+    os.mkfifo(fifo)
+    for path in (str(fifo), "/dev/zero"):
+        done = subprocess.run(
+            [sys.executable, "-m", "runner", "lint", path],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+            check=False,
+        )
+        assert done.returncode == 2
+        kind = "a FIFO" if path == str(fifo) else "a character device"
+        assert done.stderr == (
+            f"verification-runner: {path}: not a regular file ({kind}); give a YAML file, a"
+            " directory, or `-` for stdin\n"
+        )
+
+
+# -- a directory with a kustomization ----------------------------------------------------------
+
+
+def test_a_directory_with_a_kustomization_is_linted_rendered(tmp_path: Path) -> None:
+    """The patch that adds failureLimit: 1 is caught by `lint DIR`, not only by `-k DIR`."""
+    _patched(tmp_path)
+    code, found = findings(str(tmp_path))
+    assert code == 1
+    assert [(f["rule"], f["rendered"]) for f in found] == [("failure-limit", True)]
+
+
+def test_a_kustomization_that_cannot_be_rendered_is_said_plainly(tmp_path: Path) -> None:
+    directory = _patched(tmp_path)
+    done = _lint_process(_bin_with(tmp_path), str(directory))
+    assert done.returncode == 0, done.stdout
+    assert done.stderr.startswith(
+        f"verification-runner: note: {directory}: the kustomization was not rendered, so its"
+        " patches are not checked (-k "
+    )
+    assert "neither kubectl nor kustomize is on PATH" in done.stderr
+    assert done.stdout.strip() == "no findings in 2 document(s)"

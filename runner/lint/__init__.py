@@ -23,19 +23,21 @@ def lint_command(
     *,
     paths: Sequence[str],
     kustomizations: Sequence[str],
-    read_stdin: Callable[[], str],
+    read_stdin: Callable[[int], str],
     fmt: str,
     select: Collection[str],
     ignore: Collection[str],
     strict: bool,
     echo: Callable[[str], None],
+    notice: Callable[[str], None] = lambda _: None,
 ) -> ExitCode:
     """Lint everything given as one set (a Stage and its template may sit in different files),
     print the findings and return 0 clean, 1 on an error (any finding with `strict`).
-    Unreadable input raises LintInputError (exit 2) before anything is printed."""
+    Unreadable input raises LintInputError (exit 2) before anything is printed; `notice` gets a
+    sentence for each kustomization in a directory that could not be rendered."""
     selected = validate_rule_ids(select, "--select")
     ignored = validate_rule_ids(ignore, "--ignore")
-    docs = load_paths(paths, read_stdin=read_stdin)
+    docs = load_paths(paths, read_stdin=read_stdin, render=render_kustomization, notice=notice)
     for directory in kustomizations:
         docs += render_kustomization(directory)
     findings = lint_documents(docs, select=selected, ignore=ignored)

@@ -3,6 +3,7 @@ that exist in verification, health checks on what was really pushed."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -15,7 +16,10 @@ from runner.lint.yamldoc import Doc
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 # outputs.alias or outputs['alias'] (not task.outputs, which a PromotionTask's caller reads).
 _OUTPUT_USE = re.compile(r"(?<![\w.])outputs(?:\.([A-Za-z_][-\w]*)|\[\s*['\"]([-\w]+)['\"]\s*\])")
-_STEP_KINDS = {"Stage": ("spec", "promotionTemplate", "spec", "steps")}
+_STEP_KINDS = {
+    "Stage": ("spec", "promotionTemplate", "spec", "steps"),
+    "Promotion": ("spec", "steps"),
+}
 _TASK_KINDS = ("PromotionTask", "ClusterPromotionTask")
 
 
@@ -77,6 +81,9 @@ def _referenced_templates(stage: Doc, docs: Sequence[Doc]) -> Iterator[tuple[int
 
 
 def check_stage_args(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """Kargo flattens every template a Stage names into one before it merges the Stage's args
+    (pkg/rollouts/analysis_template.go, flattenArgs then mergeArgs): an arg declared by any of
+    them is used, and a value any of them gives resolves it."""
     for stage in docs:
         if stage.kind != "Stage" or not _kargo(stage):
             continue
@@ -86,10 +93,16 @@ def check_stage_args(docs: Sequence[Doc]) -> Iterator[Hit]:
             for index, arg in items(get(stage.data, *args_path))
             if isinstance(arg, dict)
         }
-        for ref_index, template in _referenced_templates(stage, docs):
-            declared = _declared(template)
-            for name, arg in declared.items():
-                if name not in passed and "value" not in arg and "valueFrom" not in arg:
+        templates = list(_referenced_templates(stage, docs))
+        declared: dict[str, list[dict[str, Any]]] = {}
+        for _, template in templates:
+            for name, arg in _declared(template).items():
+                declared.setdefault(name, []).append(arg)
+        for ref_index, template in templates:
+            for name in _declared(template):
+                if name not in passed and not any(
+                    "value" in arg or "valueFrom" in arg for arg in declared[name]
+                ):
                     yield Hit(
                         "missing-arg",
                         stage,
@@ -97,15 +110,18 @@ def check_stage_args(docs: Sequence[Doc]) -> Iterator[Hit]:
                         f"Stage {stage.name!r} does not pass arg {name!r}, which"
                         f" {template.label} declares without a default",
                     )
-            for name, index in passed.items():
-                if name not in declared:
-                    yield Hit(
-                        "unused-stage-arg",
-                        stage,
-                        (*args_path, index, "name"),
-                        f"Stage {stage.name!r} passes arg {name!r}, which {template.label}"
-                        " does not declare: Kargo drops it without a word",
-                    )
+        if not templates:
+            continue
+        names = " or ".join(sorted({t.label for _, t in templates}))
+        for name, index in passed.items():
+            if name not in declared:
+                yield Hit(
+                    "unused-stage-arg",
+                    stage,
+                    (*args_path, index, "name"),
+                    f"Stage {stage.name!r} passes arg {name!r}, which {names}"
+                    " does not declare: Kargo drops it without a word",
+                )
 
 
 def check_template_namespace(docs: Sequence[Doc]) -> Iterator[Hit]:
@@ -196,10 +212,88 @@ def check_step_outputs(docs: Sequence[Doc]) -> Iterator[Hit]:
                 )
 
 
+# Kargo's expression delimiters (pkg/expressions/json_templates.go, supportedDelimiters).
+_EXPRESSION = re.compile(r"\$\{\{.*?\}\}|\$\{%.*?%\}", re.DOTALL)
+# A whole value that is one quote()/unsafeQuote() call: its result keeps its quotes, which
+# EvaluateTemplate strips without parsing the rest.
+_QUOTED = re.compile(r"\s*\$\{\{\s*(?:unsafeQuote|quote)\s*\(.*\)\s*\}\}\s*", re.DOTALL)
+# Results an expression plausibly gives (a short SHA of digits, one with an e, a number-like tag,
+# a flag, nothing): what the value becomes with each of them in every expression's place.
+_SAMPLE_RESULTS = ("0123456", "1234e56", "1.25", "true", "null", "")
+_GO_FLOAT = re.compile(
+    r"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|inf|infinity|nan"
+    r"|0[xX](?:[\da-fA-F]+\.?[\da-fA-F]*|\.[\da-fA-F]+)[pP][+-]?\d+)",
+    re.IGNORECASE,
+)
+_GO_BOOLS = frozenset(
+    {"1", "t", "T", "TRUE", "true", "True", "0", "f", "F", "FALSE", "false", "False"}
+)
+# Promotion step fields whose schema says string and whose values are often number-like: image
+# tags (1.25, 20240101) in kustomize-set-image, helm-update-image, argocd-update
+# (pkg/promotion/runner/builtin/schemas). Full commit IDs (desiredRevision, checkout commit) are
+# 40 hex digits: all digits, or digits around one e, about 3 times in 10^8; not reported.
+_STRING_STEP_FIELDS = frozenset({"tag"})
+
+
+def _typed_result(text: str) -> bool:
+    """Whether Kargo's EvaluateTemplate turns `text` into a non-string: after the expressions, a
+    result that Go parses as a float, a bool or JSON is that value, not the string."""
+    result = text.removesuffix("\n")
+    if len(result) > 1 and result.startswith('"') and result.endswith('"'):
+        return False
+    if _GO_FLOAT.fullmatch(result) or result in _GO_BOOLS:
+        return True
+    try:
+        json.loads(result)
+    except ValueError:
+        return False
+    return True
+
+
+def may_become_non_string(value: str) -> bool:
+    """A value with an expression whose result can parse as a number, bool or JSON for some
+    plausible expression result (an arg that is all literal text is never evaluated)."""
+    if not _EXPRESSION.search(value) or _QUOTED.fullmatch(value):
+        return False
+    return any(_typed_result(_EXPRESSION.sub(sample, value)) for sample in _SAMPLE_RESULTS)
+
+
+def check_unquoted_args(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for stage in docs:
+        if stage.kind != "Stage" or not _kargo(stage):
+            continue
+        for index, arg in items(get(stage.data, "spec", "verification", "args")):
+            value = get(arg, "value")
+            if isinstance(value, str) and may_become_non_string(value):
+                yield Hit(
+                    "unquoted-expression-arg",
+                    stage,
+                    ("spec", "verification", "args", index, "value"),
+                    f"Stage {stage.name!r} arg {get(arg, 'name')!r}: {value.strip()!r} is a number"
+                    " (or bool) whenever its result parses as one, and the verification errors;"
+                    " wrap it in quote()",
+                )
+
+
+def check_unquoted_step_fields(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for doc, base, steps in _step_lists(docs):
+        for path, text in strings(steps, base):
+            if path[-1] in _STRING_STEP_FIELDS and may_become_non_string(text):
+                yield Hit(
+                    "unquoted-step-expression",
+                    doc,
+                    path,
+                    f"{doc.label}: {path[-1]} {text.strip()!r} is a number whenever its result"
+                    " parses as one, and the step's config fails its schema; wrap it in quote()",
+                )
+
+
 CHECKS = (
     check_args_used,
     check_stage_args,
     check_template_namespace,
     check_promotion_in_verification,
     check_step_outputs,
+    check_unquoted_args,
+    check_unquoted_step_fields,
 )

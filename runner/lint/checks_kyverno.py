@@ -30,10 +30,32 @@ def _match_filters(rule: dict[str, object]) -> Iterator[tuple[FieldPath, object]
                 yield ("match", group, index, "resources"), get(entry, "resources")
 
 
+def _relies_on_background(doc: Doc, rule: dict[str, object]) -> bool:
+    """synchronize (recreate and update downstream) and generateExisting (existing triggers) run
+    as background requests, which carry no admission operation."""
+    generate = rule.get("generate")
+    spec = get(doc.data, "spec")
+    return any(
+        value is True
+        for value in (
+            get(generate, "synchronize"),
+            get(generate, "generateExisting"),
+            get(spec, "generateExisting"),
+            get(spec, "generateExistingOnPolicyUpdate"),
+        )
+    )
+
+
 def check_generate_operations(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """A rule that lists DELETE generates on a trigger's deletion, which only a listed DELETE
+    does (pkg/webhooks/utils/match.go, MatchDeleteOperation); one that relies on no background
+    request (no synchronize, no generateExisting) loses nothing to its operations filter."""
     for doc, path, rule in _generate_rules(docs):
+        if not _relies_on_background(doc, rule):
+            continue
         for where, resources in _match_filters(rule):
-            if get(resources, "operations"):
+            operations = strs(get(resources, "operations"))
+            if operations and "DELETE" not in operations:
                 yield Hit(
                     "kyverno-generate-operations",
                     doc,
@@ -53,7 +75,11 @@ def check_generate_fixed_namespace(docs: Sequence[Doc]) -> Iterator[Hit]:
         for index, each in items(get(generate, "foreach")):
             targets.append((("generate", "foreach", index), each))
         for where, target in targets:
-            namespace = get(target, "namespace")
+            namespace, name = get(target, "namespace"), get(target, "name")
+            # A name taken from the trigger gives every Namespace its own object in the one
+            # namespace the policy writes to: that is meant, and nothing is missed.
+            if isinstance(name, str) and "{{" in name:
+                continue
             if isinstance(namespace, str) and namespace and "{{" not in namespace:
                 yield Hit(
                     "kyverno-generate-fixed-namespace",

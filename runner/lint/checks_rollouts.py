@@ -3,10 +3,11 @@ fail, must run at all, and must end."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runner.lint.hits import Hit, as_int, get, items, job_metrics
+from runner.lint.hits import Hit, analysis_docs, as_int, get, items, job_metrics
 from runner.lint.yamldoc import Doc
 
 # <AnalysisRun UID (36)>.<metric>.<n>: with n = 1, a metric name up to 24 characters fits the
@@ -20,16 +21,29 @@ _UID_LABEL = "analysisrun.argoproj.io/uid"
 _JOB_NAME_LABELS = ("batch.kubernetes.io/job-name", "job-name")
 
 
+def effective_count(metric: dict[str, Any]) -> int | None:
+    """How many measurements the metric takes: count, else 1 when there is no interval (Rollouts'
+    EffectiveCount, pkg/apis/rollouts/v1alpha1/analysis_types.go); None when it runs until
+    stopped (interval without count) or the count is templated."""
+    count = as_int(metric.get("count"))
+    if count is None and metric.get("count") is not None:
+        return None
+    if not count:
+        return None if metric.get("interval") else 1
+    return count
+
+
 def check_failure_limit(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """Rollouts fails a metric when failed > failureLimit (never when it is negative); with a
+    consecutiveSuccessLimit > 0 a count reached without that many successes in a row is Failed
+    or Inconclusive instead of Successful (analysis/analysis.go, assessMetricStatus)."""
     for jm in job_metrics(docs):
         limit = as_int(jm.metric.get("failureLimit", 0))
-        raw_count = jm.metric.get("count")
-        # No count and no interval: one measurement (Rollouts' default for a one-shot metric).
-        count = as_int(raw_count) if raw_count is not None else None
-        if count is None and raw_count is None and "interval" not in jm.metric:
-            count = 1
+        count = effective_count(jm.metric)
         path = (*jm.path, "failureLimit")
-        if limit is not None and limit < 0:
+        if limit is None or _success_limit(jm.metric):
+            continue
+        if limit < 0:
             yield Hit(
                 "failure-limit",
                 jm.doc,
@@ -37,7 +51,7 @@ def check_failure_limit(docs: Sequence[Doc]) -> Iterator[Hit]:
                 f"metric {jm.name!r}: failureLimit {limit} switches failure off: a failed Job"
                 " never fails the metric",
             )
-        elif limit is not None and count is not None and limit >= count:
+        elif count is not None and limit >= count:
             yield Hit(
                 "failure-limit",
                 jm.doc,
@@ -45,6 +59,98 @@ def check_failure_limit(docs: Sequence[Doc]) -> Iterator[Hit]:
                 f"metric {jm.name!r}: failureLimit {limit} with count {count}: {count} failed"
                 " Job(s) still end the metric Successful",
             )
+
+
+def _success_limit(metric: dict[str, Any]) -> int:
+    return max(as_int(metric.get("consecutiveSuccessLimit", 0)) or 0, 0)
+
+
+def check_failure_retry(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """A metric that tolerates a failed Job and still has measurements left ends Successful when
+    a later Job passes: a failing suite is retried until it passes once (or k times in a row)."""
+    for jm in job_metrics(docs):
+        limit = as_int(jm.metric.get("failureLimit", 0))
+        count = effective_count(jm.metric)
+        needed = _success_limit(jm.metric)
+        if limit is None or limit == 0:
+            continue
+        if needed:
+            retried = count is None or count > needed
+        else:
+            retried = limit > 0 and (count is None or limit < count)
+        if not retried:
+            continue
+        then = f"{needed} passing Job(s) in a row" if needed else "a passing Job"
+        yield Hit(
+            "failure-limit-retry",
+            jm.doc,
+            (*jm.path, "failureLimit"),
+            f"metric {jm.name!r}: failureLimit {limit} with count"
+            f" {count if count is not None else 'unbounded'}: a failed Job followed by {then}"
+            " ends the metric Successful",
+        )
+
+
+def check_inconclusive_limit(docs: Sequence[Doc]) -> Iterator[Hit]:
+    for jm in job_metrics(docs):
+        limit = as_int(jm.metric.get("inconclusiveLimit", 0))
+        if limit is not None and limit >= 1:
+            yield Hit(
+                "inconclusive-limit",
+                jm.doc,
+                (*jm.path, "inconclusiveLimit"),
+                f"metric {jm.name!r}: inconclusiveLimit {limit}: an Inconclusive Job (image"
+                " never pulled, run terminated) ends the metric Successful without a test run",
+            )
+
+
+def _dry_run_patterns(template: Doc) -> list[tuple[int, str]]:
+    return [
+        (index, str(get(entry, "metricName")))
+        for index, entry in items(get(template.data, "spec", "dryRun"))
+        if isinstance(get(entry, "metricName"), str)
+    ]
+
+
+def _matches(pattern: str, name: str) -> bool:
+    """Go's regexp.MatchString (unanchored) as Rollouts uses it; a pattern Python cannot read
+    matches nothing here (Rollouts then errors the run, which the metric cannot pass either)."""
+    try:
+        return re.search(pattern, name) is not None
+    except re.error:
+        return False
+
+
+def check_dry_run(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """Rollouts leaves a dry-run metric out of the run's verdict (analysis/analysis.go,
+    assessRunStatus; utils/analysis/helpers.go, GetDryRunMetrics); Kargo merges the dryRun of
+    every template a Stage names and matches it against all their metrics (flattenTemplates)."""
+    metrics = list(job_metrics(docs))
+    groups: list[list[Doc]] = [[d] for d in analysis_docs(docs)]
+    for stage in docs:
+        if stage.kind == "Stage" and stage.api_version.startswith("kargo.akuity.io/"):
+            refs = items(get(stage.data, "spec", "verification", "analysisTemplates"))
+            names = {name for _, r in refs if isinstance(name := get(r, "name"), str)}
+            group = [d for d in analysis_docs(docs) if d.kind != "AnalysisRun" and d.name in names]
+            if len(group) > 1:
+                groups.append(group)
+    seen: set[tuple[int, int]] = set()
+    for group in groups:
+        for pattern_doc in group:
+            for index, pattern in _dry_run_patterns(pattern_doc):
+                for jm in metrics:
+                    if all(jm.doc is not d for d in group) or (id(jm.doc), jm.index) in seen:
+                        continue
+                    if _matches(pattern, jm.name):
+                        seen.add((id(jm.doc), jm.index))
+                        where = "" if jm.doc is pattern_doc else f" of {pattern_doc.label}"
+                        yield Hit(
+                            "dry-run",
+                            pattern_doc,
+                            ("spec", "dryRun", index, "metricName"),
+                            f"dryRun {pattern!r}{where} covers job metric {jm.name!r}: its"
+                            " failure never fails the verification",
+                        )
 
 
 def check_conditions(docs: Sequence[Doc]) -> Iterator[Hit]:
@@ -83,16 +189,31 @@ def check_backoff(docs: Sequence[Doc]) -> Iterator[Hit]:
 
 
 def check_restart_policy(docs: Sequence[Doc]) -> Iterator[Hit]:
+    """OnFailure with backoffLimit 0 fails the Job at the first container restart (the Job
+    controller's pastBackoffLimitOnFailure: restarts > 0 when the limit is 0), so the rerun
+    cannot turn it green; but a podFailurePolicy needs Never (the API server refuses it)."""
     for jm in job_metrics(docs):
         policy = get(jm.job_spec, "template", "spec", "restartPolicy")
-        if policy != "Never":
-            yield Hit(
-                "job-restart-policy",
-                jm.doc,
-                (*jm.job_path, "template", "spec", "restartPolicy"),
-                f"metric {jm.name!r}: restartPolicy {policy or 'is not set'}; a failed run"
-                " restarts in the same pod",
+        if policy == "Never":
+            continue
+        backoff = as_int(jm.job_spec.get("backoffLimit"))
+        failure_policy = "podFailurePolicy" in jm.job_spec
+        if policy == "OnFailure" and backoff == 0 and not failure_policy:
+            continue
+        if policy == "OnFailure":
+            reason = (
+                "the API server refuses a podFailurePolicy with it"
+                if backoff == 0
+                else "a failed run restarts in the same pod"
             )
+        else:
+            reason = "the API server refuses the Job (its pods must say Never or OnFailure)"
+        yield Hit(
+            "job-restart-policy",
+            jm.doc,
+            (*jm.job_path, "template", "spec", "restartPolicy"),
+            f"metric {jm.name!r}: restartPolicy {policy or 'is not set'}; {reason}",
+        )
 
 
 def check_disruption(docs: Sequence[Doc]) -> Iterator[Hit]:
@@ -245,6 +366,9 @@ def check_uid_label_env(docs: Sequence[Doc]) -> Iterator[Hit]:
 
 CHECKS = (
     check_failure_limit,
+    check_failure_retry,
+    check_inconclusive_limit,
+    check_dry_run,
     check_conditions,
     check_backoff,
     check_restart_policy,

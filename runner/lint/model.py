@@ -27,6 +27,9 @@ class Rule:
     fix: str
     facts_section: str
     facts_doc: str = FACTS_DOC
+    # Not empty when the rule enforces this project's policy rather than a behaviour that always
+    # breaks: what a team gives up by `--ignore`-ing it (e.g. Kargo's own docs use backoffLimit 1).
+    policy: str = ""
 
     @property
     def facts_ref(self) -> str:

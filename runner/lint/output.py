@@ -74,7 +74,8 @@ def as_json(findings: Sequence[Finding]) -> str:
 
 
 def rules_catalogue(*, fmt: str) -> str:
-    """Every rule: its id, severity, why and fix (text), or all its fields (json/sarif)."""
+    """Every rule: its id, severity, why, the upstream fact, the fix and, for a rule that is a
+    policy choice, what that choice is and how to waive it (text); all its fields (json)."""
     if fmt != "text":
         rows = [
             {
@@ -84,6 +85,7 @@ def rules_catalogue(*, fmt: str) -> str:
                 "fact": rule.fact,
                 "facts": rule.facts_ref,
                 "fix": rule.fix,
+                "policy": rule.policy or None,
             }
             for rule in RULES
         ]
@@ -91,7 +93,18 @@ def rules_catalogue(*, fmt: str) -> str:
     lines = []
     for rule in RULES:
         severity = click.style(rule.severity.value, fg=_COLOURS[rule.severity])
-        lines += [f"{rule.id} ({severity})", f"  why: {rule.why}", f"  fix: {rule.fix}"]
+        choice = ", policy choice" if rule.policy else ""
+        lines += [
+            f"{rule.id} ({severity}{choice})",
+            f"  why: {rule.why}",
+            f"  fact: {rule.fact} ({rule.facts_ref})",
+            f"  fix: {rule.fix}",
+        ]
+        if rule.policy:
+            lines.append(
+                f"  policy: {rule.policy}; a team that chooses otherwise waives it knowingly"
+                f" with --ignore {rule.id} (or an inline ignore comment)"
+            )
     return "\n".join(lines)
 
 

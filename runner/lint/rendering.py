@@ -23,17 +23,16 @@ from typing import Any
 import yaml
 
 from runner.lint.errors import LintInputError
-from runner.lint.loading import load_file
+from runner.lint.loading import kustomization_file, load_file
 from runner.lint.yamldoc import Doc, Source, load_documents
 
 RENDER_TIMEOUT_SECONDS = 120
 ORIGIN_ANNOTATION = "config.kubernetes.io/origin"
-_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
 def render_kustomization(directory: str) -> list[Doc]:
     path = Path(directory)
-    if not (path.is_dir() and any((path / n).is_file() for n in _KUSTOMIZATION_NAMES)):
+    if not (path.is_dir() and kustomization_file(path) is not None):
         raise LintInputError(
             f"-k {directory}: not a directory with a kustomization.yaml (or kustomization.yml,"
             " Kustomization)"

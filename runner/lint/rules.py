@@ -16,17 +16,57 @@ _KYVERNO = "kyverno"
 _PSS = "pod-security"
 _GENERAL = "manifests-in-general"
 _TOOLING = "kubernetes-tooling-offline"
+_CHECKED = "lint-rules-checked-against-upstream"
 
 RULES: tuple[Rule, ...] = (
     Rule(
         "failure-limit",
         _E,
         "A failed Job can end the metric Successful: the metric fails only when failed >"
-        " failureLimit, so failureLimit >= count (or -1, which turns failure off) never fails.",
-        "Argo Rollouts fails a metric only when failed > failureLimit, and never when it is"
-        " negative (analysis.go).",
+        " failureLimit, so failureLimit >= count (or -1 without a consecutiveSuccessLimit,"
+        " which turns failure off) never fails.",
+        "Argo Rollouts fails a metric only when failed > failureLimit, never when it is"
+        " negative, and then only a consecutiveSuccessLimit > 0 can fail it (analysis.go,"
+        " assessMetricStatus).",
         "Use count: 1 and leave failureLimit out (it defaults to 0).",
         _JOB,
+    ),
+    Rule(
+        "failure-limit-retry",
+        _E,
+        "The metric tolerates a failed Job and still has measurements left: a failed run"
+        " followed by a passing one ends it Successful, so a flaky pass hides the failure.",
+        "Rollouts counts failures against failureLimit and ends the metric Successful when the"
+        " count is reached (or consecutiveSuccessLimit passes in a row) without failed >"
+        " failureLimit (analysis.go, assessMetricStatus).",
+        "Use count: 1 and leave failureLimit out; re-run with a reverify instead.",
+        _CHECKED,
+        policy="a retry policy some teams choose on purpose (count: 3, failureLimit: 2 passes"
+        " when any run passes)",
+    ),
+    Rule(
+        "inconclusive-limit",
+        _E,
+        "inconclusiveLimit >= 1 lets an Inconclusive Job measurement through: the metric ends"
+        " Successful at its count although no test ran.",
+        "Rollouts marks a job measurement Inconclusive when its pod cannot pull the image and,"
+        " from v1.10, when the run is terminated (metricproviders/job/job.go); the metric is"
+        " Inconclusive only when inconclusive > inconclusiveLimit (analysis.go).",
+        "Leave inconclusiveLimit out (it defaults to 0).",
+        _CHECKED,
+    ),
+    Rule(
+        "dry-run",
+        _E,
+        "spec.dryRun names a job metric (metricName is a regular expression): the metric's"
+        " failure is left out of the run's verdict, so failing tests pass the verification.",
+        "Rollouts matches each dryRun metricName as an unanchored regexp against every metric"
+        " and leaves those out of the AnalysisRun's phase (utils/analysis/helpers.go,"
+        " GetDryRunMetrics; analysis.go); Kargo merges the dryRun of all a Stage's templates"
+        " (pkg/rollouts/analysis_template.go).",
+        "Remove the dryRun entry, or make its metricName match only metrics that must not"
+        " decide (e.g. ^smoke-info$).",
+        _CHECKED,
     ),
     Rule(
         "job-metric-condition",
@@ -45,13 +85,17 @@ RULES: tuple[Rule, ...] = (
         "A Job retries failed pods up to backoffLimit (default 6) before it fails.",
         "Set backoffLimit: 0 and restartPolicy: Never; re-run with a reverify instead.",
         _JOB,
+        policy="Kargo's own verification docs use backoffLimit: 1 (one retry of a failed pod)",
     ),
     Rule(
         "job-restart-policy",
         _E,
-        "restartPolicy is not Never: a failed container restarts in the same pod and reruns the"
-        " suite, so a flaky pass hides the failure.",
-        "With OnFailure the kubelet restarts the container in place; podFailurePolicy needs Never.",
+        "restartPolicy is not Never: with OnFailure and backoffLimit > 0 a failed container"
+        " reruns the suite in the same pod (a flaky pass hides the failure); unset, the Job is"
+        " refused. OnFailure with backoffLimit 0 fails at the first restart and is not reported.",
+        "The Job controller fails an OnFailure Job once container restarts reach backoffLimit"
+        " (any restart when it is 0: pastBackoffLimitOnFailure); a Job's pods must say Never or"
+        " OnFailure, and a podFailurePolicy needs Never (API validation).",
         "Set restartPolicy: Never in the Job's pod template.",
         _JOB,
     ),
@@ -64,6 +108,7 @@ RULES: tuple[Rule, ...] = (
         "Add podFailurePolicy.rules: [{action: Ignore, onPodConditions: [{type:"
         " DisruptionTarget, status: 'True'}]}].",
         _JOB,
+        policy="whether an eviction may fail a verification is the team's call",
     ),
     Rule(
         "job-ttl",
@@ -73,6 +118,7 @@ RULES: tuple[Rule, ...] = (
         "Kargo copies no ttlStrategy; the Job's own TTL decides when it goes.",
         "Set ttlSecondsAfterFinished to hours (e.g. 86400).",
         _JOB,
+        policy="how long failed runs stay inspectable is a retention choice",
     ),
     Rule(
         "job-no-deadline",
@@ -82,6 +128,7 @@ RULES: tuple[Rule, ...] = (
         "Only the Job's activeDeadlineSeconds bounds a job measurement.",
         "Set activeDeadlineSeconds on the Job spec (longer than the suite needs).",
         _JOB,
+        policy="a bound on run time is this project's recommendation",
     ),
     Rule(
         "indexed-job",
@@ -135,7 +182,8 @@ RULES: tuple[Rule, ...] = (
         _W,
         "A Stage passes an arg the template does not declare: Kargo drops it without a word, so"
         " the value never reaches the tests.",
-        "Kargo merges only the args the template declares (pkg/rollouts mergeArgs).",
+        "Kargo flattens the args of every template the Stage names, then merges in only the"
+        " Stage args they declare (pkg/rollouts/analysis_template.go, flattenArgs, mergeArgs).",
         "Declare the arg in the template's spec.args and use it, or stop passing it.",
         _KARGO,
     ),
@@ -144,7 +192,8 @@ RULES: tuple[Rule, ...] = (
         _E,
         "An arg without a default is not passed by a Stage that uses the template: the"
         " AnalysisRun cannot be created and the verification never runs.",
-        "Kargo passes Stage.spec.verification.args; an arg with no value fails the run.",
+        "Kargo passes Stage.spec.verification.args; an arg that no template of the Stage gives"
+        " a value and the Stage does not pass fails the run (validateArgsResolution).",
         "Pass the arg in the Stage's verification.args, or give it a value in the template.",
         _JOB,
     ),
@@ -219,6 +268,30 @@ RULES: tuple[Rule, ...] = (
         _GENERAL,
     ),
     Rule(
+        "unquoted-expression-arg",
+        _E,
+        "A verification arg's ${{ }} expression is not quote()d: whenever its result parses as a"
+        " number, bool or JSON (a short SHA such as 0123456 or 1234e56, a tag such as 1.25), the"
+        " AnalysisRun is never built and the verification ends in Error.",
+        "Kargo's EvaluateTemplate turns a result that parses as a float, bool or JSON into that"
+        " type, and buildArgs fails with 'value is not a string but float64'"
+        " (pkg/expressions/json_templates.go; pkg/rollouts/analysis_run_builder.go).",
+        "Wrap the whole value in quote(): value: ${{ quote(...) }}.",
+        _CHECKED,
+    ),
+    Rule(
+        "unquoted-step-expression",
+        _W,
+        "A promotion step's image tag is an unquoted expression: a tag that parses as a number"
+        " (1.25, 20240101) becomes one and the step's config fails its schema, so the promotion"
+        " fails for that Freight.",
+        "Kargo evaluates step config with EvaluateJSONTemplate, which types each result as"
+        " EvaluateTemplate does; the step schemas type tag as a string"
+        " (pkg/promotion/runner/builtin/schemas).",
+        "Wrap the value in quote(): ${{ quote(...) }}.",
+        _CHECKED,
+    ),
+    Rule(
         "promotion-in-verification",
         _E,
         "ctx.promotion does not exist in verification args: the expression fails and the"
@@ -249,16 +322,20 @@ RULES: tuple[Rule, ...] = (
         _E,
         "A generate rule matching on operations is skipped by background processing: existing"
         " namespaces get nothing and synchronize never propagates changes.",
-        "Background requests carry no admission operation (kyverno#10574).",
-        "Remove operations from the generate rule's match (CREATE and UPDATE are the default).",
+        "Background requests (synchronize, generateExisting) carry no admission operation, so an"
+        " operations filter skips them (pkg/engine/utils/match.go; kyverno#10574). A rule that"
+        " lists DELETE generates on trigger deletion and is not reported.",
+        "Remove operations from the generate rule's match: without it the match filters no"
+        " operation at all.",
         _KYVERNO,
     ),
     Rule(
         "kyverno-generate-fixed-namespace",
         _W,
-        "A generate rule triggered by Namespaces writes to one fixed namespace: every other"
-        " namespace that opts in gets no copy.",
-        "The generated resource goes to `namespace`; the trigger is request.object.",
+        "A generate rule triggered by Namespaces writes one fixed object to one fixed namespace:"
+        " every other namespace that opts in gets no copy. A name taken from the trigger (one"
+        " object per Namespace in a fixed namespace) is meant and not reported.",
+        "The generated resource goes to `namespace` under `name`; the trigger is request.object.",
         'Target the trigger: namespace: "{{ request.object.metadata.name }}".',
         _KYVERNO,
     ),
@@ -270,6 +347,7 @@ RULES: tuple[Rule, ...] = (
         "Only the namespace label pod-security.kubernetes.io/enforce enforces a level.",
         "Label the namespace pod-security.kubernetes.io/enforce: restricted.",
         _PSS,
+        policy="which Pod Security level a namespace enforces is the cluster's choice",
     ),
     Rule(
         "pss-violation",
@@ -289,6 +367,7 @@ RULES: tuple[Rule, ...] = (
         "kustomize's commonLabels is deprecated and rewrites selectors.",
         "Use labels: with includeSelectors: false.",
         _TOOLING,
+        policy="harmless until a label changes",
     ),
     Rule(
         "duplicate-key",
