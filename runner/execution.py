@@ -138,8 +138,8 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         undo.close()
         verdict = _unless_stopped(ctx.stop, verdict)
         reserve.release()
-        wrapup.finish(ctx, verdict, results, metadata)
-    return verdict.code
+        code = wrapup.finish(ctx, verdict, results, metadata)
+    return code
 
 
 def _run_playwright(
@@ -187,22 +187,21 @@ def _begin(
         wait_seconds=deadline.remaining(),
         say=sink.say,
         check_stop=stop.check,
+        shard_count=settings.shard_count if settings.shard is not None else None,
     )
 
 
 def _publish_log(ctx: RunContext) -> None:
     settings = ctx.settings
     if settings.pod_namespace and settings.job_name:
-        # A shard of parallel metrics (SHARD_INDEX) is its own Job: its log goes under that
-        # name, which Kargo's urlTemplate asks for. The pods of an Indexed Job share the Job's
-        # name: each shard gets its own entry, and the merge points the Job's name at the
-        # merged log (runner/sharding.py).
-        name = settings.job_name
-        if settings.shards_share_the_job:
-            name = f"{name}.shard-{settings.shard}"
+        # A shard (one metric each) is its own Job: its log goes under that name too, which
+        # Kargo's urlTemplate asks for.
         try:
             link = publish_job_log(
-                settings.artifact_root, settings.pod_namespace, name, ctx.attempt.layout.log
+                settings.artifact_root,
+                settings.pod_namespace,
+                settings.job_name,
+                ctx.attempt.layout.log,
             )
         except OSError as exc:  # the index is a convenience; the run goes on without it
             ctx.sink.say(f"not indexing the log of job {settings.job_name!r}: {exc}")

@@ -1,20 +1,31 @@
-"""One verification sharded across an Indexed Job: who merges, and the merged verdict.
+"""One verification sharded across parallel metrics (one Job per shard): who merges, when,
+and into what. The merged verdict is runner/judging/merged.py's.
 
 Every shard is an ordinary attempt (its own lock, ledger lines, log, JUnit and exit code)
 that also writes a Playwright blob report. After its ledger end line, a shard calls
-`merge_when_last`:
+`merge_when_done`:
 
 * Mergers are serialised by `<run>/.merge.lock`. The holder looks at every shard under the
-  ledger lock: its latest attempt, whether that attempt's active lock is held, its blob.
-* While another shard is still running or has not started (a pending pod), the holder waits
-  (bounded by its own run deadline; a stop request ends the wait): the last shard to finish
-  merges, decided by the locks and the ledger's order, not by index. A shard killed however
-  (SIGKILL, OOM) drops its flock, so a waiter sees it gone and merges in its place.
-* The merge covers the latest attempt of every shard; a shard with no blob (killed, crashed
-  before its blob, never started, still running at the deadline) is named as missing and
-  fails the merged verdict. Each merge is a ledger "merged" line saying which attempt of each
-  shard it used; a shard that ends later (a retry, a late pod) merges again, so `merged/`
-  converges on the latest attempt of every shard. A merger that finds nothing new does nothing.
+  ledger lock: its latest attempt, whether that attempt's active lock is held, its blob, the
+  SHARD_COUNT its ledger lines recorded.
+* While another shard is running, the holder waits for it (bounded by its own run deadline;
+  a shard killed however, SIGKILL or OOM, drops its flock, so the holder sees it gone). A
+  shard that has not started (a pending pod, a metric nobody runs) is waited for until
+  SHARD_START_WAIT_SECONDS after this shard started, then named as never started; shards
+  that disagree on SHARD_COUNT end the wait at once.
+* Once no shard is running, the holder merges and exits with the merged verdict; the shards
+  queued on the lock find nothing new and exit with their own. So no shard exits before the
+  merge is written: under Argo Rollouts the first shard Job to fail makes the AnalysisRun
+  terminate every other shard's Job (docs/platform-facts.md, "Sharded runs are terminated").
+* A stopped shard (SIGTERM: its Job deleted; SIGINT) does not wait: it merges what exists at
+  once, and the merge, its lock wait included, ends TERMINATION_GRACE_SECONDS after the
+  signal less FLUSH_MARGIN (a stop no longer ends merge-reports; that bound does). merged/ is
+  swapped in whole, so a merger SIGKILLed half-way leaves the previous merge. Shards that
+  were stopped, killed or still running are named as cut short.
+* The merge covers the latest attempt of every shard; a shard with no blob is named as
+  missing. Each merge is a ledger "merged" line saying which ended attempt of each shard it
+  used (None: none yet); a shard that ends later (a retry, a late pod, one that was still
+  running) merges again, so `merged/` converges on the latest attempt of every shard.
 """
 
 from __future__ import annotations
@@ -29,19 +40,21 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from filelock import FileLock, Timeout
+from pydantic import Field
 
 from runner import playwright
 from runner.contract.exitcodes import ExitCode
 from runner.judging.judge import read_results
+from runner.judging.merged import ShardOutcome, merged_verdict
 from runner.judging.report import Summary, build_summary, summary_line, write_summary
 from runner.judging.results import Results
-from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
+from runner.judging.verdict import FlakyPolicy
 from runner.log.masking import Redactor
 from runner.log.scrub import scrub_tree
 from runner.log.tee import LogSink
 from runner.processes.bounds import Deadline, StopRequest
 from runner.processes.child import Supervision, run_streaming
-from runner.volume.artifacts import SHARD_PREFIX, MergedLayout, RunLayout, publish_job_log
+from runner.volume.artifacts import SHARD_PREFIX, MergedLayout, RunLayout
 from runner.volume.ledger import (
     AttemptRecord,
     Host,
@@ -49,10 +62,16 @@ from runner.volume.ledger import (
     ledger_lines,
     read_ledger,
     record_merge,
+    shard_counts,
 )
 from runner.volume.locks import hold, is_held
 
 WAIT_POLL = 0.5  # seconds between looks at the running shards' locks
+FLUSH_MARGIN = 5.0  # seconds of the termination grace left for the exit itself
+MERGE_FLOOR = 60.0  # seconds merge-reports gets even when the run deadline is (nearly) spent
+_CUT_SHORT = (ExitCode.INTERRUPTED, ExitCode.TERMINATED)
+
+Plan = dict[int, int | None]  # shard -> the ended attempt a merge used (None: none yet)
 
 
 @dataclass(frozen=True)
@@ -61,7 +80,6 @@ class ShardState:
     latest: AttemptRecord | None  # None: never started
     running: bool
     blob: Path | None  # the latest attempt's blob report, when it exists
-    ended_at_line: int | None = None  # where its end line is in the ledger (clocks may skew)
 
     @property
     def missing_why(self) -> str | None:
@@ -76,6 +94,29 @@ class ShardState:
             return f"attempt {self.latest.attempt} killed before it finished"
         return f"attempt {self.latest.attempt} ended {self.latest.outcome} without a blob report"
 
+    @property
+    def cut_short(self) -> bool:
+        """Stopped by a signal, killed, or not finished when the merge was made."""
+        if self.latest is None:
+            return False
+        return self.running or self.latest.end is None or self.latest.exit_code in _CUT_SHORT
+
+    @property
+    def planned(self) -> int | None:
+        """The attempt a merge now covers: the latest one once it is no longer running."""
+        return None if self.latest is None or self.running else self.latest.attempt
+
+    def outcome(self) -> ShardOutcome:
+        latest = self.latest
+        return ShardOutcome(
+            index=self.index,
+            missing=self.missing_why,
+            cut_short=self.cut_short,
+            outcome=latest.outcome if latest else None,
+            exit_code=latest.exit_code if latest else None,
+            tests_commit=latest.tests_commit if latest else None,
+        )
+
 
 class ShardSummary(Summary):
     """`merged/summary.json`: the run's one summary, plus what each shard contributed."""
@@ -83,15 +124,27 @@ class ShardSummary(Summary):
     shard_count: int
     shards: list[dict[str, object]]
     missing_shards: list[int]
+    cut_short_shards: list[int] = Field(default_factory=list)
 
 
-def survey(run: RunLayout, count: int) -> tuple[list[ShardState], dict[int, int | None] | None]:
+@dataclass(frozen=True)
+class Survey:
+    states: list[ShardState]
+    previous: Plan | None  # the last merge's plan; None before the first merge
+    counts: dict[int, frozenset[int]]  # shard -> the SHARD_COUNT values its lines recorded
+
+    @property
+    def disagree(self) -> bool:
+        """Two shards of the run were given different SHARD_COUNT values."""
+        return len({c for seen in self.counts.values() for c in seen}) > 1
+
+
+def survey(run: RunLayout, count: int) -> Survey:
     """Every shard's state and the previous merge, read under the ledger lock: a shard's
     attempt takes its active lock only there, so looking at it (an flock taken and dropped at
     once) can never make that attempt believe it is a duplicate."""
     with hold(run.ledger_lock):
         lines = ledger_lines(run)
-        ends = {(ln.shard, ln.attempt): n for n, ln in enumerate(lines) if ln.event == "end"}
         states = []
         for index in range(count):
             shard = run.for_shard(index)
@@ -104,84 +157,125 @@ def survey(run: RunLayout, count: int) -> tuple[list[ShardState], dict[int, int 
                     latest,
                     running=is_held(shard.active_lock),
                     blob=blob if blob is not None and blob.is_file() else None,
-                    ended_at_line=ends.get((index, latest.attempt)) if latest else None,
                 )
             )
-        return states, last_merge(lines)
+        return Survey(states, last_merge(lines), shard_counts(lines))
 
 
 @dataclass(frozen=True)
 class MergeContext:
     run: RunLayout  # the run (any shard's layout: only the run's paths are used)
-    shard: int  # the shard that asks
     count: int
     host: Host
     home: Path  # PLAYWRIGHT_HOME
     base_env: Mapping[str, str]
-    deadline: Deadline
+    deadline: Deadline  # this shard's run deadline (its start is this shard's start)
+    start_wait: float  # SHARD_START_WAIT_SECONDS
     stop: StopRequest
-    grace: float
+    termination_grace: float  # TERMINATION_GRACE_SECONDS
+    grace: float  # KILL_GRACE_SECONDS, for merge-reports' tree
     flaky_policy: FlakyPolicy
     allow_no_tests: bool
-    namespace: str | None
-    job_name: str | None
     redactor: Redactor  # the run's: merged/ masks what the shard's own files mask
 
+    def time_left(self) -> float:
+        """What the merge may still spend: the run deadline and, once stopped, what is left
+        of the termination grace from the signal on, less FLUSH_MARGIN."""
+        left = self.deadline.remaining()
+        if self.stop.requested:
+            at = self.stop.at if self.stop.at is not None else time.monotonic()
+            flush_end = at + self.termination_grace - FLUSH_MARGIN
+            left = min(left, flush_end - time.monotonic())
+        return max(0.0, left)
 
-def merge_when_last(ctx: MergeContext, say: Callable[[str], None]) -> ShardSummary | None:
-    """Merge every shard's results if this shard is the last one running; None when another
-    merger got there first, or there is nothing new to merge."""
+
+class _MergeDeadline(Deadline):
+    """merge-reports' deadline: at least MERGE_FLOOR from its start, but once this shard is
+    stopped (even half-way through the merge) no later than its termination grace allows."""
+
+    def __init__(self, ctx: MergeContext) -> None:
+        super().__init__(max(ctx.deadline.remaining(), MERGE_FLOOR))
+        self._ctx = ctx
+
+    def remaining(self) -> float:
+        left = super().remaining()
+        return min(left, self._ctx.time_left()) if self._ctx.stop.requested else left
+
+    def expired(self) -> bool:
+        return self.remaining() <= 0
+
+
+def merge_when_done(ctx: MergeContext, say: Callable[[str], None]) -> ShardSummary | None:
+    """Merge every shard's results once no shard is running (or at once when stopped); None
+    when another shard merged them already, or the merge lock could not be had in time."""
     lock = FileLock(str(ctx.run.merge_lock))
-    try:
-        lock.acquire(timeout=ctx.deadline.remaining(), poll_interval=WAIT_POLL)
-    except Timeout:
-        say("not merging: another shard held the merge lock until the deadline")
+    if not _acquire(lock, ctx):
+        until = "the termination grace ran out" if ctx.stop.requested else "the deadline"
+        say(f"not merging: another shard held the merge lock until {until}")
         return None
     try:
-        states, previous = _wait_for_running(ctx, say)
-        if ctx.stop.requested:
-            say("not merging: stopping (SIGTERM/SIGINT)")
-            return None
-        last = max(states, key=lambda s: -1 if s.ended_at_line is None else s.ended_at_line)
-        if (
-            last.index != ctx.shard
-            and last.ended_at_line is not None
-            and not any(s.running or s.latest is None for s in states)
-        ):
-            # It ended after us and is waiting for this lock: the last to finish merges.
-            say(f"shard {last.index} finished last and merges")
-            return None
-        plan = {s.index: (s.latest.attempt if s.latest else None) for s in states}
-        if plan == previous:
+        seen = _wait_for_shards(ctx, say)
+        plan = {s.index: s.planned for s in seen.states}
+        if plan == seen.previous:
             say("the shards were merged already (nothing new since)")
             return None
-        summary = _merge(ctx, states, say)
+        if ctx.stop.requested:
+            say(
+                "stopping (signal received): merging what exists now, within the "
+                f"termination grace ({ctx.time_left():.0f}s left)"
+            )
+        summary = _merge(ctx, seen, say)
         record_merge(ctx.run, ctx.host, plan)
         return summary
     finally:
         lock.release()
 
 
-def _wait_for_running(
-    ctx: MergeContext, say: Callable[[str], None]
-) -> tuple[list[ShardState], dict[int, int | None] | None]:
-    said: set[int] = set()
+def _acquire(lock: FileLock, ctx: MergeContext) -> bool:
+    """Take the merge lock within the time left, in slices, so that a stop shortens the wait."""
     while True:
-        states, previous = survey(ctx.run, ctx.count)
-        # A shard that has not started yet is a pod still pending (scheduling, image pull):
-        # the Job is not done without it either, so it is waited for like a running one.
-        pending = [s.index for s in states if s.running or s.latest is None]
-        if not pending or ctx.deadline.expired() or ctx.stop.requested:
-            return states, previous
-        if set(pending) != said:
-            said = set(pending)
-            say(f"waiting for shard(s) {_names(pending)} to start or finish, then merging")
-        time.sleep(min(WAIT_POLL, ctx.deadline.remaining()))
+        left = ctx.time_left()
+        try:
+            lock.acquire(timeout=min(left, WAIT_POLL), poll_interval=0.1)
+        except Timeout:
+            if left <= WAIT_POLL:
+                return False
+        else:
+            return True
 
 
-def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], None]) -> ShardSummary:
+def _wait_for_shards(ctx: MergeContext, say: Callable[[str], None]) -> Survey:
+    said: tuple[list[int], list[int]] | None = None
+    while True:
+        seen = survey(ctx.run, ctx.count)
+        running = [s.index for s in seen.states if s.running]
+        unstarted = [s.index for s in seen.states if s.latest is None]
+        disagree = seen.disagree
+        waited = time.monotonic() - ctx.deadline.started
+        start_left = ctx.start_wait - waited
+        pending = running + (unstarted if start_left > 0 and not disagree else [])
+        if not pending or ctx.time_left() <= 0 or ctx.stop.requested:
+            if unstarted and not ctx.stop.requested:
+                why = (
+                    "the shards disagree on SHARD_COUNT"
+                    if disagree
+                    else f"none started within SHARD_START_WAIT_SECONDS={ctx.start_wait:g} "
+                    "of this shard's start"
+                )
+                say(f"not waiting for shard(s) {_names(unstarted)} to start: {why}")
+            return seen
+        if said != (running, unstarted):
+            said = (running, unstarted)
+            say(
+                f"waiting for shard(s) {_names(pending)} to start or finish, then merging "
+                f"(a shard not started is given up {max(start_left, 0):.0f}s from now)"
+            )
+        time.sleep(min(WAIT_POLL, ctx.time_left()))
+
+
+def _merge(ctx: MergeContext, seen: Survey, say: Callable[[str], None]) -> ShardSummary:
     """Build `merged/` aside, then swap it in, so readers see the old report or the new."""
-    run = ctx.run
+    run, states = ctx.run, seen.states
     staging = run.merge_staging("new")
     shutil.rmtree(staging.dir, ignore_errors=True)
     staging.dir.mkdir()
@@ -191,7 +285,13 @@ def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], Non
         results, error = _merge_reports(ctx, states, staging, sink)
         seconds = time.monotonic() - started
         verdict = merged_verdict(
-            results, error, states, flaky_policy=ctx.flaky_policy, allow_no_tests=ctx.allow_no_tests
+            results,
+            error,
+            [s.outcome() for s in states],
+            count=ctx.count,
+            counts=seen.counts,
+            flaky_policy=ctx.flaky_policy,
+            allow_no_tests=ctx.allow_no_tests,
         )
         final = run.merged
         html = final.html_report if (staging.html_report / "index.html").exists() else None
@@ -208,6 +308,7 @@ def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], Non
             shard_count=ctx.count,
             shards=[_shard_entry(run, s) for s in states],
             missing_shards=[s.index for s in states if s.missing_why],
+            cut_short_shards=[s.index for s in states if s.cut_short],
         )
         scrub = scrub_tree(staging.dir, ctx.redactor, skip=frozenset({staging.log}))
         for failed in scrub.failed:
@@ -218,11 +319,6 @@ def _merge(ctx: MergeContext, states: list[ShardState], say: Callable[[str], Non
         line = f"[merged {ctx.count} shards in {seconds:.1f}s] {summary_line(summary)}"
         sink.say(line)
     _swap_in(staging.dir, final.dir, aside=run.merge_staging("old").dir)
-    if ctx.namespace and ctx.job_name:  # the Job's own name shows the merged log
-        try:
-            publish_job_log(run.root, ctx.namespace, ctx.job_name, final.log)
-        except OSError as exc:  # a symlink planted in the index: refused, the merge stands
-            say(f"not indexing the merged log of job {ctx.job_name!r}: {exc}")
     say(f"merged report: {final.dir}")
     say(line)
     return summary
@@ -245,75 +341,13 @@ def _merge_reports(
             playwright.merge_command(scratch),
             env={**ctx.base_env, **playwright.merge_env(out)},
             cwd=ctx.home,
-            under=Supervision(
-                sink, Deadline(max(ctx.deadline.remaining(), 60.0)), ctx.stop, ctx.grace
+            under=Supervision(  # a stop ends it through _MergeDeadline, not at once
+                sink, _MergeDeadline(ctx), StopRequest(), min(ctx.grace, FLUSH_MARGIN)
             ),
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return read_results(out)
-
-
-def merged_verdict(
-    results: Results | None,
-    results_error: str | None,
-    states: list[ShardState],
-    *,
-    flaky_policy: FlakyPolicy,
-    allow_no_tests: bool,
-) -> Verdict:
-    """The single run's verdict over the merged JUnit, then the shards that are missing or
-    ended badly: a test failure stays exit 1, a shard without results makes an otherwise
-    clean merge exit 3 (the results are incomplete), and a shard that ended in any other
-    non-zero way (deadline, not ready, ...) lends its code to an otherwise passing merge."""
-    base = decide(
-        RunFacts(results=results, results_error=results_error),
-        flaky_policy=flaky_policy,
-        allow_no_tests=allow_no_tests,
-    )
-    mixed = _mixed_commits(states)
-    if mixed:
-        return Verdict(ExitCode.INFRASTRUCTURE_ERROR, mixed)
-    missing = [f"shard {s.index} ({s.missing_why})" for s in states if s.missing_why]
-    ended_badly = [
-        (s.index, s.latest.outcome, s.latest.exit_code)
-        for s in states
-        if s.latest and not s.missing_why and s.latest.exit_code not in (None, 0)
-    ]
-    named = "; ".join(
-        [f"missing results: {', '.join(missing)}"] * bool(missing)
-        + [f"shard {i} ended {outcome} (exit {code})" for i, outcome, code in ended_badly]
-    )
-    if missing and base.code is not ExitCode.TESTS_FAILED:
-        return Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"{named}; the others: {base.reason}")
-    if base.passed and ended_badly:
-        return Verdict(_exit_code(ended_badly[0][2]), named, base.warnings)
-    if named:
-        return Verdict(base.code, f"{base.reason}; {named}", base.warnings)
-    return base
-
-
-def _mixed_commits(states: list[ShardState]) -> str | None:
-    """Shards whose tests came from different commits (TESTS_REPO) are not one run: the
-    merged results would mix two suites. None when they agree (or nothing was fetched)."""
-    ran = {s.index: s.latest.tests_commit for s in states if s.latest and not s.missing_why}
-    if len(set(ran.values())) <= 1 or not any(ran.values()):
-        return None
-    named = ", ".join(
-        f"shard {index} at {commit[:12] if commit else '(tests not fetched)'}"
-        for index, commit in sorted(ran.items())
-    )
-    return (
-        f"the shards ran different test commits ({named}): the merged results would mix "
-        "suites; give every shard the same TESTS_REVISION (a full commit id) and verify again"
-    )
-
-
-def _exit_code(code: int) -> ExitCode:
-    try:
-        return ExitCode(code)
-    except ValueError:
-        return ExitCode.INFRASTRUCTURE_ERROR
 
 
 def _describe(state: ShardState) -> str:
@@ -332,6 +366,7 @@ def _shard_entry(run: RunLayout, state: ShardState) -> dict[str, object]:
         "exit_code": latest.exit_code if latest else None,
         "tests_commit": latest.tests_commit if latest else None,
         "missing": state.missing_why,
+        "cut_short": state.cut_short,
         "log": str(run.for_shard(state.index).attempt(latest.attempt).log) if latest else None,
     }
 

@@ -1,6 +1,7 @@
 """After the verdict: what people read is written first, then the attempt is recorded, then a
 sharded run may merge and old runs are pruned. Each step survives the others' failures, and
-the summary line stays the last line of the log.
+the summary line stays the last line of the log (a shard that merged ends with the merged
+one, whose verdict is then its exit code and its termination message).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from datetime import UTC, datetime
 from runner import sharding
 from runner.config.derived import retention_policy
 from runner.context import RunContext
+from runner.contract.exitcodes import ExitCode
 from runner.fetch import mismatch_warning
 from runner.judging.report import (
     Summary,
@@ -28,8 +30,9 @@ from runner.volume.cleanup import cleanup
 
 def finish(
     ctx: RunContext, verdict: Verdict, results: Results | None, metadata: ExecutionMetadata
-) -> None:
+) -> ExitCode:
     """Write everything people read, then record the outcome. Each step survives the others.
+    Returns the exit code: the verdict's, or the merged verdict's when this shard merged.
 
     The caller closes the sink after this: the summary line is the last thing said."""
     layout, sink, now = ctx.attempt.layout, ctx.sink, datetime.now(UTC)
@@ -64,18 +67,33 @@ def finish(
         sink.say(f"could not write the metadata: {exc}")
     for warning in verdict.warnings:
         sink.say(warning)
+    merged: Summary | None = None
+    code = verdict.code
     try:
         ctx.attempt.finish(
             verdict.code,
             tests_repo=tests["tests_repo"] if tests else None,
             tests_commit=tests["tests_commit"] if tests else None,
         )
-        _merge_shards(ctx)
+        try:
+            merged = _merge_shards(ctx)
+        except Exception as exc:  # no merged verdict is never a pass
+            code = code or ExitCode.INFRASTRUCTURE_ERROR
+            sink.say(f"merge failed: {exc!r}; this shard exits {int(code)}")
+        if merged is not None:
+            code = ExitCode(merged.exit_code)
+            try:
+                _termination(ctx, merged)  # the pod's message: the verdict it exits with
+            except OSError as exc:
+                sink.say(f"could not write the termination message: {exc}")
         _retention(ctx)
     finally:
         if missed := sink.console_report():
             sink.say(missed)
         sink.say(summary_line(summary))  # the verdict stays the last line of the log
+        if merged is not None:
+            sink.say(f"[merged, the exit code] {summary_line(merged)}")
+    return code
 
 
 def _scrub(ctx: RunContext) -> None:
@@ -90,34 +108,28 @@ def _scrub(ctx: RunContext) -> None:
         ctx.sink.say(f"WARNING: could not mask secrets in {failed}")
 
 
-def _merge_shards(ctx: RunContext) -> None:
-    """A sharded run's last shard merges every shard's results (runner/sharding.py). Only
-    logged: this shard's own verdict and exit code are already decided."""
+def _merge_shards(ctx: RunContext) -> Summary | None:
+    """A sharded run's shard merges every shard's results once none is running
+    (runner/sharding.py); the merged summary when this shard merged, else None."""
     settings = ctx.settings
     if settings.shard is None:
-        return
+        return None
     merge = sharding.MergeContext(
         run=ctx.attempt.run,
-        shard=settings.shard,
         count=settings.shard_count,
         host=ctx.attempt.host,
         home=settings.playwright_home,
         base_env=ctx.base_env,
         deadline=ctx.deadline,
+        start_wait=settings.shard_start_wait_seconds,
         stop=ctx.stop,
+        termination_grace=settings.termination_grace_seconds,
         grace=settings.kill_grace_seconds,
         flaky_policy=settings.flaky_policy,
         allow_no_tests=settings.allow_no_tests,
-        namespace=settings.pod_namespace,
-        # Only a Job that all shards share shows the merged log under its name; a shard that is
-        # its own Job keeps its own log there (the merge result is at its end, too).
-        job_name=settings.job_name if settings.shards_share_the_job else None,
         redactor=ctx.sink.redactor,
     )
-    try:
-        sharding.merge_when_last(merge, ctx.sink.say)
-    except Exception as exc:  # the merge must never change a shard's verdict
-        ctx.sink.say(f"merge failed: {exc!r}")
+    return sharding.merge_when_done(merge, ctx.sink.say)
 
 
 def _retention(ctx: RunContext) -> None:

@@ -390,7 +390,7 @@ def symlink_out(where: str) -> Setup:
             (case.root / "_jobs").mkdir(parents=True)
         elif where.startswith(RUN):
             (case.root / RUN).mkdir(parents=True)
-            case.env.update(SHARD_COUNT="2", JOB_COMPLETION_INDEX="0")
+            case.env.update(SHARD_COUNT="2", SHARD_INDEX="0")
         else:
             case.root.mkdir(parents=True)
         (case.root / where).symlink_to(outside)

@@ -346,6 +346,20 @@ def test_sharding_is_parallel_metrics_not_an_indexed_job() -> None:
         assert "JOB_COMPLETION_INDEX" not in env
 
 
+def test_the_termination_grace_the_runner_assumes_is_the_pods() -> None:
+    """A SIGTERMed shard merges what exists within TERMINATION_GRACE_SECONDS (README
+    "Sharding"): the pod's terminationGracePeriodSeconds must be that long, or the pod is
+    SIGKILLed in the middle of the merge."""
+    for metric in job_metrics(the_template("overlays/sharded")):
+        pod = metric["provider"]["job"]["spec"]["template"]["spec"]
+        env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+        runner_grace = float(
+            env.get("TERMINATION_GRACE_SECONDS")
+            or Settings.model_fields["termination_grace_seconds"].default
+        )
+        assert pod["terminationGracePeriodSeconds"] == runner_grace, metric["name"]
+
+
 @pytest.mark.parametrize("count", [2, 4])
 def test_sharded_metrics_render_validate_and_are_distinct(tmp_path: Path, count: int) -> None:
     directory = sharded_overlay(tmp_path, count)

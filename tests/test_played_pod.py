@@ -395,7 +395,7 @@ def test_played_pod_of_a_broken_suite_fails(image: str, tmp_path: Path) -> None:
 @pytest.mark.container
 def test_two_played_shards_merge_into_one_verdict(image: str, tmp_path: Path) -> None:
     """overlays/sharded: its two metrics' pods, played together on one volume, are one run;
-    the last to finish merges, and the merged result is the whole suite."""
+    the shard that finds the other done merges, and the merged result is the whole suite."""
     artifacts = _writable_dir(tmp_path / "artifacts")
     template = _local_template("overlays/sharded")
     uid = str(uuid.uuid4())

@@ -88,7 +88,7 @@ def test_the_merged_summary_masks_secrets(tmp_path: Path, npx: FakeNpx) -> None:
                     script,
                     ANALYSIS_RUN_UID=UID,
                     SHARD_COUNT="2",
-                    JOB_COMPLETION_INDEX=str(i),
+                    SHARD_INDEX=str(i),
                     RETENTION_ENABLED="false",
                 ),
                 "API_TOKEN": secret,
@@ -100,7 +100,8 @@ def test_the_merged_summary_masks_secrets(tmp_path: Path, npx: FakeNpx) -> None:
             ["discovery:1,junitsecret:API_TOKEN,exit:1", "discovery:1,junit:pass:1"]
         )
     ]
-    assert sorted(p.wait(timeout=120) for p in procs) == [0, 1]
+    codes = [p.wait(timeout=120) for p in procs]
+    assert codes[0] == 1 and codes[1] in (0, 1), codes  # shard 1 exits 1 when it merges
     merged = tmp_path / RUN / "merged"
     summary = (merged / "summary.json").read_bytes()
     assert json.loads(summary)["failed"] == 1
@@ -119,8 +120,9 @@ def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
     assert len(_merges(tmp_path)) == 1, "exactly one merge"
     assert sum("merged report:" in out for _, out in done) == 1
     lines = [json.loads(x) for x in (tmp_path / RUN / LEDGER).read_text().splitlines()]
-    last_end = [x for x in lines if x["event"] == "end"][-1]
-    assert lines[-1]["host"]["pid"] == last_end["host"]["pid"], "the last shard to end merges"
+    assert lines[-1]["event"] == "merged", "the merge comes after every shard's end line"
+    assert {x["shard_count"] for x in lines if x["event"] == "start"} == {3}
+    assert "[merged, the exit code] VERIFICATION PASSED" in done[_merger(done)][1]
     assert not list((tmp_path / RUN).glob(".merged-*")), "no staging directory left"
     for i in range(3):  # every shard's own evidence stays
         attempt = tmp_path / RUN / f"shard-{i}" / "attempt-1"
@@ -130,9 +132,27 @@ def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
     assert (tmp_path / RUN / "merged" / "html-report" / "index.html").exists()
 
 
-def test_one_failing_shard_fails_its_pod_and_the_merge(tmp_path: Path, npx: FakeNpx) -> None:
-    done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,junit:fail:2,exit:1"])
-    assert [code for code, _ in done] == [0, 1]  # the Indexed Job fails through shard 1
+@pytest.mark.parametrize("first", [0, 1])
+def test_one_failing_shard_fails_the_merging_shard(
+    tmp_path: Path, npx: FakeNpx, first: int
+) -> None:
+    """Whichever shard ends first waits for the other and merges; it exits with the merged
+    verdict (1 even when its own tests passed), the other with its own."""
+    release = tmp_path / "release"
+    scripts = ["discovery:2,junit:pass:2", "discovery:2,junit:fail:2,exit:1"]
+    later = 1 - first
+    scripts[later] = scripts[later].replace("discovery:2,", f"discovery:2,await:{release},")
+    slow = _start(npx, tmp_path, later, scripts[later], count=2)
+    _wait_for(tmp_path / RUN / f"shard-{later}" / "attempt-1" / "verification.log")
+    fast = _start(npx, tmp_path, first, scripts[first], count=2)
+    out = _read_until(fast, "waiting for shard(s) 1" if first == 0 else "waiting for shard(s) 0")
+    release.touch()
+    out += fast.communicate(timeout=60)[0]
+    slow_out, _ = slow.communicate(timeout=60)
+    assert "merged report:" in out and "merged report:" not in slow_out
+    codes = {first: fast.returncode, later: slow.returncode}
+    assert codes == ({0: 1, 1: 1} if first == 0 else {0: 0, 1: 1}), out + slow_out
+    assert "[merged, the exit code] VERIFICATION FAILED (exit 1)" in out.splitlines()[-1]
     merged = _merged(tmp_path)
     assert (merged["exit_code"], merged["total"], merged["failed"]) == (1, 4, 1)
     assert "shard 1" in str(merged["reason"])
@@ -141,7 +161,7 @@ def test_one_failing_shard_fails_its_pod_and_the_merge(tmp_path: Path, npx: Fake
 
 def test_a_shard_that_crashes_before_its_blob_is_named(tmp_path: Path, npx: FakeNpx) -> None:
     done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,segv"])
-    assert [code for code, _ in done] == [0, 3]
+    assert done[1][0] == 3 and done[_merger(done)][0] == 3, done
     merged = _merged(tmp_path)
     assert (merged["exit_code"], merged["passed"], merged["missing_shards"]) == (3, 2, [1])
     assert "shard 1 (attempt 1 ended infrastructure error without a blob" in str(merged["reason"])
@@ -165,10 +185,154 @@ def test_a_killed_shard_is_reported_missing(tmp_path: Path, npx: FakeNpx) -> Non
     assert not alive, f"the SIGKILLed shard's tree outlived it: {alive}"
     slow.communicate(timeout=30)
     rest, _ = fast.communicate(timeout=60)
-    assert fast.returncode == 0, out + rest
+    assert fast.returncode == 3, out + rest  # it merged: the merged verdict is its exit code
     merged = _merged(tmp_path)
     assert merged["missing_shards"] == [1] and merged["exit_code"] == 3
     assert "shard 1 (attempt 1 killed before it finished)" in str(merged["reason"])
+
+
+def test_a_shard_that_never_starts_fails_the_merging_shard(tmp_path: Path, npx: FakeNpx) -> None:
+    """SHARD_COUNT=3 and no shard 2 (a pod never scheduled, a metric nobody runs): the shards
+    that ran pass, and the one that merges exits 3 naming shard 2, once it has waited the
+    SHARD_START_WAIT_SECONDS bound (2 s here; 600 s by default) instead of its whole deadline."""
+    release = tmp_path / "release"
+    wait = "2"
+    slow = _start(
+        npx, tmp_path, 1, f"discovery:2,await:{release},junit:pass:2", SHARD_START_WAIT_SECONDS=wait
+    )
+    _wait_for(tmp_path / RUN / "shard-1" / "attempt-1" / "verification.log")
+    started = time.monotonic()
+    fast = _start(npx, tmp_path, 0, "discovery:2,junit:pass:2", SHARD_START_WAIT_SECONDS=wait)
+    out = _read_until(fast, "waiting for shard(s) 1")
+    release.touch()
+    out += fast.communicate(timeout=60)[0]
+    slow_out, _ = slow.communicate(timeout=60)
+    assert time.monotonic() - started < 60
+    assert (fast.returncode, slow.returncode) == (3, 0), out + slow_out
+    assert "not waiting for shard(s) 2 to start: none started within SHARD_START_WAIT" in out
+    last = out.splitlines()[-1]
+    assert "[merged, the exit code] VERIFICATION INFRASTRUCTURE ERROR (exit 3)" in last, last
+    assert "shard 2 (never started)" in last
+    merged = _merged(tmp_path)
+    assert (merged["exit_code"], merged["passed"], merged["missing_shards"]) == (3, 4, [2])
+    assert "the shards were merged already" in slow_out
+
+
+def test_shards_that_disagree_on_shard_count_are_exit_3(tmp_path: Path, npx: FakeNpx) -> None:
+    """A shard given SHARD_COUNT=3 in a run whose shard 0 has 2 is refused at once, naming
+    both; shard 0, which merges, sees the disagreement in the ledger and stops waiting for
+    the shard it will never see (with the default 600 s wait, this test would time out)."""
+    release = tmp_path / "release"
+    first = _start(npx, tmp_path, 0, f"discovery:1,await:{release},junit:pass:1", count=2)
+    _wait_for(tmp_path / RUN / "shard-0" / "attempt-1" / "verification.log")
+    other = _start(npx, tmp_path, 1, "discovery:1,junit:pass:1", count=3)
+    other_out, _ = other.communicate(timeout=60)
+    assert other.returncode == 3, other_out
+    assert (
+        "SHARD_INDEX=1) has SHARD_COUNT=3, but shard 0 was given SHARD_COUNT=2"
+        in other_out.splitlines()[-1]
+    )
+    release.touch()
+    out, _ = first.communicate(timeout=60)
+    assert first.returncode == 3, out
+    merged = _merged(tmp_path)
+    assert merged["exit_code"] == 3
+    says = "the shards disagree on SHARD_COUNT: this merge has SHARD_COUNT=2, but shard 1 "
+    assert says + "SHARD_COUNT=3" in merged["reason"]
+    lines = [json.loads(x) for x in (tmp_path / RUN / LEDGER).read_text().splitlines()]
+    assert [(x["event"], x["shard"], x["shard_count"]) for x in lines[:3]] == [
+        ("start", 0, 2),
+        ("refused", 1, 3),
+        ("end", 0, None),
+    ]
+
+
+def _two_shards_then_merging(
+    tmp_path: Path, npx: FakeNpx, scripts: Sequence[str], **extra: str
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str], str]:
+    """Shard 1 runs `scripts[1]` after a release file, shard 0 `scripts[0]`; returns once
+    shard 0 has ended and waits (holding the merge lock) for shard 1: (shard 0, shard 1,
+    shard 0's output so far). The release file is `tmp_path / "release"`."""
+    release = tmp_path / "release"
+    slow = _start(npx, tmp_path, 1, f"discovery:2,await:{release},{scripts[1]}", 2, **extra)
+    _wait_for(tmp_path / RUN / "shard-1" / "attempt-1" / "verification.log")
+    fast = _start(npx, tmp_path, 0, f"discovery:2,{scripts[0]}", 2, **extra)
+    return fast, slow, _read_until(fast, "waiting for shard(s) 1")
+
+
+def test_terminated_shards_merge_what_exists(tmp_path: Path, npx: FakeNpx) -> None:
+    """As Argo Rollouts does once a metric failed (or on an abort): every shard's Job is
+    deleted, SIGTERM to every pod. Shard 0 (failed, waiting to merge) merges what exists at
+    once; shard 1 (in its tests) writes its evidence and merges again with it. merged/ names
+    shard 1 as cut short, and the verdict is failed."""
+    fast, slow, out = _two_shards_then_merging(
+        tmp_path, npx, ["junit:fail:2,exit:1", "junit:pass:2"]
+    )
+    for proc in (fast, slow):  # the Jobs are deleted: SIGTERM to every pod
+        proc.send_signal(signal.SIGTERM)
+    out += fast.communicate(timeout=60)[0]
+    slow_out, _ = slow.communicate(timeout=60)
+    assert fast.returncode == 1, out  # it merged: the merged verdict
+    assert slow.returncode in (1, 143), slow_out  # 1 when it merged again, else its own
+    assert "stopping (signal received): merging what exists now" in out
+    merged = _merged(tmp_path)
+    assert (merged["exit_code"], merged["failed"], merged["total"]) == (1, 1, 2), merged
+    assert (merged["missing_shards"], merged["cut_short_shards"]) == ([1], [1])
+    assert "shard 1 (attempt 1 ended terminated without a blob report)" in merged["reason"]
+    shard1 = tmp_path / RUN / "shard-1" / "attempt-1"
+    assert json.loads((shard1 / "summary.json").read_text())["exit_code"] == 143
+    assert [s["outcome"] for s in merged["shards"]] == ["failed", "terminated"]
+    assert _merges(tmp_path)[-1]["merged"] == {"0": 1, "1": 1}
+
+
+def _sigterm_during_the_merge(
+    tmp_path: Path, npx: FakeNpx, *, grace: str
+) -> tuple[subprocess.Popen[str], subprocess.Popen[str], str, Path]:
+    """Two passing shards; shard 0 merges, and gets SIGTERM while merge-reports waits for the
+    release file returned last (TERMINATION_GRACE_SECONDS=grace)."""
+    merging = tmp_path / "merging"
+    extra = {"FAKE_MERGE_AWAIT": str(merging), "TERMINATION_GRACE_SECONDS": grace}
+    fast, slow, out = _two_shards_then_merging(
+        tmp_path, npx, ["junit:pass:2", "junit:pass:2"], **extra
+    )
+    (tmp_path / "release").touch()
+    _wait_for(Path(f"{merging}.started"))
+    fast.send_signal(signal.SIGTERM)
+    return fast, slow, out, merging
+
+
+def test_a_merge_outlives_the_sigterm_of_its_merging_shard(tmp_path: Path, npx: FakeNpx) -> None:
+    """SIGTERM while merge-reports runs (the other shard's exit made Rollouts delete this
+    Job): the merge is finished within the termination grace, not killed with the pod."""
+    fast, slow, out, merging = _sigterm_during_the_merge(tmp_path, npx, grace="120")
+    time.sleep(1)  # before the fix, merge-reports got SIGINT within 0.2 s of the signal
+    merging.touch()
+    out += fast.communicate(timeout=60)[0]
+    slow_out, _ = slow.communicate(timeout=60)
+    assert (fast.returncode, slow.returncode) == (0, 0), out + slow_out
+    merged = _merged(tmp_path)
+    assert (merged["verdict"], merged["total"], merged["cut_short_shards"]) == ("passed", 4, [])
+    assert "[merged, the exit code] VERIFICATION PASSED" in out.splitlines()[-1]
+
+
+def test_a_merge_after_sigterm_ends_within_the_termination_grace(
+    tmp_path: Path, npx: FakeNpx
+) -> None:
+    """A merge-reports that never ends is stopped TERMINATION_GRACE_SECONDS after the signal
+    less 5 s (here 1 s), so the pod exits before its SIGKILL, with a merged verdict."""
+    fast, slow, out, _ = _sigterm_during_the_merge(tmp_path, npx, grace="6")  # never released
+    signalled = time.monotonic()
+    out += fast.communicate(timeout=60)[0]
+    assert time.monotonic() - signalled < 30, "bounded by the grace (and the kill grace)"
+    slow_out, _ = slow.communicate(timeout=60)  # it waited for the lock, then found the merge
+    assert fast.returncode == 3, out
+    merged = _merged(tmp_path)
+    assert merged["exit_code"] == 3 and merged["total"] == 0, merged
+    assert (
+        "stopping the test process tree (deadline)"
+        in (tmp_path / RUN / "merged" / "verification.log").read_text()
+    )
+    assert slow.returncode == 0, slow_out  # its own verdict: it merged nothing
 
 
 def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeNpx) -> None:
@@ -215,7 +379,7 @@ def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakeNpx) ->
     and every shard passing would be a false green."""
     empty = "discovery:0,junit:zero"
     done = _shards(npx, tmp_path, [empty, empty])
-    assert [code for code, _ in done] == [6, 0], done
+    assert done[0][0] == 6 and done[_merger(done)][0] == 6, done  # shard 1: 0 unless it merged
     assert "no tests discovered" in done[0][1].splitlines()[-1]
     assert "no test fell to this shard" in done[1][1]
 
@@ -229,14 +393,18 @@ def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakeNp
 @pytest.mark.parametrize(
     ("extra", "says"),
     [
-        ({"SHARD_INDEX": ""}, "SHARD_INDEX and JOB_COMPLETION_INDEX are unset"),
+        ({"SHARD_INDEX": ""}, "SHARD_INDEX is unset, but SHARD_COUNT=2 needs one"),
         ({"SHARD_INDEX": "-1"}, "SHARD_INDEX='-1'"),
         ({"SHARD_INDEX": "one"}, "SHARD_INDEX='one'"),
-        ({"JOB_COMPLETION_INDEX": "0"}, "disagrees with JOB_COMPLETION_INDEX=0: set only one"),
-        ({"SHARD_INDEX": "", "JOB_COMPLETION_INDEX": "5"}, "JOB_COMPLETION_INDEX=5 must be below"),
+        # An Indexed Job's own variable is not read (no Indexed Job under Rollouts).
+        ({"SHARD_INDEX": "", "JOB_COMPLETION_INDEX": "1"}, "SHARD_INDEX is unset"),
+        ({"SHARD_START_WAIT_SECONDS": "-1"}, "SHARD_START_WAIT_SECONDS='-1'"),
+        ({"SHARD_START_WAIT_SECONDS": "soon"}, "SHARD_START_WAIT_SECONDS='soon'"),
+        ({"TERMINATION_GRACE_SECONDS": "inf"}, "TERMINATION_GRACE_SECONDS='inf'"),
+        ({"TERMINATION_GRACE_SECONDS": "7200"}, "TERMINATION_GRACE_SECONDS='7200'"),
     ],
 )
-def test_a_missing_or_contradictory_index_is_a_usage_error(
+def test_a_missing_index_or_a_bad_shard_setting_is_a_usage_error(
     tmp_path: Path, npx: FakeNpx, extra: dict[str, str], says: str
 ) -> None:
     proc = _start(npx, tmp_path, 1, "junit:pass", count=2, **extra)
@@ -270,33 +438,6 @@ def test_each_metric_shard_publishes_its_log_under_its_own_job(
     assert not list((tmp_path / "_jobs" / "ns").glob("*.shard-*")), "no per-index suffix"
 
 
-def test_indexed_job_shards_fall_back_to_job_completion_index(tmp_path: Path, npx: FakeNpx) -> None:
-    """JOB_COMPLETION_INDEX still works outside Argo Rollouts: the pods share the Job name, so
-    each shard's log gets a suffix and the Job's own name shows the merged log."""
-    job = "plain-indexed-job"
-    procs = [
-        _start(
-            npx,
-            tmp_path,
-            i,
-            "discovery:1,junit:pass:1",
-            2,
-            SHARD_INDEX="",
-            JOB_COMPLETION_INDEX=str(i),
-            JOB_NAME=job,
-            POD_NAMESPACE="ns",
-        )
-        for i in range(2)
-    ]
-    outs = [p.communicate(timeout=120)[0] for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
-    assert _merged(tmp_path)["total"] == 2
-    for i in range(2):
-        assert f"of shard {i} (" in _job_log(tmp_path, f"{job}.shard-{i}")
-    merged = (tmp_path / RUN / "merged" / "verification.log").read_text()
-    assert _job_log(tmp_path, job) == merged
-
-
 @pytest.mark.parametrize("lock", ["shard-1/.active.lock", ".merge.lock"])
 def test_retention_keeps_a_sharded_run_while_any_shard_lock_is_held(
     tmp_path: Path, npx: FakeNpx, lock: str
@@ -307,6 +448,23 @@ def test_retention_keeps_a_sharded_run_while_any_shard_lock_is_held(
         report = cleanup(tmp_path, policy)
     assert report.removed == 0 and (tmp_path / RUN).is_dir()
     assert cleanup(tmp_path, policy).removed == 1  # free again: removed
+
+
+def _merger(done: Sequence[tuple[int, str]]) -> int:
+    """The index of the one shard whose output says it merged."""
+    (index,) = [i for i, (_, out) in enumerate(done) if "merged report:" in out]
+    return index
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str) -> str:
+    """The shard's output up to the first line holding `marker` (it must come)."""
+    out = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        out += line
+        if marker in line:
+            return out
+    raise AssertionError(f"{marker!r} never came:\n{out}")
 
 
 def _wait_for(path: Path, timeout: float = 30) -> None:

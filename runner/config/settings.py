@@ -149,15 +149,18 @@ class Settings(BaseSettings):
     tmpdir: Path = Path("/tmp")  # noqa: S108 - the pod's emptyDir; fetched tests go here
 
     # Sharding (README "Sharding"): SHARD_COUNT pods run one run, each with its SHARD_INDEX
-    # (0-based; one AnalysisTemplate metric per shard sets it). JOB_COMPLETION_INDEX, which
-    # Kubernetes sets in an Indexed Job's pods, is the fallback. 1 = unsharded.
+    # (0-based; one AnalysisTemplate metric per shard sets it). 1 = unsharded. The merging
+    # shard gives up on a shard that has not started SHARD_START_WAIT_SECONDS after it did.
     shard_count: int = Field(default=1, ge=1, le=100)
-    job_completion_index: int | None = Field(default=None, ge=0)
     shard_index: int | None = Field(default=None, ge=0, validate_default=True)
+    shard_start_wait_seconds: float = Field(default=600.0, ge=0, le=WEEK)
 
     # Time limits and duplicates.
     run_deadline_seconds: float = Field(default=1800.0, gt=0, le=WEEK)
     kill_grace_seconds: float = Field(default=10.0, ge=0, le=HOUR)
+    # The pod's terminationGracePeriodSeconds: after SIGTERM, what a shard may still do (write
+    # its evidence, merge what exists) must end within it (runner/sharding.py).
+    termination_grace_seconds: float = Field(default=60.0, ge=0, le=HOUR)
     on_duplicate: Literal["refuse", "wait"] = "refuse"
 
     # Artifact retention after every run and in `cleanup` (policy in runner/volume/retention.py).
@@ -481,36 +484,24 @@ class Settings(BaseSettings):
     @classmethod
     def _index_below_count(cls, value: int | None, info: ValidationInfo) -> int | None:
         count = info.data.get("shard_count")
-        if count is None or "job_completion_index" not in info.data:
-            return value  # SHARD_COUNT or JOB_COMPLETION_INDEX itself is wrong and reported
-        fallback = info.data["job_completion_index"]
-        if value is not None and fallback is not None and value != fallback:
-            raise ValueError(f"disagrees with JOB_COMPLETION_INDEX={fallback}: set only one")
-        index = value if value is not None else fallback
-        name = "SHARD_INDEX" if value is not None else "JOB_COMPLETION_INDEX"
-        if index is None and count > 1:
+        if count is None:
+            return value  # SHARD_COUNT itself is wrong and reported
+        if value is None and count > 1:
             raise ValueError(
-                f"SHARD_INDEX and JOB_COMPLETION_INDEX are unset, but SHARD_COUNT={count} needs "
-                f"one (0..{count - 1}; the sharding component sets SHARD_INDEX per metric)"
+                f"SHARD_INDEX is unset, but SHARD_COUNT={count} needs one (0..{count - 1}; the "
+                "sharding component sets it per metric)"
             )
-        if index is not None and index >= count:
+        if value is not None and value >= count:
             raise ValueError(
-                f"{name}={index} must be below SHARD_COUNT ({count}): indexes run 0..{count - 1}"
+                f"SHARD_INDEX={value} must be below SHARD_COUNT ({count}): indexes run "
+                f"0..{count - 1}"
             )
         return value
 
     @property
     def shard(self) -> int | None:
         """This pod's shard (0-based), or None for an unsharded run."""
-        if self.shard_count == 1:
-            return None
-        return self.shard_index if self.shard_index is not None else self.job_completion_index
-
-    @property
-    def shards_share_the_job(self) -> bool:
-        """True when every shard runs under one Job name (an Indexed Job, JOB_COMPLETION_INDEX);
-        with SHARD_INDEX each shard is its own Job (one metric each)."""
-        return self.shard is not None and self.shard_index is None
+        return None if self.shard_count == 1 else self.shard_index
 
     _default_root: bool = PrivateAttr(default=False)
     _from_env: frozenset[str] = PrivateAttr(default=frozenset())

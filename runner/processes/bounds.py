@@ -20,7 +20,8 @@ from runner.contract.exitcodes import ExitCode
 class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
-        self._end = time.monotonic() + seconds
+        self.started = time.monotonic()
+        self._end = self.started + seconds
 
     def remaining(self) -> float:
         return max(0.0, self._end - time.monotonic())
@@ -36,6 +37,7 @@ class Deadline:
 class StopRequest:
     def __init__(self) -> None:
         self.signal: int = 0
+        self.at: float | None = None  # time.monotonic() of the first signal
 
     @property
     def requested(self) -> bool:
@@ -53,6 +55,7 @@ class StopRequest:
     def _handle(self, signum: int, _frame: FrameType | None) -> None:
         if not self.signal:
             self.signal = signum
+            self.at = time.monotonic()
 
     @contextmanager
     def installed(self) -> Iterator[StopRequest]:

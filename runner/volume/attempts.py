@@ -9,10 +9,13 @@ The ledger they are recorded in is ledger.py; the locks are flocks (locks.py).
   (two pods for one run): refused with exit 7, or made to wait with `ON_DUPLICATE=wait`.
 * A free lock and earlier attempts on disk mean this is a retry: a restarted pod keeps its Job
   name, a new measurement gets a new one, both keep the AnalysisRun UID (docs/platform-facts.md).
-* A sharded run (an Indexed Job) keeps all of this per shard: `<run>/shard-<i>/` holds the
-  shard's active lock and attempts, and its ledger lines carry `shard`. Two pods of one shard
-  are duplicates; two shards are not. A shard's lock is taken under the ledger lock, so a
-  cleanup (which holds the ledger lock while it looks at every shard's lock) cannot miss it.
+* A sharded run (one metric, so one Job, per shard: README "Sharding") keeps all of this per
+  shard: `<run>/shard-<i>/` holds the shard's active lock and attempts, and its ledger lines
+  carry `shard` and the `shard_count` it was given. Two pods of one shard are duplicates; two
+  shards are not. A shard's lock is taken under the ledger lock, so a cleanup (which holds
+  the ledger lock while it looks at every shard's lock) cannot miss it.
+* A shard whose SHARD_COUNT differs from one that another shard of the run recorded is refused
+  (exit 3, naming both counts) and says so in a ledger line, so the merge names it too.
 """
 
 from __future__ import annotations
@@ -33,7 +36,16 @@ from runner.contract.errors import DeadlineExceeded, DuplicateExecution, Infrast
 from runner.contract.exitcodes import ExitCode
 from runner.identity import RunIdentity
 from runner.volume.artifacts import AttemptLayout, RunLayout, atomic_write_json
-from runner.volume.ledger import AttemptRecord, Host, LedgerLine, append_line, now, read_ledger
+from runner.volume.ledger import (
+    AttemptRecord,
+    Host,
+    LedgerLine,
+    append_line,
+    ledger_lines,
+    now,
+    read_ledger,
+    shard_counts,
+)
 from runner.volume.locks import hold
 from runner.volume.regular import read_regular
 
@@ -167,6 +179,7 @@ def begin_attempt(
     wait_seconds: float,
     say: Callable[[str], None],
     check_stop: Callable[[str], None] = lambda _phase: None,
+    shard_count: int | None = None,
 ) -> Attempt:
     """Take the run's active lock and the next attempt number, or refuse a duplicate.
 
@@ -181,7 +194,9 @@ def begin_attempt(
         except (_Retired, FileNotFoundError):
             continue
         try:
-            return _number_attempt(run, identity=identity, host=host, active=active)
+            return _number_attempt(
+                run, identity=identity, host=host, active=active, shard_count=shard_count
+            )
         except BaseException:
             active.release(force=True)
             raise
@@ -259,17 +274,27 @@ def _live_lock(run: RunLayout, *, timeout: float, poll_interval: float = 0.05) -
 
 
 def _number_attempt(
-    run: RunLayout, *, identity: RunIdentity, host: Host, active: FileLock
+    run: RunLayout, *, identity: RunIdentity, host: Host, active: FileLock, shard_count: int | None
 ) -> Attempt:
     start = now()
     with hold(run.ledger_lock):
-        previous = read_ledger(run)
+        lines = ledger_lines(run)
+        _check_shard_count(run, lines, host, shard_count)
+        previous = read_ledger(run, lines)
         seen = [r.attempt for r in previous] + run.existing_attempts()
         number = max(seen, default=0) + 1
         layout = run.attempt(number)
         layout.dir.mkdir()  # never exist_ok: an earlier attempt's files are never reused
         append_line(
-            run, LedgerLine(event="start", shard=run.shard, attempt=number, time=start, host=host)
+            run,
+            LedgerLine(
+                event="start",
+                shard=run.shard,
+                shard_count=shard_count,
+                attempt=number,
+                time=start,
+                host=host,
+            ),
         )
     holder = Holder(shard=run.shard, attempt=number, host=host, start=start)
     atomic_write_json(run.active_holder, json.loads(holder.model_dump_json()))
@@ -281,4 +306,36 @@ def _number_attempt(
         start=start,
         previous=previous,
         _lock=active,
+    )
+
+
+def _check_shard_count(
+    run: RunLayout, lines: list[LedgerLine], host: Host, shard_count: int | None
+) -> None:
+    """Refuse a shard told a different SHARD_COUNT than a shard that started before it (the
+    caller holds the ledger lock): the two ran different slices, so some tests ran nowhere.
+    The refusal is a ledger line with this shard's count, for the merge to name."""
+    if run.shard is None or shard_count is None:
+        return
+    others = sorted(
+        {
+            (c, shard)
+            for shard, seen in shard_counts(lines).items()
+            for c in seen
+            if c != shard_count
+        }
+    )
+    if not others:
+        return
+    append_line(
+        run,
+        LedgerLine(
+            event="refused", shard=run.shard, shard_count=shard_count, time=now(), host=host
+        ),
+    )
+    named = ", ".join(f"shard {shard} was given SHARD_COUNT={c}" for c, shard in others)
+    raise InfrastructureError(
+        f"this shard (SHARD_INDEX={run.shard}) has SHARD_COUNT={shard_count}, but {named}: "
+        "the shards of one run must agree, or some tests run in no shard. Set one SHARD_COUNT "
+        "for every shard (kustomize/components/sharding/shards.yaml) and verify again"
     )

@@ -38,6 +38,9 @@ class Host(BaseModel):
 class LedgerLine(BaseModel):
     event: Literal["start", "end", "refused", "merged"]
     shard: int | None = None  # None: an unsharded run (and every line written before sharding)
+    # "start" and "refused" of a shard: the SHARD_COUNT it was given. Shards that disagree are
+    # not one run (runner/volume/attempts.py refuses the later one; the merge names both).
+    shard_count: int | None = None
     attempt: int | None = None
     time: datetime
     host: Host
@@ -103,6 +106,15 @@ def read_ledger(run: RunLayout, lines: list[LedgerLine] | None = None) -> list[A
                 }
             )
     return [records[n] for n in sorted(records)]
+
+
+def shard_counts(lines: list[LedgerLine]) -> dict[int, frozenset[int]]:
+    """The SHARD_COUNT values each shard's start and refused lines recorded."""
+    counts: dict[int, set[int]] = {}
+    for line in lines:
+        if line.shard is not None and line.shard_count is not None:
+            counts.setdefault(line.shard, set()).add(line.shard_count)
+    return {shard: frozenset(seen) for shard, seen in counts.items()}
 
 
 def last_merge(lines: list[LedgerLine]) -> dict[int, int | None] | None:

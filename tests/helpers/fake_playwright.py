@@ -8,6 +8,7 @@ not the point. FAKE_PW is a comma-separated script of actions run in order:
                      truncated, notxml, zero
   html               write an index.html into $PLAYWRIGHT_HTML_OUTPUT_DIR, as the html reporter does
   sleep:S            sleep S seconds                    hang     sleep forever
+  await:PATH         wait until PATH exists (a release file the test creates; 120 s at most)
   stubborn           start a grandchild that ignores SIGTERM and SIGINT, in its own session
   ignoreterm         ignore SIGTERM and SIGINT here     segv     die of SIGSEGV
   exit:N             exit with N
@@ -122,6 +123,10 @@ def main() -> int:  # noqa: PLR0912 - one branch per scripted action
             )
         elif verb == "sleep":
             time.sleep(float(arg))
+        elif verb == "await":
+            end = time.monotonic() + 120
+            while not Path(arg).exists() and time.monotonic() < end:
+                time.sleep(0.05)
         elif verb == "hang":
             while True:
                 time.sleep(1)

@@ -5,6 +5,8 @@
   (`noblob` in FAKE_PW skips it; `segv` and `hang` never get there, as a crashed shard).
 * `playwright merge-reports --reporter=... DIR`: reads every DIR/*.zip, writes one JUnit file
   with all their suites to PLAYWRIGHT_JUNIT_OUTPUT_FILE and an index.html, as the real one.
+  With FAKE_MERGE_AWAIT=PATH it first creates PATH.started and waits until PATH exists (a
+  release file), so a test can signal the runner while the merge runs.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -22,6 +25,10 @@ _SUITES = re.compile(r"<testsuites[^>]*>(.*)</testsuites>", re.DOTALL)
 
 
 def merge(blobs: Path) -> int:
+    if release := os.environ.get("FAKE_MERGE_AWAIT"):
+        Path(f"{release}.started").touch()
+        while not Path(release).exists():
+            time.sleep(0.05)
     suites = []
     for blob in sorted(blobs.glob("*.zip")):
         with zipfile.ZipFile(blob) as archive:
