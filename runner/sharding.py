@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,6 +43,7 @@ from pydantic import Field
 
 from runner import playwright
 from runner.contract.exitcodes import ExitCode
+from runner.files.walk import remove_tree
 from runner.judging.judge import read_results
 from runner.judging.merged import ShardOutcome, merged_verdict
 from runner.judging.report import Summary, build_summary, summary_line, write_summary
@@ -277,7 +277,7 @@ def _merge(ctx: MergeContext, seen: Survey, say: Callable[[str], None]) -> Shard
     """Build `merged/` aside, then swap it in, so readers see the old report or the new."""
     run, states = ctx.run, seen.states
     staging = run.merge_staging("new")
-    shutil.rmtree(staging.dir, ignore_errors=True)
+    remove_tree(staging.dir)
     staging.dir.mkdir()
     with LogSink(redactor=ctx.redactor) as sink:
         sink.open_file(staging.log)
@@ -346,7 +346,7 @@ def _merge_reports(
             ),
         )
     finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        remove_tree(scratch)
     return read_results(out)
 
 
@@ -375,7 +375,7 @@ def _swap_in(new: Path, final: Path, *, aside: Path) -> None:
     with contextlib.suppress(FileNotFoundError):
         final.rename(aside)
     new.rename(final)
-    shutil.rmtree(aside, ignore_errors=True)
+    remove_tree(aside)
 
 
 def _names(indexes: list[int]) -> str:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.contract.errors import ConfigError
+from runner.files.walk import walk
 
 # The config's default testMatch (config/trees.ts, DEFAULT_TEST_MATCH; a test keeps the two equal).
 DEFAULT_TEST_MATCH = ("**/*.spec.{ts,js,mjs,cjs}", "**/*.test.{ts,js,mjs,cjs}")
@@ -180,9 +181,9 @@ def _must_be_directory(path: Path, what: str) -> None:
 
 
 def _has_specs(tree: Path, is_spec: Callable[[str], bool]) -> bool:
-    for dirpath, dirnames, filenames in os.walk(tree):
+    for dirpath, dirnames, filenames in walk(tree):  # no recursion: any depth (issue 22)
         dirnames[:] = [d for d in dirnames if d != "node_modules"]
-        relative = Path(dirpath).relative_to(tree).as_posix()
+        relative = dirpath.relative_to(tree).as_posix()
         prefix = "" if relative == "." else relative + "/"
         if any(is_spec(prefix + name) for name in filenames):
             return True

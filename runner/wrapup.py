@@ -101,8 +101,8 @@ def _scrub(ctx: RunContext) -> None:
     layout = ctx.attempt.layout
     try:
         report = scrub_tree(layout.dir, ctx.sink.redactor, skip=frozenset({layout.log}))
-    except OSError as exc:
-        ctx.sink.say(f"WARNING: could not mask secrets in Playwright's reports: {exc}")
+    except Exception as exc:  # the verdict must survive whatever the files are
+        ctx.sink.say(f"WARNING: could not mask secrets in Playwright's reports: {exc!r}")
         return
     for failed in report.failed:
         ctx.sink.say(f"WARNING: could not mask secrets in {failed}")

@@ -40,6 +40,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from runner.files.walk import remove_tree
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
 from tests.conftest import REPO, npx_shim, read_until, runner_command, runner_env, start_runner
 
@@ -75,6 +76,7 @@ class Case:
     prior: dict[Path, str] = field(default_factory=dict)  # earlier attempt dir -> checksum
     notes: dict[str, object] = field(default_factory=dict)
     reading: threading.Lock = field(default_factory=threading.Lock)
+    remove: list[Path] = field(default_factory=list)  # deleted after the row, pass or fail
 
     def wait_for(self, marker: bytes, timeout: float = 60) -> None:
         end = time.monotonic() + timeout
@@ -684,6 +686,45 @@ def termination_dir(case: Case) -> None:
     case.env["TERMINATION_MESSAGE_PATH"] = str(target)
 
 
+DEEP_LEVELS = 1500  # Python 3.11's os.walk and shutil.rmtree recurse once per level
+DEEP_SECRET = "deep-secret-4711"  # noqa: S105 - a planted test secret
+
+
+def deep_output(case: Case) -> None:
+    case.env["TERMINATION_MESSAGE_PATH"] = str(case.tmp / "termination-log")
+    # Left in tmp_path, a deep tree breaks pytest's rmtree of old temporary directories.
+    case.remove.append(case.root)
+
+
+def deep_output_survives(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
+    """The verdict is whole (the shared checks), the termination message is written, the
+    secret at the bottom is masked, and a cleanup removes the run, 1,500 levels and all."""
+    attempt = case.attempt_dir()
+    assert attempt is not None
+    assert "1 of 3 tests failed" in (case.tmp / "termination-log").read_text()
+    here = os.getcwd()
+    os.chdir(attempt / "test-results")
+    try:
+        for _ in range(DEEP_LEVELS):
+            os.chdir("d")
+        assert Path("leak.txt").read_bytes() == b"the password is ****\n"
+    finally:
+        os.chdir(here)
+    env = {**case.env, "RETENTION_KEEP_RUNS": "0", "RETENTION_MAX_AGE_DAYS": "0"}
+    cleanup = subprocess.run(
+        [*runner_command(), "cleanup"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    out = cleanup.stdout.decode(errors="replace") + cleanup.stderr.decode(errors="replace")
+    assert cleanup.returncode == 0 and "Traceback" not in out, out[-3000:]
+    assert not attempt.exists(), out[-3000:]
+    assert list((case.root / TOMBSTONES).iterdir()) == [], out[-3000:]
+
+
 def no_console(case: Case, done: subprocess.CompletedProcess[bytes]) -> None:
     attempt = case.attempt_dir()
     assert attempt is not None
@@ -1144,6 +1185,15 @@ FAULTS: list[Fault] = [
         check=literals_shown,
     ),
     Fault(
+        "a failed test leaves a 1,500-level directory in its output, a secret set",
+        f"discovery:3,deepdir:{DEEP_LEVELS}:E2E_PASSWORD,junit:fail:3,exit:1",
+        1,
+        "1 of 3 tests failed",
+        env={"E2E_PASSWORD": DEEP_SECRET},
+        setup=deep_output,
+        check=deep_output_survives,
+    ),
+    Fault(
         "a secret holding bytes that are not UTF-8",
         "discovery:3,secret:MY_TOKEN,junit:fail:3,exit:1",
         1,
@@ -1282,3 +1332,5 @@ def test_fault(fault: Fault, tmp_path: Path) -> None:
             proc.communicate()
         for mount in reversed(case.mounts):
             subprocess.run(["umount", "-l", mount], check=False)
+        for path in case.remove:
+            remove_tree(path)

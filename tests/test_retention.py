@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from runner.config.derived import retention_policy
 from runner.config.settings import load_settings
+from runner.files.walk import remove_tree
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
 from runner.volume.ledger import Host, LedgerLine
@@ -310,29 +311,28 @@ def test_kubernetes_and_local_defaults_clean_the_same(ages: list[int], keep: int
     assert reports[0] == reports[1]
 
 
+def cleanup_command(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """`verification-runner cleanup ARGS` through the real CLI."""
+    return subprocess.run(
+        [*runner_command(), "cleanup", *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_cleanup_command_dry_run_says_why_and_removes_nothing(tmp_path: Path) -> None:
     for i, age in enumerate([1, 20, 40]):
         make_run(tmp_path, f"run-{i}", age_days=age + (datetime.now(UTC) - NOW).days)
     env = {**os.environ, "ARTIFACT_ROOT": str(tmp_path), "RETENTION_KEEP_RUNS": "1"}
-    dry = subprocess.run(
-        [*runner_command(), "cleanup", "--dry-run"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    dry = cleanup_command(env, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "keep (count)" in dry.stdout and "would remove (age)" in dry.stdout
     assert runs_on_disk(tmp_path) == {"run-0", "run-1", "run-2"}
-    done = subprocess.run(
-        [*runner_command(), "cleanup"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = cleanup_command(env)
     assert done.returncode == 0 and "2 removed" in done.stdout
     assert runs_on_disk(tmp_path) == {"run-0"}
 
@@ -440,3 +440,47 @@ def test_concurrent_cleanups_and_attempts(tmp_path: Path) -> None:
     assert runs_on_disk(root) == set(retried + fresh)
     assert not tombstones(root)
     assert set(index_targets(root).values()) <= logs_of(root)
+
+
+@contextlib.contextmanager
+def remove_afterwards(path: Path) -> Iterator[None]:
+    """A deep tree left in tmp_path would make pytest's own rmtree of old temporary
+    directories fail with RecursionError in every later session on this machine."""
+    try:
+        yield
+    finally:
+        remove_tree(path)
+
+
+def _deep_tree(top: Path, levels: int) -> None:
+    """`levels` nested directories under `top`, made level by level (no path is ever long)."""
+    top.mkdir(parents=True)
+    with contextlib.chdir(top):
+        for _ in range(levels):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("f").write_text("bottom\n")
+
+
+@pytest.mark.slow
+@needs_chattr
+def test_a_tombstone_that_cannot_go_never_blocks_the_rest(tmp_path: Path) -> None:
+    """Issue 22, item 6: rmtree raised RecursionError on a 1,500-level tombstone, and every
+    later cleanup crashed on it. Through the CLI: the deep tombstone goes, one holding an
+    immutable file is skipped with a warning, and the old run is pruned all the same."""
+    root = tmp_path / "root"
+    make_run(root, "old", age_days=400)
+    make_run(root, "young", age_days=0)
+    _deep_tree(root / TOMBSTONES / "deep.1.00000000", 1500)
+    stuck = root / TOMBSTONES / "stuck.1.00000000"
+    stuck.mkdir()
+    (stuck / "held").write_text("cannot be deleted\n")
+    env = {**os.environ, "ARTIFACT_ROOT": str(root), "RETENTION_KEEP_RUNS": "1"}
+    with remove_afterwards(root), immutable(root, [stuck / "held"]):
+        done = cleanup_command(env)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "Traceback" not in done.stderr
+        assert runs_on_disk(root) == {"young"}
+        assert tombstones(root) == [stuck]
+        assert "FAILED: stuck.1.00000000: 2 entries not deleted" in done.stdout
+        assert "stuck.1.00000000/held: Operation not permitted" in done.stdout

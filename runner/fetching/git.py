@@ -26,6 +26,7 @@ from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.resolve import Resolved, resolve
 from runner.fetching.revisions import display_url, is_scp_like
 from runner.fetching.scratch import Scratch
+from runner.files.walk import remove_tree, walk
 from runner.processes.child import Supervision
 
 
@@ -68,7 +69,7 @@ def fetch_tests(
                 sink.say(f"{revision.text} is commit {resolved.commit}")
             commit = _check_out(git, request, resolved, scratch, checkout)
             received, seconds = progress.received(), progress.elapsed()
-        shutil.rmtree(resolver, ignore_errors=True)
+        remove_tree(resolver)
         return _fetched(
             request,
             claimed,
@@ -123,11 +124,10 @@ def _fetched(
             f"TESTS_SUBDIR={request.subdir} does not exist in {shown} at {commit[:12]}: "
             "set it to the folder that holds the test workspace"
         )
-    files = sum(
-        1
-        for p in checkout.rglob("*")
-        if p.is_file() and ".git" not in p.relative_to(checkout).parts
-    )
+    files = 0
+    for directory, dirs, others in walk(checkout):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        files += sum(1 for name in others if (directory / name).is_file())
     say(
         f"fetched {files} files of {shown} at {commit} in {seconds:.1f}s, "
         f"{human_bytes(received)} received (sparse: {' '.join(request.patterns)}; tests import "

@@ -18,11 +18,11 @@ import contextlib
 import fcntl
 import os
 import re
-import shutil
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+from runner.files.walk import remove_tree
 from runner.processes.bounds import Deadline, StopRequest
 
 WAITING = "waiting for the tests' directory"
@@ -63,7 +63,7 @@ class Scratch:
             time.sleep(WAIT_POLL)
             waited += WAIT_POLL
             fd = _lock(lock)
-        shutil.rmtree(fixed, ignore_errors=True)  # left by a run that was killed
+        remove_tree(fixed)  # left by a run that was killed
         try:
             fixed.mkdir(mode=0o700)
         except OSError:
@@ -72,7 +72,7 @@ class Scratch:
         return cls(fixed, lock, fd)
 
     def remove(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_tree(self.path)
         if self._lock is not None and self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 self._lock.unlink()  # still locked: a taker that opened it re-checks the path

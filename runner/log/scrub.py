@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import io
 import os
 import re
@@ -23,6 +24,7 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from runner.files.walk import walk
 from runner.log.masking import Redactor
 
 # Text is recognised by content, since attachments have any name or none (a trace keeps them
@@ -55,10 +57,12 @@ def scrub_tree(
     report = ScrubReport()
     if not redactor.active:
         return report
-    for directory, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(directory, d))]
+    # Without recursion: a test can leave a directory any number of levels deep (issue 22).
+    for directory, _dirs, filenames in walk(
+        root, onerror=lambda exc: report.failed.append(f"{exc.filename}: {exc.strerror or exc}")
+    ):
         for name in filenames:
-            path = Path(directory, name)
+            path = directory / name
             if path in skip:
                 continue
             try:
@@ -70,7 +74,12 @@ def scrub_tree(
 
 
 def _scrub_file(path: Path, redactor: Redactor) -> bool:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return False  # a symlink: what it points to is not ours to rewrite
+        raise
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             return False  # a FIFO or device named like a report

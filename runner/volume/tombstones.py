@@ -17,14 +17,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import shutil
 import stat
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from runner.files.walk import remove_tree
 from runner.volume.artifacts import (
     ACTIVE_LOCK,
     ATTEMPT_PREFIX,
@@ -202,7 +200,10 @@ def clear_tombstones(
         for name in names:
             if should_stop():
                 break
-            _delete_tree(root / TOMBSTONES / name, failures)
+            try:
+                _delete_tree(root / TOMBSTONES / name, failures)
+            except Exception as exc:  # one tombstone must never stop the rest, nor retention
+                failures.append(f"{name}: skipped, cannot delete it: {exc!r}")
     finally:
         if tombs is not None:
             os.close(tombs)
@@ -210,18 +211,11 @@ def clear_tombstones(
 
 
 def _delete_tree(path: Path, failures: list[str]) -> None:
-    errors: list[str] = []
-
-    def record(_func: Callable[..., Any], where: str, exc: BaseException) -> None:
-        if not isinstance(exc, FileNotFoundError):  # another cleanup got there first
-            errors.append(f"{where}: {getattr(exc, 'strerror', None) or exc}")
-
-    # shutil.rmtree works through directory descriptors on Linux and never follows a link
-    # (rmtree.avoids_symlink_attacks).
-    if sys.version_info >= (3, 12):
-        shutil.rmtree(path, onexc=record)
-    else:
-        shutil.rmtree(path, onerror=lambda f, p, info: record(f, p, info[1]))
+    # Through directory descriptors, never following a link, and without recursion: rmtree
+    # raised RecursionError on a 1,500-level tree, and every later cleanup crashed on the
+    # tombstone it left (runner/files/walk.py). What cannot be deleted is reported; the other
+    # tombstones are deleted all the same.
+    errors = remove_tree(path)
     if errors:
         failures.append(
             f"{path.name}: {len(errors)} entries not deleted (first: {errors[0]}); "

@@ -14,6 +14,8 @@ these are handled here, every other action is handed to fake_playwright one at a
   secret:VAR         print the value of the environment variable VAR (a test that leaks it)
   secretline:VAR:N   print one line of the value of VAR N times over (cut by the tee)
   junitsecret:VAR    a failed test whose name and message hold the value of VAR
+  deepdir:N:VAR      N nested directories in $TEST_RESULTS_DIR, the value of VAR in a file at
+                     the bottom (made level by level, so no path is ever long)
 """
 
 from __future__ import annotations
@@ -80,6 +82,19 @@ STRAY = (
 )
 
 
+def deep_dir(levels: int, secret: bytes) -> None:
+    here = os.getcwd()
+    Path(os.environ["TEST_RESULTS_DIR"]).mkdir(parents=True, exist_ok=True)  # as Playwright does
+    os.chdir(os.environ["TEST_RESULTS_DIR"])
+    try:
+        for _ in range(levels):
+            os.mkdir("d")
+            os.chdir("d")
+        Path("leak.txt").write_bytes(b"the password is " + secret + b"\n")
+    finally:
+        os.chdir(here)
+
+
 def main() -> int:
     out = sys.stdout.buffer
     junit_file = Path(os.environ.get("PLAYWRIGHT_JUNIT_OUTPUT_NAME", "junit.xml"))
@@ -97,6 +112,8 @@ def main() -> int:
         elif verb == "kill":
             out.flush()
             os.kill(os.getpid(), signal.Signals[f"SIG{arg}"])
+        elif verb == "deepdir":
+            deep_dir(int(kind), os.environb[rest.encode()])
         elif verb == "junitsecret":
             junit_file.write_text(junit("secret", arg))
         elif verb == "junit" and kind in ("nested", "stray"):
