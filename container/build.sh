@@ -13,6 +13,13 @@
 #                     exists: it carries any TLS-intercepting proxy's CA this host trusts; "" = none)
 #   SOURCE_URL        org.opencontainers.image.source  (default: git remote "origin", if any)
 #   org.opencontainers.image.created is the time of the commit built (the build time outside git).
+#
+# The source, revision, version and created keys are set twice: as labels (Dockerfile LABEL, what
+# `podman inspect .Labels` shows) and as OCI annotations, which is what Kargo reads into Freight
+# (never labels): the manifest's, and for an image index (multi-arch, or buildx's provenance
+# attestation) the index's only (docs/platform-facts.md, "Kargo verification"). podman builds one
+# OCI manifest here, so --annotation KEY=VALUE puts them on it; docker (buildx) gets
+# --annotation "index,manifest:KEY=VALUE", both levels, whatever its output turns out to be.
 #   Extra arguments are passed to `<engine> build` as they are (e.g. --no-cache).
 #
 # The Playwright version comes from package.json only: the exact @playwright/test version there
@@ -73,6 +80,18 @@ if [[ -n $HOST_CA_BUNDLE && -s $HOST_CA_BUNDLE ]]; then
   secret=(--secret "id=build_ca,src=$HOST_CA_BUNDLE")
 fi
 
+annotations=()
+for pair in "org.opencontainers.image.source=$SOURCE_URL" \
+  "org.opencontainers.image.revision=$REVISION" \
+  "org.opencontainers.image.version=$VERSION" \
+  "org.opencontainers.image.created=$CREATED"; do
+  if [[ $engine == docker ]]; then
+    annotations+=(--annotation "index,manifest:$pair")
+  else
+    annotations+=(--annotation "$pair")
+  fi
+done
+
 log "$engine build $IMAGE: playwright $PLAYWRIGHT_VERSION, runner $VERSION, base $BASE_IMAGE"
 start=$(date +%s)
 "$engine" build "${pull[@]}" "${secret[@]}" \
@@ -83,5 +102,6 @@ start=$(date +%s)
   --build-arg "REVISION=$REVISION" \
   --build-arg "SOURCE=$SOURCE_URL" \
   --build-arg "CREATED=$CREATED" \
+  "${annotations[@]}" \
   -t "$IMAGE" "$@" .
 log "built $IMAGE in $(($(date +%s) - start))s"

@@ -56,6 +56,48 @@ def test_dockerfile_default_playwright_version_matches_package_json() -> None:
     assert "ARG BASE_IMAGE=mcr.microsoft.com/playwright:v${PLAYWRIGHT_VERSION}-noble" in dockerfile
 
 
+@pytest.mark.slow
+def test_a_docker_build_annotates_the_index_and_the_manifest(tmp_path: Path) -> None:
+    """With docker (buildx) the image may be an index (several platforms, or the provenance
+    attestation buildx adds by default), and Kargo then reads the index's annotations only:
+    build.sh asks for both levels. No docker engine runs here, so a `docker` on PATH records
+    the command build.sh runs."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "argv.json"
+    docker = bin_dir / "docker"
+    docker.write_text(
+        "#!/usr/bin/env python3\nimport json, sys\n"
+        f"json.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n"
+    )
+    docker.chmod(0o755)
+    env = {
+        **os.environ,
+        "PATH": f"{bin_dir}:{os.environ['PATH']}",
+        "CONTAINER_ENGINE": "docker",
+        "BASE_IMAGE": "example.invalid/base:1",
+        "SOURCE_URL": "https://github.com/example/verification-runner.git",
+        "HOST_CA_BUNDLE": "",
+    }
+    done = build_sh(env, timeout=60)
+    assert done.returncode == 0, done.stderr
+    argv = json.loads(record.read_text())
+    assert argv[0] == "build"
+    annotations = [argv[i + 1] for i, arg in enumerate(argv) if arg == "--annotation"]
+    revision = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert (
+        "index,manifest:org.opencontainers.image.source="
+        "https://github.com/example/verification-runner.git"
+    ) in annotations
+    (rev,) = [a for a in annotations if "image.revision=" in a]
+    assert re.fullmatch(
+        rf"index,manifest:org\.opencontainers\.image\.revision={revision}(-dirty)?", rev
+    )
+    assert all(a.startswith("index,manifest:org.opencontainers.image.") for a in annotations)
+
+
 def job_env_names() -> set[str]:
     """The env names of the verification Job's runner container in the base AnalysisTemplate."""
     template = yaml.safe_load(JOB_TEMPLATE.read_text())
@@ -103,6 +145,18 @@ def test_test_docker_sets_the_jobs_environment() -> None:
     assert '"$IMAGE" run "$@"' in script, "Playwright arguments must reach `run`"
 
 
+def build_sh(env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """container/build.sh, as a developer runs it, with `env`."""
+    return subprocess.run(
+        ["bash", str(REPO / "container" / "build.sh")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def podman(
     *args: str, timeout: float = 300, check: bool = True
 ) -> subprocess.CompletedProcess[str]:
@@ -129,14 +183,7 @@ def image() -> str:
     # next build to seconds. Only the image it replaces is removed, so none pile up.
     before = podman("image", "inspect", "--format", "{{.Id}}", IMAGE, check=False).stdout.strip()
     env = {**os.environ, "IMAGE": IMAGE, "BASE_IMAGE": BASE_IMAGE}
-    build = subprocess.run(
-        ["bash", str(REPO / "container" / "build.sh")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        check=False,
-    )
+    build = build_sh(env, timeout=1800)
     assert build.returncode == 0, build.stdout[-4000:] + build.stderr[-4000:]
     after = podman("image", "inspect", "--format", "{{.Id}}", IMAGE).stdout.strip()
     if before and before != after:
@@ -184,6 +231,14 @@ def test_image_labels_carry_versions(image: str) -> None:
     assert re.fullmatch(
         r"[0-9a-f]{40}(-dirty)?|unknown", labels["org.opencontainers.image.revision"]
     )
+    # Kargo reads OCI annotations into Freight, never labels (docs/platform-facts.md): the same
+    # keys are on the image manifest that podman pushes.
+    annotations = json.loads(
+        podman("image", "inspect", "--format", "{{json .Annotations}}", image).stdout
+    )
+    for key in ("source", "revision", "version", "created"):
+        name = f"org.opencontainers.image.{key}"
+        assert annotations.get(name) == labels[name], name
     config = json.loads(podman("image", "inspect", "--format", "{{json .Config}}", image).stdout)
     assert config["User"] == "10001:10001"
     assert config["Entrypoint"] == ["/usr/bin/tini", "--", "verification-runner"]

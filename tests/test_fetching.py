@@ -459,6 +459,29 @@ def test_hostile_or_mistyped_fetch_settings_are_exit_2(
     assert not Path("/tmp/pwned").exists()
 
 
+def test_freight_without_a_revision_annotation_says_which_and_how_to_build_it(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    """The Job as the AnalysisTemplate makes it for Freight whose image lacks the revision
+    annotation: Kargo's quote() of the missing annotation is "", so TESTS_REVISION and
+    FREIGHT_COMMIT arrive empty beside TESTS_REPO. One line names the annotation and the build
+    flag; a local run keeps the plain reason."""
+    env = _env(tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git")
+    env.update({"TESTS_REVISION": "", "FREIGHT_COMMIT": "", "JOB_NAME": f"{UID}.acceptance.1"})
+    done = _run(env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = [line for line in done.stderr.splitlines() if "TESTS_REVISION" in line]
+    assert "org.opencontainers.image.revision annotation where Kargo reads it" in line
+    assert '--annotation "index,manifest:org.opencontainers.image.revision=<commit>"' in line
+    assert not (tmp_path / "artifacts").exists() or not any((tmp_path / "artifacts").iterdir())
+    for name in ("ANALYSIS_RUN_UID", "JOB_NAME"):
+        env.pop(name, None)
+    local = _run(env)
+    assert local.returncode == 2
+    assert "TESTS_REPO needs the commit, tag or branch to fetch" in local.stderr
+    assert "annotation" not in local.stderr
+
+
 def test_tmpdir_on_the_artifact_volume_is_refused(tmp_path: Path, fake_npx: FakeNpx) -> None:
     env = _env(tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git")
     env.update({"TESTS_REVISION": "main", "TMPDIR": str(tmp_path / "artifacts" / "tmp")})

@@ -94,6 +94,24 @@ _SURROGATE = re.compile("[\udc80-\udcff]")
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9_*?]+")
 
 
+# The image annotation the Stage passes as tests-revision and commit (kustomize/kargo/stages.yaml).
+REVISION_ANNOTATION = "org.opencontainers.image.revision"
+
+
+def _no_revision(data: Mapping[str, object]) -> str:
+    """Why TESTS_REPO has no revision. In a Kargo run both come from the Freight's image
+    annotations, and an empty one means the image was built without it where Kargo reads it
+    (docs/platform-facts.md, "Kargo verification"): say which annotation and how to build it."""
+    plain = "unset, and so is FREIGHT_COMMIT: TESTS_REPO needs the commit, tag or branch to fetch"
+    if not any(data.get(name) for name in ("kargo_promotion_id", "analysis_run_uid", "job_name")):
+        return plain
+    return (
+        f"unset, and so is FREIGHT_COMMIT: the Freight's image carries no {REVISION_ANNOTATION} "
+        "annotation where Kargo reads it (its index or manifest annotations, never labels); "
+        f'build it with --annotation "index,manifest:{REVISION_ANNOTATION}=<commit>"'
+    )
+
+
 class Settings(BaseSettings):
     """Environment variable NAME maps to field `name`. Empty values count as unset."""
 
@@ -263,10 +281,7 @@ class Settings(BaseSettings):
                 return None
             value, source = info.data.get("freight_commit"), "FREIGHT_COMMIT"
             if not value:
-                raise ValueError(
-                    "unset, and so is FREIGHT_COMMIT: TESTS_REPO needs the commit, tag or "
-                    "branch to fetch"
-                )
+                raise ValueError(_no_revision(info.data))
         try:
             Revision.parse(value)
         except ValueError as exc:
