@@ -296,7 +296,9 @@ RULES: tuple[Rule, ...] = (
         _E,
         "ctx.promotion does not exist in verification args: the expression fails and the"
         " verification never runs.",
-        "Verification args see ctx.project, ctx.stage, vars and freight functions only.",
+        "Verification args see ctx.project, ctx.stage, the Stage's vars and the freight, data"
+        " (configMap, secret) and utility functions; no ctx.promotion (akuity/kargo:"
+        " pkg/controller/stages/regular_stages.go).",
         "Read the promotion from the AnalysisRun's kargo.akuity.io/promotion annotation.",
         _KARGO,
     ),
@@ -305,7 +307,8 @@ RULES: tuple[Rule, ...] = (
         _E,
         "desiredRevision comes from a git-commit output: when git-push rebases, the pushed"
         " commit differs, the health check waits forever and verification never starts.",
-        "git-push rebases by default and outputs the commit it actually pushed.",
+        "git-push rebases before every push attempt (maxAttempts, default 10) and outputs the"
+        " commit it actually pushed (pkg/promotion/runner/builtin/schemas/git-push-config.json).",
         "Give git-push an alias (as: push) and use ${{ outputs.push.commit }}.",
         _KARGO,
     ),
