@@ -477,8 +477,7 @@ def _wait_for(path: Path, timeout: float = 30) -> None:
 # -- real Playwright, real Chromium --------------------------------------------------------
 
 
-@pytest.mark.browser
-def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
+def _real_shards(tmp_path: Path) -> list[subprocess.Popen[str]]:
     """Two real runner processes, one identity, indexes 0 and 1, against the example site."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
     base.pop("BASE_URL", None)
@@ -489,7 +488,7 @@ def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
         SHARD_COUNT="2",
         RETENTION_ENABLED="false",
     )
-    procs = [
+    return [
         subprocess.Popen(
             [*runner_command(), "run"],
             env={**base, "SHARD_INDEX": str(i)},
@@ -500,6 +499,11 @@ def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
         )
         for i in range(2)
     ]
+
+
+@pytest.mark.browser
+def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
+    procs = _real_shards(tmp_path)
     outs = [p.communicate(timeout=300)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs[0][-2000:] + outs[1][-2000:]
     merged = _merged(tmp_path)
@@ -509,3 +513,27 @@ def test_real_shards_merge_to_the_unsharded_counts(tmp_path: Path) -> None:
     assert (tmp_path / RUN / "merged" / "html-report" / "index.html").exists()
     junit = (tmp_path / RUN / "merged" / "junit.xml").read_text()
     assert 'hostname="plugin:techdocs"' in junit and 'hostname="central"' in junit
+
+
+@pytest.mark.browser
+def test_real_shards_terminated_mid_run_keep_their_evidence(tmp_path: Path) -> None:
+    """Both real shards SIGTERMed once shard 1's first test has passed (as Rollouts deletes
+    every shard's Job): Playwright, stopped with SIGINT, still writes its blob; every shard's
+    evidence is kept, merged/ holds what ran, names the shards cut short, and is not a pass.
+    (Shard 0 may have finished by then on a loaded machine: then it is not cut short.)"""
+    procs = _real_shards(tmp_path)
+    out = _read_until(procs[1], "✓")
+    for proc in procs:
+        proc.send_signal(signal.SIGTERM)
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    out += outs[1]
+    assert procs[1].returncode != 0, out[-2000:]
+    merged = _merged(tmp_path)
+    assert merged["verdict"] != "passed" and 1 in merged["cut_short_shards"], merged
+    for i in range(2):
+        attempt = tmp_path / RUN / f"shard-{i}" / "attempt-1"
+        code = json.loads((attempt / "summary.json").read_text())["exit_code"]
+        assert (code == 143) == (i in merged["cut_short_shards"]), (i, code, merged)
+        assert (attempt / "blob.zip").is_file(), f"shard {i} kept no blob"
+    assert merged["passed"] >= 1, merged  # shard 1's passed test is in the merged report
+    assert any("merged report:" in o for o in outs)

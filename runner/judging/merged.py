@@ -59,7 +59,7 @@ def merged_verdict(
     named = "; ".join(
         [f"missing results: {', '.join(missing)}"] * bool(missing)
         + [f"shard {i} ended {outcome} (exit {code})" for i, outcome, code in ended_badly]
-        + [f"cut short: shard {', '.join(map(str, cut))} (its results are partial)"] * bool(cut)
+        + [f"cut short, results partial: shard {', '.join(map(str, cut))}"] * bool(cut)
     )
     if missing and base.code is not ExitCode.TESTS_FAILED:
         return Verdict(ExitCode.INFRASTRUCTURE_ERROR, f"{named}; the others: {base.reason}")
