@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -25,6 +24,9 @@ from runner.contract.errors import ConfigError, DeadlineExceeded, Infrastructure
 from runner.contract.exitcodes import ExitCode
 from runner.fetching.revisions import display_url
 from runner.judging.discovery import NO_TESTS_ERROR
+from runner.log.tee import LogSink
+from runner.processes.bounds import Deadline, StopRequest
+from runner.processes.child import Captured, Supervision, become_subreaper, run_streaming
 from runner.volume.artifacts import AttemptLayout
 
 
@@ -67,7 +69,8 @@ def _first_error(stderr: str) -> str:
 def _ask_playwright(
     settings: Settings, args: Sequence[str], base_env: Mapping[str, str], suite: str
 ) -> tuple[str, str]:
-    """Playwright's JSON listing (its text, possibly empty) and what it printed on stderr."""
+    """Playwright's JSON listing (its text, possibly empty) and what it printed (the JSON goes
+    to a file, so that is its warnings and errors)."""
     home = settings.playwright_home
     with tempfile.TemporaryDirectory(prefix="verification-runner-list-") as scratch:
         # The report locations point into a scratch directory: nothing is written anywhere
@@ -77,29 +80,31 @@ def _ask_playwright(
             settings, layout, workspace=settings.tests_workspace, base=base_env, suite=suite
         )
         command = playwright.command(home, ["--list", "--reporter=json", *args])
-        try:
-            done = subprocess.run(
-                command,
-                env=env,
-                cwd=settings.tests_workspace,
-                capture_output=True,
-                text=True,
-                timeout=settings.run_deadline_seconds,
-                check=False,
+        # Under the one wrapper, as `run` starts Playwright: the reaper, the deadline, SIGINT to
+        # the tree on a signal. What it prints goes to a scratch log, not to the console.
+        said, stop = Captured(), StopRequest()
+        become_subreaper()  # a descendant that detaches still comes back to be stopped
+        with (
+            open(os.devnull, "wb") as console,
+            LogSink(console_fd=console.fileno()) as sink,
+            stop.installed(),
+        ):
+            sink.open_file(Path(scratch) / "list.log")
+            under = Supervision(
+                sink, Deadline(settings.run_deadline_seconds), stop, settings.kill_grace_seconds
             )
-        except FileNotFoundError as exc:
-            raise InfrastructureError(
-                "npx is not installed or not on PATH: install Node.js and npm "
-                "(scripts/setup-node.sh), or use the runner's image"
-            ) from exc
-        except subprocess.TimeoutExpired as exc:
+            outcome = run_streaming(
+                command, env=env, cwd=settings.tests_workspace, under=under, observe=said
+            )
+        stop.check("listing the tests")
+        if outcome.stopped_for == "deadline":
             raise DeadlineExceeded(
                 f"listing took longer than RUN_DEADLINE_SECONDS={settings.run_deadline_seconds:g}"
-            ) from exc
+            )
         try:
-            return layout.json_results.read_text(encoding="utf-8"), done.stderr
+            return layout.json_results.read_text(encoding="utf-8"), said.text()
         except OSError:
-            return "", done.stderr
+            return "", said.text()
 
 
 def list_tests(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import re
 import socket
-import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from runner import target
 from runner.config.settings import Settings
 from runner.contract import jsontext
 from runner.contract.errors import ConfigError, InfrastructureError
+from runner.processes.child import run_bounded
 from runner.target import LOCAL_SITE_DEFAULT
 from runner.volume.artifacts import AttemptLayout, MergedLayout
 
@@ -311,15 +311,8 @@ def versions(home: Path, env: Mapping[str, str]) -> tuple[str | None, str | None
     with contextlib.suppress(OSError, ValueError, KeyError):
         playwright = str(jsontext.loads(package.read_text(encoding="utf-8"))["version"])
     try:
-        done = subprocess.run(
-            ["node", "--version"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            env=dict(env),
-            check=False,
-        )
-        node = done.stdout.strip().lstrip("v") or None
-    except (OSError, subprocess.TimeoutExpired):
-        node = None
+        done = run_bounded(["node", "--version"], env=env, timeout=10)
+    except OSError:
+        done = None
+    node = done.stdout.decode("utf-8", "replace").strip().lstrip("v") or None if done else None
     return node, playwright

@@ -14,7 +14,6 @@ import http
 import http.client
 import socket
 import ssl
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
@@ -26,6 +25,7 @@ from pydantic import SecretStr
 
 from runner import __version__
 from runner.deployed.versions import VersionCheck, from_json, matches, shown
+from runner.processes.child import run_bounded
 from runner.processes.walltime import TimedOut, within
 
 MAX_BODY = 1 << 20  # bytes read for the body match; a health page is small
@@ -312,16 +312,13 @@ def _group(pattern: str, text: str, timeout: float) -> str | None:
 def _match_in_child(
     pattern: str, text: str, timeout: float, *, group: bool
 ) -> tuple[bool, str] | None:
-    try:
-        done = subprocess.run(
-            [sys.executable, "-I", "-S", str(_MATCHER), pattern, *(["--group"] if group else [])],
-            input=text.encode("utf-8", "surrogateescape"),
-            capture_output=True,
-            timeout=timeout,
-            check=False,
-            env={"PYTHONIOENCODING": "utf-8:surrogateescape", "PYTHONUTF8": "1"},
-        )
-    except subprocess.TimeoutExpired:
+    done = run_bounded(
+        [sys.executable, "-I", "-S", str(_MATCHER), pattern, *(["--group"] if group else [])],
+        env={"PYTHONIOENCODING": "utf-8:surrogateescape", "PYTHONUTF8": "1"},
+        timeout=timeout,
+        stdin=text.encode("utf-8", "surrogateescape"),
+    )
+    if done is None:
         return None
     matched = done.returncode == 0
     return matched, done.stdout.decode("utf-8", "surrogateescape") if matched else ""

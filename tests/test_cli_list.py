@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 from pathlib import Path
 
+import psutil
 import pytest
 
-from tests.conftest import REPO, runner_command
+from tests.conftest import REPO, runner_command, runner_env, write_shim
 
 # Each test starts the real Playwright (a listing: no browser), a few seconds each.
 pytestmark = pytest.mark.slow
@@ -111,3 +113,32 @@ def test_a_suite_fetched_from_git_is_not_listed_from_the_local_directory(tmp_pat
     assert done.returncode == 2, done.stderr
     assert "does not fetch" in done.stderr, done.stderr
     assert not (tmp_path / "artifacts").exists()
+
+
+def test_list_runs_playwright_under_the_reaper_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    """`list` starts Playwright as `run` does, through the one wrapper: under the reaper, and a
+    descendant that detached into its own session (a webServer) is stopped with it."""
+    pidfile, parent = tmp_path / "detached.pid", tmp_path / "parent.txt"
+    bin_dir = write_shim(
+        tmp_path / "bin",
+        f"tr '\\0' ' ' < /proc/$PPID/cmdline > '{parent}'\n"
+        f"setsid sleep 300 > /dev/null 2>&1 < /dev/null &\necho $! > '{pidfile}'\nexit 1",
+    )
+    try:
+        done = subprocess.run(
+            [*runner_command(), "list"],
+            env=runner_env(bin_dir, tmp_path / "artifacts"),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 3, done.stderr  # no listing came back
+        assert "runner/processes/reaper.py" in parent.read_text()
+        detached = int(pidfile.read_text())
+        with contextlib.suppress(psutil.NoSuchProcess):
+            assert psutil.Process(detached).status() == psutil.STATUS_ZOMBIE
+    finally:
+        with contextlib.suppress(ValueError, OSError, psutil.Error):
+            psutil.Process(int(pidfile.read_text())).kill()

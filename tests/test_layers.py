@@ -4,6 +4,7 @@ few pure modules they validate with (no child-process machinery, no psutil)."""
 
 from __future__ import annotations
 
+import ast
 import json
 import shutil
 import subprocess
@@ -93,3 +94,27 @@ def test_loading_the_settings_loads_no_machinery() -> None:
     }
     assert others == set(), f"loading the settings loads {sorted(others)}"
     assert "runner.config.derived" not in loaded  # it imports identity, volume and masking
+
+
+def test_children_start_through_the_one_wrapper() -> None:
+    """runner/processes/ starts every child (`run_streaming`, `run_bounded`, the reaper); only
+    lint's parallel renders (`rendering._run_both`, outside any run) start their own."""
+    allowed = {
+        "runner/processes/child.py",
+        "runner/processes/reaper.py",
+        "runner/lint/rendering.py",
+    }
+    importing = set()
+    for path in (REPO / "runner").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n.split(".")[0] in ("subprocess", "multiprocessing") for n in names):
+                importing.add(path.relative_to(REPO).as_posix())
+    assert importing == allowed
