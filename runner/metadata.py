@@ -1,7 +1,10 @@
 """`attempt-N/execution-metadata.json`: who ran what, for which promotion, with what result.
 
-Written when the attempt starts and rewritten when it ends; always through a rename, so the
-file is valid JSON at every moment a reader may look.
+Each phase of `run` returns what it learned and the run rebuilds the record from it
+(`ExecutionMetadata.learned`, which refuses a name that is no field). It is written when the
+attempt starts (with what the Kubernetes API said), again once fetched tests are known (their
+provenance), and at the end (`ended`: the verdict); always through a rename, so the file is
+valid JSON at every moment a reader may look.
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
-"""The readiness gate: wait until the target answers before any test runs.
+"""The readiness gate: wait until the target answers before any test runs, for `run` and
+`wait` alike (`gate`, `wait_command`).
 
-Each round probes every check (an HTTP(S) GET, see `probe.py`); the target is ready when one
-round passes them all. Between rounds the gate sleeps with exponential backoff and jitter up
+The checks are READY_CHECKS, else one GET of BASE_URL (`checks_from_settings`), plus the
+deployment proof when one is asked for (`proof_checks`); READY_SKIP skips the first, never the
+proof. Each round probes every check (`probe.probe`); the target is ready when one round
+passes them all. Between rounds the gate sleeps with exponential backoff and jitter up
 to a cap. Its deadline is min(READY_DEADLINE_SECONDS, what is left of the run deadline): part
 of the run's time, never added to it. A failure reason is logged when it first appears for a
 check; while nothing changes, a progress line at most every PROGRESS_SECONDS.
 
 There is no listing step to overlap with the wait: discovery is the first reporter event of
-the real Playwright run (see execution.py), so a target that is already up costs one probe.
+the real Playwright run (`execution.run_verification`), so a target that is already up costs one
+probe.
 """
 
 from __future__ import annotations

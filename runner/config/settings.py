@@ -1,8 +1,13 @@
-"""`Settings` is the only place that reads the environment.
+"""`Settings` is the only place that reads the environment (`load_settings`, through one
+settings source, `EnvironSource`).
 
 Every variable is listed in the README's settings table. Everything below `cli.py` receives
-typed values from here. Derived paths (attempt directory, Playwright's report locations) are
-computed in `artifacts.py` from these values, never read from the environment a second time.
+typed values from here, never reading the environment a second time: READY_CHECKS is
+validated by its schema (`readychecks.ReadyCheck`), variables that look mistyped are found by
+`mistyped.suspicious_variables`, and what the settings describe for the layers below (the run's
+identity, the retention policy, the masker of secrets) is made by `derived`. Paths are
+computed from these values by `volume.artifacts.RunLayout`, Playwright's report locations by
+`playwright.report_env`.
 """
 
 from __future__ import annotations

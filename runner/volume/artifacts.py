@@ -1,9 +1,12 @@
 """Where a run's evidence lives on the artifact volume (layout in docs/contract.md).
 
-Pure path arithmetic plus two file primitives (atomic JSON write, job-log index link). Every
-path a run uses is derived here from `Settings.artifact_root` and the run name, and every name
-on the volume is defined here once: the attempts, the ledger, the cleanup (tombstones.py) and
-the merge (sharding.py) import them rather than spelling them again.
+Path arithmetic (`RunLayout`, `AttemptLayout`, `MergedLayout`) plus the file primitives every
+writer on the volume shares: `atomic_write_text` and `atomic_write_json` (through a rename),
+`publish_job_log` (the job-log index link) and `ignore_in_git`. Every path a run uses is derived
+here from the artifact root and the run name, and every name on the volume is defined here
+once: the attempts, the ledger, the cleanup (`tombstones.retire`) and the merge import them
+rather than spelling them again. Where Playwright is told to write its reports is
+`playwright.report_env`'s: this module knows nothing of Playwright or of the settings.
 """
 
 from __future__ import annotations
