@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import hypothesis
 import pytest
 from click.testing import CliRunner
 from hypothesis import assume, given
@@ -83,6 +84,9 @@ def test_secret_values_are_masked_in_errors() -> None:
     assert "hunter2" not in text and "API_TOKEN='****'" in text
 
 
+@hypothesis.settings(
+    deadline=None
+)  # load_settings per example: 200 ms is too little on a loaded machine
 @given(
     # A root of plain names: "/a/.." is a root too, but not a normal path (normpath below).
     root=st.from_regex(r"/[a-z]{1,8}(/[a-z0-9._-]{1,8}){0,3}", fullmatch=True).filter(
