@@ -6,6 +6,14 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
+function realpath(dir) {
+  try {
+    return fs.realpathSync(dir);
+  } catch {
+    return dir;
+  }
+}
+
 class DiscoveryReporter {
   constructor(options = {}) {
     this.outputFile = options.outputFile || process.env.VR_DISCOVERY_FILE;
@@ -27,11 +35,19 @@ class DiscoveryReporter {
     }));
     const perProject = {};
     for (const test of tests) perProject[test.project] = (perProject[test.project] || 0) + 1;
+    // Which projects are test trees and which are setup projects, from the metadata
+    // playwright.config.ts gives each (every configured project, whether or not a filter left
+    // it any test): setup tests never count as verification, and every tree must run a test.
+    const roles = config.projects.map((p) => ({ name: p.name, ...((p.metadata || {})['verification-runner'] || {}) }));
+    const trees = roles
+      .filter((r) => r.role === 'tree')
+      .map((r) => ({ project: r.name, dir: realpath(r.tree), discovered: perProject[r.name] || 0 }));
+    const setup = roles.filter((r) => r.role === 'setup').map((r) => r.name);
     const lines = [`[discovery] ${tests.length} test(s) will run: ` +
       (Object.entries(perProject).map(([p, n]) => `${p} ${n}`).join(', ') || 'none')];
     for (const test of tests) lines.push(`[discovery]   [${test.project}] ${test.file}:${test.line} › ${test.title}`);
     process.stdout.write(lines.join('\n') + '\n');
-    this.report = { ...this.report, total: tests.length, projects: perProject, tests, status: 'running' };
+    this.report = { ...this.report, total: tests.length, projects: perProject, trees, setup, tests, status: 'running' };
     this.write();
   }
 

@@ -35,6 +35,7 @@ from runner.contract.exitcodes import ExitCode
 from runner.fetch import Provenance
 from runner.identity import RunIdentity
 from runner.judging.judge import judge_attempt
+from runner.judging.pertree import TreeCount
 from runner.judging.results import Results
 from runner.judging.verdict import Verdict
 from runner.log.tee import LogSink
@@ -85,6 +86,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
     settings, layout, sink = ctx.settings, ctx.attempt.layout, ctx.sink
     verdict = Verdict(ExitCode.INFRASTRUCTURE_ERROR, "the runner stopped unexpectedly")
     results: Results | None = None
+    tree_counts: tuple[TreeCount, ...] = ()
     metadata = initial_metadata(settings, ctx.attempt)
     reserve = SpaceReserve(None)
     undo = contextlib.ExitStack()  # what the phases leave to undo once no child is left
@@ -102,7 +104,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         if fetched is not None:
             metadata = metadata.learned(**asdict(Provenance.of(fetched)))
             write_metadata(layout.metadata, metadata, sink.redactor)
-        workspace = workspace_of.tests_workspace(ctx, fetched)
+        workspace, trees = workspace_of.tests_workspace(ctx, fetched)
         env, node, version = playwright.prepare(
             settings,
             layout,
@@ -120,11 +122,12 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         metadata = metadata.learned(readiness=gate.as_metadata())
         outcome = _run_playwright(ctx, env, playwright_args, workspace)
         metadata = metadata.learned(resources=ResourceUsage.of(outcome))
-        verdict, results = judge_attempt(
+        verdict, results, tree_counts = judge_attempt(
             layout,
             outcome,
             settings,
             workspace=workspace,
+            trees=trees,
             stop_code=ctx.stop.exit_code,
             say=sink.say,
         )
@@ -138,7 +141,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         undo.close()
         verdict = _unless_stopped(ctx.stop, verdict)
         reserve.release()
-        code = wrapup.finish(ctx, verdict, results, metadata)
+        code = wrapup.finish(ctx, verdict, results, metadata, tree_counts)
     return code
 
 

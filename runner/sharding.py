@@ -42,10 +42,12 @@ from filelock import FileLock, Timeout
 from pydantic import Field
 
 from runner import playwright
+from runner.contract import jsontext
 from runner.contract.exitcodes import ExitCode
 from runner.files.walk import remove_tree
 from runner.judging.judge import read_results
 from runner.judging.merged import ShardOutcome, merged_verdict
+from runner.judging.pertree import merge_counts
 from runner.judging.report import Summary, build_summary, summary_line, write_summary
 from runner.judging.results import Results
 from runner.judging.verdict import FlakyPolicy
@@ -65,6 +67,7 @@ from runner.volume.ledger import (
     shard_counts,
 )
 from runner.volume.locks import hold, is_held
+from runner.volume.regular import read_regular
 
 WAIT_POLL = 0.5  # seconds between looks at the running shards' locks
 FLUSH_MARGIN = 5.0  # seconds of the termination grace left for the exit itself
@@ -177,6 +180,8 @@ class MergeContext:
     flaky_policy: FlakyPolicy
     allow_no_tests: bool
     redactor: Redactor  # the run's: merged/ masks what the shard's own files mask
+    allow_empty_trees: tuple[str, ...] = ()  # ALLOW_EMPTY_TREES: judged over the whole run
+    target: str | None = None  # what the run tested (runner/target.py), for the summary
 
     def time_left(self) -> float:
         """What the merge may still spend: the run deadline and, once stopped, what is left
@@ -284,6 +289,9 @@ def _merge(ctx: MergeContext, seen: Survey, say: Callable[[str], None]) -> Shard
         started = time.monotonic()
         results, error = _merge_reports(ctx, states, staging, sink)
         seconds = time.monotonic() - started
+        trees = merge_counts(
+            [_shard_trees(run, s) for s in states], results, may_be_empty=ctx.allow_empty_trees
+        )
         verdict = merged_verdict(
             results,
             error,
@@ -292,6 +300,7 @@ def _merge(ctx: MergeContext, seen: Survey, say: Callable[[str], None]) -> Shard
             counts=seen.counts,
             flaky_policy=ctx.flaky_policy,
             allow_no_tests=ctx.allow_no_tests,
+            trees=trees,
         )
         final = run.merged
         html = final.html_report if (staging.html_report / "index.html").exists() else None
@@ -304,6 +313,8 @@ def _merge(ctx: MergeContext, seen: Survey, say: Callable[[str], None]) -> Shard
                 html_report=html,
                 log=final.log,
                 finished_at=datetime.now(UTC),
+                trees=trees or (),
+                target=ctx.target,
             ).model_dump(),
             shard_count=ctx.count,
             shards=[_shard_entry(run, s) for s in states],
@@ -355,6 +366,18 @@ def _describe(state: ShardState) -> str:
         return f"MISSING: {state.missing_why}"
     retry = " (a retry)" if state.latest.attempt > 1 else ""
     return f"attempt {state.latest.attempt}{retry}, {state.latest.outcome}"
+
+
+def _shard_trees(run: RunLayout, state: ShardState) -> list[dict[str, object]]:
+    """What the shard's summary.json says each tree ran in it ([] when it does not say)."""
+    if state.latest is None or state.missing_why:
+        return []
+    path = run.for_shard(state.index).attempt(state.latest.attempt).summary
+    try:
+        trees = jsontext.loads(read_regular(path)).get("trees")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [t for t in trees if isinstance(t, dict)] if isinstance(trees, list) else []
 
 
 def _shard_entry(run: RunLayout, state: ShardState) -> dict[str, object]:

@@ -27,10 +27,8 @@ LOCAL_SITE = "local site"
 
 def check_target(settings: Settings) -> None:
     """A Kargo run must name its target: exit 2 before anything is fetched or run."""
-    if settings.base_url is not None or not settings.kubernetes_service_host:
-        return
-    if "local_site_dir" in settings.model_fields_set:
-        return  # said explicitly: this suite serves its own site
+    if label(settings) != "none (BASE_URL unset)":
+        return  # a URL, a local run, or LOCAL_SITE_DIR set: this suite serves its own site
     raise ConfigError(
         "BASE_URL is unset or empty in a Kargo run (KUBERNETES_SERVICE_HOST is set): the "
         "verification would test the suite's own site, not the deployment; pass the Stage's "
@@ -60,4 +58,6 @@ def label(settings: Settings) -> str:
     """The target as the verdict names it: the URL without credentials, or "local site"."""
     if settings.base_url is not None:
         return mask_urls(display_url(settings.base_url))
+    if settings.kubernetes_service_host and "local_site_dir" not in settings.model_fields_set:
+        return "none (BASE_URL unset)"  # check_target refused the run
     return LOCAL_SITE

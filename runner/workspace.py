@@ -5,6 +5,7 @@ trees checked before Playwright starts (runner/trees.py)."""
 from __future__ import annotations
 
 import contextlib
+import os
 from pathlib import Path
 
 from runner import fetch
@@ -12,6 +13,7 @@ from runner.context import RunContext
 from runner.contract.errors import ConfigError
 from runner.fetching.request import FetchedTests
 from runner.judging.judge import no_tests_hint
+from runner.judging.pertree import ConfiguredTree
 from runner.trees import check_trees
 
 
@@ -26,10 +28,13 @@ def fetch_tests(ctx: RunContext, undo: contextlib.ExitStack) -> FetchedTests | N
     return fetched
 
 
-def tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
+def tests_workspace(
+    ctx: RunContext, fetched: FetchedTests | None
+) -> tuple[Path, tuple[ConfiguredTree, ...]]:
     """The directory whose tests this attempt runs: the fetched checkout (its own npm
-    dependencies installed) or TESTS_WORKSPACE (baked into the image or mounted), its test
-    trees checked. Everything after it uses this value, never `settings.tests_workspace`."""
+    dependencies installed) or TESTS_WORKSPACE (baked into the image or mounted), and its test
+    trees, checked (each must then execute a test: runner/judging/pertree.py). Everything
+    after it uses this value, never `settings.tests_workspace`."""
     settings = ctx.settings
     if fetched is not None:
         fetch.install(ctx, fetched)
@@ -39,7 +44,7 @@ def tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
         if not workspace.is_dir():
             raise ConfigError(f"TESTS_WORKSPACE={workspace} is not a directory")
     try:
-        check_trees(
+        trees = check_trees(
             workspace,
             settings.central_tests_dir,
             settings.plugin_globs,
@@ -53,4 +58,9 @@ def tests_workspace(ctx: RunContext, fetched: FetchedTests | None) -> Path:
         if hint:
             ctx.sink.say(hint)
         raise
-    return workspace
+    return workspace, tuple(
+        ConfiguredTree(
+            tree.project, tree.path, os.path.relpath(tree.path, workspace.resolve()), tree.has_specs
+        )
+        for tree in trees
+    )

@@ -6,14 +6,16 @@ one, whose verdict is then its exit code and its termination message).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from runner import sharding
+from runner import sharding, target
 from runner.config.derived import retention_policy
 from runner.context import RunContext
 from runner.contract.exitcodes import ExitCode
 from runner.fetch import mismatch_warning
+from runner.judging.pertree import TreeCount
 from runner.judging.report import (
     Summary,
     build_summary,
@@ -29,7 +31,11 @@ from runner.volume.cleanup import cleanup
 
 
 def finish(
-    ctx: RunContext, verdict: Verdict, results: Results | None, metadata: ExecutionMetadata
+    ctx: RunContext,
+    verdict: Verdict,
+    results: Results | None,
+    metadata: ExecutionMetadata,
+    trees: Sequence[TreeCount] = (),
 ) -> ExitCode:
     """Write everything people read, then record the outcome. Each step survives the others.
     Returns the exit code: the verdict's, or the merged verdict's when this shard merged.
@@ -52,6 +58,8 @@ def finish(
         log=layout.log,
         finished_at=now,
         tests=tests,
+        trees=trees,
+        target=target.label(ctx.settings),
     )
     try:
         write_summary(layout.summary, summary, sink.redactor)
@@ -127,6 +135,8 @@ def _merge_shards(ctx: RunContext) -> Summary | None:
         grace=settings.kill_grace_seconds,
         flaky_policy=settings.flaky_policy,
         allow_no_tests=settings.allow_no_tests,
+        allow_empty_trees=settings.allow_empty_trees,
+        target=target.label(settings),
         redactor=ctx.sink.redactor,
     )
     return sharding.merge_when_done(merge, ctx.sink.say)

@@ -987,13 +987,31 @@ FAULTS: list[Fault] = [
         "holds no spec file",
         setup=copied_workspace(empty_central_tree),
     ),
+    # Every configured tree must execute a test: a plugin tree without a spec is named (before:
+    # a warning, and the other trees passed alone).
     Fault(
-        "plugin tree without a spec file (warning)",
+        "plugin tree without a spec file",
+        "discovery:3,junit:pass:3,exit:0",
+        6,
+        "1 test tree(s) executed no test: plugin:search (apps/backstage/plugins/search/tests/"
+        "acceptance): no spec file in it",
+        setup=copied_workspace(empty_plugin_tree),
+        check=warned_of_empty_plugin,
+    ),
+    Fault(
+        "plugin tree without a spec file, ALLOW_EMPTY_TREES names it",
         "discovery:3,junit:pass:3,exit:0",
         0,
         "all 3 tests passed",
         setup=copied_workspace(empty_plugin_tree),
-        check=warned_of_empty_plugin,
+        env={"ALLOW_EMPTY_TREES": "plugin:search"},
+    ),
+    Fault(
+        "a tree whose tests were all skipped (test.skip without E2E_USER)",
+        "discovery:3,junit:skipped:3,exit:0",
+        6,
+        "executed no test: plugin:techdocs (apps/backstage/plugins/techdocs/tests/acceptance): "
+        "all 1 test(s) skipped",
     ),
     # -- installation ----------------------------------------------------------------------------
     Fault("npx missing", "", 3, "not installed or not on PATH", env={"PATH": "/nonexistent"}),
@@ -1123,16 +1141,16 @@ FAULTS: list[Fault] = [
     # -- output ------------------------------------------------------------------------------------
     Fault(
         "invalid UTF-8, NUL, ANSI and a 10 MB line",
-        "discovery:1,bytes:300000,longline:10485760,junit:pass:1,exit:0",
+        "discovery:3,bytes:300000,longline:10485760,junit:pass:3,exit:0",
         0,
-        "all 1 tests passed",
+        "all 3 tests passed",
         check=hostile_output_kept,
     ),
     Fault(
         "a secret across the tee's 1 MiB line cut",
-        f"discovery:1,secretline:E2E_PASSWORD:{SPLIT_COPIES},junit:pass:1,exit:0",
+        f"discovery:3,secretline:E2E_PASSWORD:{SPLIT_COPIES},junit:pass:3,exit:0",
         0,
-        "all 1 tests passed",
+        "all 3 tests passed",
         env={"E2E_PASSWORD": SPLIT_SECRET},
         check=secret_masked_across_cuts,
     ),

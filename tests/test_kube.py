@@ -112,7 +112,7 @@ def _lookup_env(
 ) -> dict[str, str]:
     return fake_npx.env(
         tmp_path / "a",
-        "discovery:1,junit:pass:1",
+        "discovery:3,junit:pass:3",
         KUBERNETES_SERVICE_HOST="127.0.0.1",
         LOCAL_SITE_DIR="verification-site",  # a Kargo run serves its own site only when told
         KUBERNETES_SERVICE_PORT=str(port),
@@ -166,7 +166,7 @@ def test_no_service_account_means_no_lookup_and_a_clear_line(
 ) -> None:
     env = fake_npx.env(
         tmp_path / "a",
-        "discovery:1,junit:pass:1",
+        "discovery:3,junit:pass:3",
         KUBERNETES_SERVICE_HOST="127.0.0.1",
         LOCAL_SITE_DIR="verification-site",  # a Kargo run serves its own site only when told
         POD_NAMESPACE=NS,

@@ -345,7 +345,7 @@ def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_npx: FakeNp
     make_run(root, "old-running", age_days=30 + days)
     env = fake_npx.env(
         root,
-        "discovery:1,junit:pass:1",
+        "discovery:3,junit:pass:3",
         RETENTION_KEEP_RUNS="1",
         POD_NAMESPACE="ns",
         JOB_NAME="verify-1",
@@ -363,7 +363,7 @@ def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_npx: FakeNp
     (current,) = runs_on_disk(root) - {"old-running"}
     assert runs_on_disk(root) == {current, "old-running"}
     attempt = root / current / "attempt-1"
-    assert json.loads((attempt / "summary.json").read_text())["passed"] == 1
+    assert json.loads((attempt / "summary.json").read_text())["passed"] == 3
     assert '"event":"end"' in (root / current / LEDGER).read_text()
     log = (attempt / "verification.log").read_text()
     assert "3 removed" in log and log.index("3 removed") < log.index("VERIFICATION PASSED")
@@ -375,7 +375,7 @@ def test_retention_disabled_keeps_everything(tmp_path: Path, fake_npx: FakeNpx) 
     root = tmp_path / "a"
     make_run(root, "old", age_days=30 + (datetime.now(UTC) - NOW).days)
     env = fake_npx.env(
-        root, "discovery:1,junit:pass:1", RETENTION_KEEP_RUNS="0", RETENTION_ENABLED="false"
+        root, "discovery:3,junit:pass:3", RETENTION_KEEP_RUNS="0", RETENTION_ENABLED="false"
     )
     done = subprocess.run(
         [*runner_command(), "run"], env=env, cwd=REPO, capture_output=True, timeout=120, check=False

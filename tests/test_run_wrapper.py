@@ -110,7 +110,7 @@ def test_flaky_policy(tmp_path: Path, fake_npx: FakeNpx) -> None:
 
 def test_playwright_arguments_pass_through(tmp_path: Path, fake_npx: FakeNpx) -> None:
     _run(
-        fake_npx.env(tmp_path / "a", "discovery:1,junit:pass:1"),
+        fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3"),
         "--grep",
         "should have Events link",
     )
@@ -121,7 +121,7 @@ def test_playwright_arguments_pass_through(tmp_path: Path, fake_npx: FakeNpx) ->
 
 
 def test_hostile_output_is_kept_byte_for_byte(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    done = _run(fake_npx.env(tmp_path / "a", "bytes:300000,longline:3000000,junit:pass:1"))
+    done = _run(fake_npx.env(tmp_path / "a", "bytes:300000,longline:3000000,junit:pass:3"))
     assert done.returncode == 0
     log = (_attempt(tmp_path / "a") / "verification.log").read_bytes()
     chunk = b"ok \xff\xfe invalid \x00 nul \x1b[31mred\x1b[0m \xe2\x82 cut\n"
@@ -212,7 +212,7 @@ def test_duplicate_is_refused_with_exit_7(tmp_path: Path, fake_npx: FakeNpx) -> 
 def test_job_log_is_indexed_for_the_artifact_server(tmp_path: Path, fake_npx: FakeNpx) -> None:
     job = f"{UID}.run-tests.1"
     env = fake_npx.env(
-        tmp_path / "a", "discovery:1,junit:pass:1", JOB_NAME=job, POD_NAMESPACE="kargo-demo"
+        tmp_path / "a", "discovery:3,junit:pass:3", JOB_NAME=job, POD_NAMESPACE="kargo-demo"
     )
     assert _run(env).returncode == 0
     link = tmp_path / "a" / "_jobs" / "kargo-demo" / f"{job}.log"
@@ -241,7 +241,7 @@ def test_metadata_records_the_uid_derived_from_the_job_name(
     uid = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
     env = fake_npx.env(
         tmp_path / "a",
-        "discovery:1,junit:pass:1",
+        "discovery:3,junit:pass:3",
         ANALYSIS_RUN_UID="",
         JOB_NAME=f"{uid}.acceptance.1",
     )
@@ -257,7 +257,7 @@ def test_the_default_artifact_root_is_ignored_by_git(tmp_path: Path, fake_npx: F
     checkout = tmp_path / "checkout"
     checkout.mkdir()
     subprocess.run(["git", "init", "-q", str(checkout)], check=True)
-    env = fake_npx.env(tmp_path / "unused", "discovery:1,junit:pass:1")
+    env = fake_npx.env(tmp_path / "unused", "discovery:3,junit:pass:3")
     del env["ARTIFACT_ROOT"]
     done = subprocess.run(
         [*runner_command(), "run"], env=env, cwd=checkout, capture_output=True, check=False
@@ -273,5 +273,5 @@ def test_the_default_artifact_root_is_ignored_by_git(tmp_path: Path, fake_npx: F
     )
     assert status.stdout == ""
     explicit = tmp_path / "explicit"
-    assert _run(fake_npx.env(explicit, "discovery:1,junit:pass:1")).returncode == 0
+    assert _run(fake_npx.env(explicit, "discovery:3,junit:pass:3")).returncode == 0
     assert not (explicit / ".gitignore").exists()

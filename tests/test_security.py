@@ -383,7 +383,7 @@ def _run_printing(tmp_path: Path, extra: dict[str, str]) -> subprocess.Completed
     prints = ",".join(f"secret:{name}" for name in extra)
     env = {
         **_base_env(tmp_path),
-        "FAULT_PW": f"discovery:1,{prints},junit:pass:1,exit:0",
+        "FAULT_PW": f"discovery:1,{prints},junit:pass:3,exit:0",
         **extra,
     }
     return subprocess.run(

@@ -235,3 +235,20 @@ def test_deeply_nested_ready_checks_are_one_line_exit_2(depth: int, tmp_path: Pa
     (line,) = [x for x in done.stderr.splitlines() if "READY_CHECKS" in x]
     assert line.endswith("not valid JSON: nested too deeply (arrays or objects within each other)")
     assert f"... ({2 * depth} characters)" in line and len(line) < 400
+
+
+def test_settings_are_case_sensitive_and_another_case_is_a_near_miss() -> None:
+    """Kubernetes env names are case-sensitive, and so are the runner's: before, an
+    `allow_no_tests=true` made an empty suite pass and STRICT_SETTINGS did not object."""
+    settings = load_settings({"allow_no_tests": "true", "Base_Url": "http://wrong.example"})
+    assert settings.allow_no_tests is False and settings.base_url is None
+    assert settings.warnings == (
+        "Base_Url is not a setting of the runner: did you mean BASE_URL? Settings are "
+        "case-sensitive: ignored",
+        "allow_no_tests is not a setting of the runner: did you mean ALLOW_NO_TESTS? Settings "
+        "are case-sensitive: ignored",
+    )
+    both = load_settings({"BASE_URL": "http://right.example", "base_url": "http://wrong.example"})
+    assert both.base_url == "http://right.example"
+    with pytest.raises(ConfigError, match="did you mean ALLOW_NO_TESTS"):
+        load_settings({"allow_no_tests": "true", "STRICT_SETTINGS": "true"})

@@ -94,7 +94,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_run_lists_its_settings_and_warns_about_a_near_miss(
     tmp_path: Path, fake_npx: FakeNpx
 ) -> None:
-    env = fake_npx.env(tmp_path / "a", "discovery:1,junit:pass:1", FLAKY_POLCY="fail")
+    env = fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3", FLAKY_POLCY="fail")
     done = _run(env, "run")
     assert done.returncode == 0, done.stdout[-2000:]
     (attempt,) = (tmp_path / "a").glob("*/attempt-1")

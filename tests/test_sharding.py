@@ -367,10 +367,33 @@ def test_duplicates_of_one_shard_are_refused_other_shards_are_not(
 
 
 def test_an_empty_shard_passes(tmp_path: Path, npx: FakeNpx) -> None:
-    done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:0,junit:zero"])
+    done = _shards(npx, tmp_path, ["discovery:3,junit:pass:3", "discovery:0,junit:zero"])
     assert [code for code, _ in done] == [0, 0], done
     assert "no test fell to this shard" in done[1][1]
-    assert (_merged(tmp_path)["verdict"], _merged(tmp_path)["total"]) == ("passed", 2)
+    assert (_merged(tmp_path)["verdict"], _merged(tmp_path)["total"]) == ("passed", 3)
+
+
+def test_the_merge_judges_every_tree_over_all_shards(tmp_path: Path, npx: FakeNpx) -> None:
+    """A shard may hold none of a tree's tests; the run as a whole may not. merged/summary.json
+    carries each tree's counts over every shard."""
+    done = _shards(npx, tmp_path, ["discovery:1,junit:pass:1"] * 3)
+    assert [code for code, _ in done] == [0, 0, 0], done  # one tree each: no shard is judged
+    merged = _merged(tmp_path)
+    assert merged["verdict"] == "passed", merged["reason"]
+    assert [(t["project"], t["passed"]) for t in merged["trees"]] == [
+        ("central", 1),
+        ("plugin:catalog", 1),
+        ("plugin:techdocs", 1),
+    ]
+    assert merged["target"] == "local site"
+    empty = tmp_path / "two"
+    _shards(npx, empty, ["discovery:1,junit:pass:1"] * 2)
+    merged = _merged(empty)
+    assert merged["exit_code"] == 6
+    assert (
+        "plugin:techdocs (apps/backstage/plugins/techdocs/tests/acceptance): no test"
+        in (merged["reason"])
+    )
 
 
 def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakeNpx) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from runner.contract.exitcodes import ExitCode
+from runner.judging.pertree import TreeCount
 from runner.judging.results import FailedTest, Results
-from runner.judging.verdict import FlakyPolicy, RunFacts, browser_never_started, decide
+from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, browser_never_started, decide
 from tests import strategies as s
 
 returncodes = st.one_of(st.none(), st.sampled_from([0, 1, 130, 143, -9, -11]))
@@ -101,3 +104,36 @@ def test_a_browser_that_never_started_fails_as_infrastructure_not_as_tests() -> 
     ):
         facts = RunFacts(results=results, returncode=1, discovered=results.total)
         assert decide(facts, flaky_policy="warn", allow_no_tests=False).code is code
+
+
+def _tree(project: str, passed: int = 0, skipped: int = 0, **kw: Any) -> TreeCount:
+    return TreeCount(project, f"trees/{project}", passed + skipped, passed, 0, skipped, 0, **kw)
+
+
+def test_a_tree_that_executed_nothing_is_no_verification() -> None:
+    """A setup test passing alone (every tree test skipped) or a tree filtered out: exit 6, the
+    trees named; a tree ALLOW_EMPTY_TREES names may be empty; setup tests are not counted."""
+    results = Results(4, 2, 0, 2, (), (), ("j",), (("setup", 1, 0, 0), ("central", 1, 0, 0)))
+
+    def judge(*trees: TreeCount, allow: bool = False) -> Verdict:
+        facts = RunFacts(results=results, returncode=0, discovered=4, trees=trees)
+        return decide(facts, flaky_policy="warn", allow_no_tests=allow)
+
+    empty = judge(_tree("central", passed=1), _tree("plugin:x", skipped=2))
+    assert empty.code is ExitCode.NO_TESTS
+    assert empty.reason.startswith(
+        "1 test tree(s) executed no test: plugin:x (trees/plugin:x): all 2 test(s) skipped."
+    )
+    filtered = judge(_tree("central", passed=1), TreeCount("plugin:y", "p/y", 0, 0, 0, 0, 0))
+    assert "plugin:y (p/y): no test discovered" in filtered.reason
+    allowed = judge(_tree("central", passed=1), _tree("plugin:x", skipped=2, may_be_empty=True))
+    assert allowed.code is ExitCode.PASSED
+    assert allowed.reason == "all 1 tests passed"  # the setup test is not a verification
+    assert judge(_tree("central", passed=1), _tree("plugin:x"), allow=True).passed
+    # Not judged per tree (`report` on a JUnit file from elsewhere, one shard of a run).
+    assert (
+        decide(
+            RunFacts(results=results, returncode=0), flaky_policy="warn", allow_no_tests=False
+        ).reason
+        == "all 2 tests passed"
+    )

@@ -271,7 +271,7 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
 
 
 def test_playwright_runs_in_the_workspace(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    done = _run(fake_npx.env(tmp_path / "a", "discovery:1,junit:pass:1"))
+    done = _run(fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3"))
     assert done.returncode == 0, done.stdout[-2000:]
     record = json.loads(fake_npx.record.read_text())
     assert record["cwd"] == str(REPO / "examples" / "workspace")

@@ -62,9 +62,13 @@ def distance(a: str, b: str, *, limit: int = 2) -> int:
 def near_miss(name: str, known: Iterable[str]) -> str | None:
     """The setting `name` is one or two edits away from (the nearest, then the first by name),
     or None. Also what `verification-runner lint` reports on a Job's env (checks_runner.py)."""
-    upper = name.upper()  # pydantic-settings matches names case-insensitively
+    if name in known:
+        return None
+    upper = name.upper()
+    if upper in known:
+        return upper  # another case of a setting's name: settings are case-sensitive, as env is
     nearest = min(known, key=lambda k: (distance(upper, k, limit=NEAR), k), default=None)
-    if nearest is None or nearest == upper or distance(upper, nearest, limit=NEAR) > NEAR:
+    if nearest is None or distance(upper, nearest, limit=NEAR) > NEAR:
         return None
     return nearest
 
@@ -75,11 +79,18 @@ def suspicious_variables(environ: Mapping[str, str], known: frozenset[str]) -> l
     prefixes (READY_TIMEOUT)."""
     found = []
     for name in sorted(environ):
-        upper = name.upper()  # pydantic-settings matches names case-insensitively
-        if upper in known or upper in NOT_SETTINGS or not environ[name]:
+        upper = name.upper()
+        if name in known or upper in NOT_SETTINGS or not environ[name]:
             continue
-        nearest = near_miss(upper, known)
-        if nearest is not None:
+        nearest = near_miss(name, known)
+        if nearest is not None and nearest == upper:
+            # Kubernetes env names are case-sensitive, and so are the runner's: `allow_no_tests`
+            # is not ALLOW_NO_TESTS (before: it was read as the setting, and STRICT_SETTINGS
+            # did not object).
+            found.append(
+                Suspicious(name, f"did you mean {nearest}? Settings are case-sensitive: ignored")
+            )
+        elif nearest is not None:
             found.append(Suspicious(name, f"did you mean {nearest}?"))
         elif upper.startswith(RUNNER_PREFIXES):
             found.append(

@@ -66,7 +66,8 @@ class EnvironSource(PydanticBaseSettingsSource):
     hands to `load_settings`, and never both.
 
     A custom source through pydantic-settings' public interface: variable NAME sets field
-    `name` (case-insensitive), an empty value counts as unset, and complex values are decoded
+    `name` (case-sensitive, as Kubernetes env names are: `allow_no_tests` sets nothing and is
+    warned as a near miss), an empty value counts as unset, and complex values are decoded
     as the built-in environment source does (a `NoDecode` field parses its own string). A
     readiness header's `value_from_env` is looked up here too: same environment, one reader.
     """
@@ -74,10 +75,10 @@ class EnvironSource(PydanticBaseSettingsSource):
     def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
         super().__init__(settings_cls)
         self._environ = environ
-        self._lower = {name.lower(): value for name, value in environ.items() if value}
+        self._set = {name: value for name, value in environ.items() if value}
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        return self._lower.get(field_name.lower()), field_name, self.field_is_complex(field)
+        return self._set.get(field_name.upper()), field_name, self.field_is_complex(field)
 
     def prepare_field_value(
         self, field_name: str, field: FieldInfo, value: Any, value_is_complex: bool
@@ -122,7 +123,9 @@ class Settings(BaseSettings):
 
     # inf, nan and 1e309 (which parses as inf) are refused: every number here ends up in a
     # deadline, a sleep or a date, and an infinite one never ends (or overflows a timedelta).
-    model_config = SettingsConfigDict(env_ignore_empty=True, extra="ignore", allow_inf_nan=False)
+    model_config = SettingsConfigDict(
+        env_ignore_empty=True, extra="ignore", allow_inf_nan=False, case_sensitive=True
+    )
 
     # Where evidence goes. None here means "decide from the environment" (see below).
     artifact_root: Path = Field(default=None, validate_default=False)  # type: ignore[assignment]
@@ -158,6 +161,9 @@ class Settings(BaseSettings):
     browser_executable: Path | None = None
     suite: Literal["kargo", "local"] | None = None
     allow_no_tests: bool = False
+    # Trees that may execute no test (paths relative to the workspace or project names, `*`
+    # allowed): every other configured tree must run one (runner/judging/pertree.py).
+    allow_empty_trees: Annotated[tuple[str, ...], NoDecode] = ()
     flaky_policy: Literal["pass", "warn", "fail"] = "warn"
     playwright_retries: int = Field(default=1, ge=0, le=10)
 
@@ -305,6 +311,16 @@ class Settings(BaseSettings):
     def _sparse_paths(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(check_relative_path(item, allow_glob=True) for item in comma_list(value))
+        return value
+
+    @field_validator("allow_empty_trees", mode="before")
+    @classmethod
+    def _tree_patterns(cls, value: object) -> object:
+        if isinstance(value, str):
+            items = comma_list(value)
+            if not items:
+                raise ValueError("expected tree paths or project names, separated by commas")
+            return items
         return value
 
     @field_validator("git_credentials_dir")

@@ -16,9 +16,22 @@ TAIL_BYTES = 64 * 1024  # how much of the log's end is searched for Playwright's
 
 
 @dataclass(frozen=True)
+class DiscoveredTree:
+    """A project that is a test tree (playwright.config.ts marks it), and its tests found."""
+
+    project: str
+    dir: str  # real path
+    discovered: int
+
+
+@dataclass(frozen=True)
 class Discovery:
     total: int
     errors: tuple[str, ...]
+    # The tree projects and the setup projects, as the config marked them; None when the file
+    # does not say (a stand-in's, or an older reporter's): trees are then known by name only.
+    trees: tuple[DiscoveredTree, ...] | None = None
+    setup: tuple[str, ...] = ()
 
     @property
     def no_tests(self) -> bool:
@@ -60,9 +73,17 @@ def read_discovery(path: Path) -> Discovery | None:
     """What the discovery reporter wrote; None when Playwright never got that far."""
     try:
         data = jsontext.loads(read_regular(path, limit=64 << 20))
+        trees = data.get("trees")
         return Discovery(
             total=int(data["total"]),
             errors=tuple(str(e) for e in data.get("errors") or ()),
+            trees=None
+            if trees is None
+            else tuple(
+                DiscoveredTree(str(t["project"]), str(t["dir"]), int(t["discovered"]))
+                for t in trees
+            ),
+            setup=tuple(str(name) for name in data.get("setup") or ()),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None

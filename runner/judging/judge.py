@@ -6,12 +6,13 @@ exit and the log's first error line; a sharded run's merge reads the same report
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.contract.exitcodes import ExitCode
 from runner.judging.discovery import discovered, first_error, read_discovery
+from runner.judging.pertree import ConfiguredTree, TreeCount, count_trees
 from runner.judging.results import (
     Results,
     ResultsBroken,
@@ -55,12 +56,16 @@ def judge_attempt(
     settings: Settings,
     *,
     workspace: Path,
+    trees: Sequence[ConfiguredTree],
     stop_code: ExitCode,
     say: Callable[[str], None],
-) -> tuple[Verdict, Results | None]:
-    """The attempt's verdict and results; says where it looked when no test was found."""
+) -> tuple[Verdict, Results | None, tuple[TreeCount, ...]]:
+    """The attempt's verdict, results and what each tree executed; says where it looked when
+    no test was found. One shard of a sharded run is not judged per tree (a tree may have no
+    test in this shard): the merge judges the whole run's trees."""
     discovery = read_discovery(layout.discovery)
     results, results_error = read_results(layout)
+    counts = count_trees(trees, discovery, results, may_be_empty=settings.allow_empty_trees)
     facts = RunFacts(
         results=results,
         results_error=results_error,
@@ -76,6 +81,7 @@ def judge_attempt(
         and discovery is not None
         and discovery.total == 0
         and not discovery.errors,
+        trees=counts if settings.shard is None else None,
     )
     if facts.discovered == 0:
         say(
@@ -88,4 +94,4 @@ def judge_attempt(
     verdict = decide(
         facts, flaky_policy=settings.flaky_policy, allow_no_tests=settings.allow_no_tests
     )
-    return verdict, results
+    return verdict, results, counts

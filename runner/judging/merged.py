@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from runner.contract.exitcodes import ExitCode
+from runner.judging.pertree import TreeCount
 from runner.judging.results import Results
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
 
@@ -36,6 +37,7 @@ def merged_verdict(
     counts: Mapping[int, frozenset[int]],
     flaky_policy: FlakyPolicy,
     allow_no_tests: bool,
+    trees: tuple[TreeCount, ...] | None = None,
 ) -> Verdict:
     """A disagreement on SHARD_COUNT or on the tests' commit is exit 3 (not one run); a test
     failure stays exit 1; a shard without results makes an otherwise clean merge exit 3 (the
@@ -45,7 +47,8 @@ def merged_verdict(
     if disagreement:
         return Verdict(ExitCode.INFRASTRUCTURE_ERROR, disagreement)
     base = decide(
-        RunFacts(results=results, results_error=results_error),
+        # Every tree over all shards (judging/pertree.py): one shard may hold none of a tree.
+        RunFacts(results=results, results_error=results_error, trees=trees),
         flaky_policy=flaky_policy,
         allow_no_tests=allow_no_tests,
     )

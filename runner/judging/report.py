@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from runner.contract.exitcodes import ExitCode
+from runner.judging.pertree import TreeCount
 from runner.judging.results import Results, read_junit
 from runner.judging.verdict import FlakyPolicy, RunFacts, Verdict, decide
 from runner.log.masking import Redactor
@@ -35,6 +36,34 @@ class FailedTestModel(BaseModel):
     file: str
     project: str
     message: str
+
+
+class TreeCountModel(BaseModel):
+    """What one configured test tree executed (runner/judging/pertree.py)."""
+
+    project: str
+    tree: str
+    discovered: int | None = None
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    flaky: int = 0
+
+    @classmethod
+    def of(cls, count: TreeCount) -> TreeCountModel:
+        return cls(
+            project=count.project,
+            tree=count.tree,
+            discovered=count.discovered,
+            passed=count.passed,
+            failed=count.failed,
+            skipped=count.skipped,
+            flaky=count.flaky,
+        )
+
+    def describe(self) -> str:
+        text = f"{self.project} {self.passed} passed, {self.failed} failed, {self.skipped} skipped"
+        return text + (f", {self.flaky} flaky" if self.flaky else "")
 
 
 class Summary(BaseModel):
@@ -59,6 +88,10 @@ class Summary(BaseModel):
     tests_repo: str | None = None
     tests_revision: str | None = None
     tests_commit: str | None = None
+    # What each configured test tree executed (setup projects are not trees), and what was
+    # tested: BASE_URL without credentials, or "local site" (runner/target.py).
+    trees: list[TreeCountModel] = []
+    target: str | None = None
 
 
 def build_summary(
@@ -71,9 +104,12 @@ def build_summary(
     log: Path,
     finished_at: datetime,
     tests: Mapping[str, str] | None = None,
+    trees: Sequence[TreeCount] = (),
+    target: str | None = None,
 ) -> Summary:
     """`tests`: tests_repo, tests_revision and tests_commit of fetched tests."""
     counts: dict[str, object] = dict(tests or {})
+    counts |= {"trees": [TreeCountModel.of(t) for t in trees], "target": target}
     if results is not None:
         counts |= {
             "total": results.total,
@@ -126,6 +162,10 @@ def summary_line(summary: Summary) -> str:
         f"{len(summary.flaky)} flaky of {summary.total}"
     )
     parts = [head, counts]
+    if summary.trees:
+        parts.append("trees: " + "; ".join(one_line(t.describe(), 200) for t in summary.trees))
+    if summary.target:
+        parts.append(f"target: {one_line(summary.target, 200)}")
     if summary.failures:
         parts.append("failed: " + "; ".join(_failure_names(summary)))
     if summary.tests_commit:
@@ -147,6 +187,10 @@ def termination_message(summary: Summary) -> str:
         f"{summary.verdict}: {one_line(summary.reason, 400)} "
         f"(run {summary.run_name}, attempt {summary.attempt})"
     )
+    if summary.target:
+        head += f"\ntarget: {one_line(summary.target, 200)}"
+    if summary.trees:
+        head += "\ntrees: " + one_line("; ".join(t.describe() for t in summary.trees), 1500)
     names = _failure_names(summary)
     text = head
     for shown, name in enumerate(names):

@@ -47,10 +47,23 @@ class Results:
     failures: tuple[FailedTest, ...]
     flaky: tuple[str, ...]
     sources: tuple[str, ...]
+    # (project, passed, failed, skipped) per project, from each suite's `hostname`: what each
+    # test tree (and setup project) really executed.
+    projects: tuple[tuple[str, int, int, int], ...] = ()
 
     @property
     def executed(self) -> int:
         return self.total - self.skipped
+
+    def of_project(self, project: str) -> tuple[int, int, int]:
+        """passed, failed, skipped of one project (zeros when it ran nothing)."""
+        for name, passed, failed, skipped in self.projects:
+            if name == project:
+                return passed, failed, skipped
+        return 0, 0, 0
+
+    def flaky_of(self, project: str) -> int:
+        return sum(label.startswith(f"[{project}] ") for label in self.flaky)
 
 
 class ResultsBroken(InfrastructureError):
@@ -81,32 +94,44 @@ def read_junit(paths: Sequence[Path]) -> Results:
             gc.enable()
     return Results(
         total=tally.total,
-        passed=tally.passed,
-        failed=tally.failed,
-        skipped=tally.skipped,
+        passed=tally.count(PASSED),
+        failed=tally.count(FAILED),
+        skipped=tally.count(SKIPPED),
         failures=tuple(tally.failures),
         flaky=tuple(tally.flaky),
         sources=tuple(str(p) for p in paths),
+        projects=tuple((name, p, f, s) for name, (p, f, s) in tally.projects.items()),
     )
+
+
+PASSED, FAILED, SKIPPED = range(3)
 
 
 class _Tally:
     def __init__(self) -> None:
-        self.total = self.passed = self.failed = self.skipped = 0
+        self.total = 0
         self.failures: list[FailedTest] = []
         self.flaky: list[str] = []
+        self.projects: dict[str, list[int]] = {}  # passed, failed, skipped
+
+    def count(self, kind: int) -> int:
+        return sum(counts[kind] for counts in self.projects.values())
 
     def add(self, case: TestCase, project: str, suite_name: str) -> None:
         self.total += 1
+        counts = self.projects.get(project)
+        if counts is None:
+            counts = self.projects[project] = [0, 0, 0]
+        counts[self._kind(case, project, suite_name)] += 1
+
+    def _kind(self, case: TestCase, project: str, suite_name: str) -> int:
         # One pass over the case's result elements (junitparser wraps each one); a passing
         # Playwright testcase has none, so it costs one wrapper: the case itself.
         entries = list(case)
         if not entries:
-            self.passed += 1
-            return
+            return PASSED
         failed = [e for e in entries if isinstance(e, Failure | Error)]
         if failed:
-            self.failed += 1
             message = failed[0].message or failed[0].text or ""
             self.failures.append(
                 FailedTest(
@@ -116,12 +141,12 @@ class _Tally:
                     message=_first_line(str(message)),
                 )
             )
-        elif any(isinstance(e, Skipped) for e in entries):
-            self.skipped += 1
-        else:
-            self.passed += 1
-            if any(isinstance(e, FlakyFailure | FlakyError) for e in entries):
-                self.flaky.append(_label(project, str(case.classname or suite_name), case.name))
+            return FAILED
+        if any(isinstance(e, Skipped) for e in entries):
+            return SKIPPED
+        if any(isinstance(e, FlakyFailure | FlakyError) for e in entries):
+            self.flaky.append(_label(project, str(case.classname or suite_name), case.name))
+        return PASSED
 
 
 def _parse(path: Path) -> junitparser.JUnitXml:

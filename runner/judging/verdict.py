@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from runner.contract.exitcodes import ExitCode
+from runner.judging.pertree import TreeCount, describe_empty, empty_trees
 from runner.judging.results import Results
 
 FlakyPolicy = Literal["pass", "warn", "fail"]
@@ -56,6 +57,9 @@ class RunFacts:
     discovered: int | None = None  # tests Playwright found; 0 = "No tests found"; None = unknown
     playwright_error: str | None = None  # first error line Playwright printed, if any
     empty_shard: bool = False  # a shard after the first that no test fell to, nothing went wrong
+    # What each configured tree executed (judging/pertree.py); None: not judged per tree (a
+    # JUnit file from elsewhere, or one shard of a sharded run, whose merge judges the trees).
+    trees: tuple[TreeCount, ...] | None = None
 
 
 def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one return per row
@@ -137,6 +141,16 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         if allow_no_tests:
             return Verdict(ExitCode.PASSED, "every test was skipped (allowed by ALLOW_NO_TESTS)")
         return Verdict(ExitCode.NO_TESTS, f"all {results.total} tests were skipped; nothing ran")
+    # Setup and teardown projects never count as verification: every configured tree must have
+    # executed a test of its own (a sign-in setup test passing alone is not a verified deployment).
+    empty = empty_trees(facts.trees or ())
+    if empty:
+        if allow_no_tests:
+            return Verdict(ExitCode.PASSED, describe_empty(empty) + " (allowed by ALLOW_NO_TESTS)")
+        return Verdict(ExitCode.NO_TESTS, describe_empty(empty))
+    executed = results.executed
+    if facts.trees is not None:
+        executed = sum(tree.executed for tree in facts.trees)
     if results.flaky:
         flaky = f"{len(results.flaky)} flaky test(s) passed only on a retry"
         if flaky_policy == "fail":
@@ -144,8 +158,8 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         warnings = (
             (f"WARNING: {flaky}: " + "; ".join(results.flaky),) if flaky_policy == "warn" else ()
         )
-        return Verdict(ExitCode.PASSED, f"all {results.executed} tests passed, {flaky}", warnings)
-    return Verdict(ExitCode.PASSED, f"all {results.executed} tests passed")
+        return Verdict(ExitCode.PASSED, f"all {executed} tests passed, {flaky}", warnings)
+    return Verdict(ExitCode.PASSED, f"all {executed} tests passed")
 
 
 def _usage_error(error: str | None) -> str | None:

@@ -5,7 +5,8 @@ not the point. FAKE_PW is a comma-separated script of actions run in order:
   longline:N         one line of N bytes                discovery:N  discovery file, N tests
   notests            discovery file saying "No tests found"
   junit:KIND[:N]     write $PLAYWRIGHT_JUNIT_OUTPUT_NAME; KIND = pass, fail, flaky, empty,
-                     truncated, notxml, zero
+                     truncated, notxml, zero, skipped (the last tree's tests skipped); test i
+                     goes to the i-th configured tree (round robin), as its project
   html               write an index.html into $PLAYWRIGHT_HTML_OUTPUT_DIR, as the html reporter does
   sleep:S            sleep S seconds                    hang     sleep forever
   await:PATH         wait until PATH exists (a release file the test creates; 120 s at most)
@@ -30,8 +31,41 @@ from pathlib import Path
 CASE = '<testcase name="{name}" classname="{file}" time="0.1">{body}</testcase>'
 
 
+def configured_trees() -> list[tuple[str, str]]:
+    """The test trees the runner checked that hold a spec, as (project, real path): what the
+    real config makes projects of. Test i runs in tree i % len(trees), so every such tree runs
+    one when n >= trees."""
+    try:
+        from runner.config.commalist import comma_list  # noqa: PLC0415 - only in the stand-in
+        from runner.trees import check_trees  # noqa: PLC0415
+
+        trees = check_trees(
+            Path(os.environ["TESTS_WORKSPACE"]),
+            os.environ.get("CENTRAL_TESTS_DIR", "apps/backstage/tests/acceptance"),
+            comma_list(os.environ.get("PLUGIN_TESTS_GLOB")),
+            glob_is_explicit=False,
+            allow_no_tests=True,
+            say=lambda _line: None,
+            test_match=comma_list(os.environ.get("TEST_MATCH")),
+        )
+    except Exception:
+        return [("central", "")]
+    return [(tree.project, os.path.realpath(tree.path)) for tree in trees if tree.has_specs]
+
+
+def shard_offset(n: int) -> int:
+    """Shard K of a sharded run (`--shard=K/N`) starts its round robin where shard K-1's
+    ended, so the shards together run every tree, as Playwright's shards share the suite."""
+    for arg in sys.argv:
+        if arg.startswith("--shard="):
+            return (int(arg.split("=")[1].split("/")[0]) - 1) * n
+    return 0
+
+
 def junit(kind: str, n: int) -> str:
-    cases = []
+    trees = [name for name, _ in configured_trees()]
+    offset = shard_offset(n)
+    suites: dict[str, list[str]] = {name: [] for name in trees}
     for i in range(n):
         body = ""
         name = f"test {i}"
@@ -40,15 +74,23 @@ def junit(kind: str, n: int) -> str:
             body = (
                 '<failure message="expected 1 to be 2&#10;second line" type="Error">trace</failure>'
             )
+        tree = trees[(i + offset) % len(trees)]
+        if kind == "skipped" and tree == trees[-1]:
+            body = "<skipped/>"  # every test of the last tree, as test.skip() leaves them
         if kind == "flaky" and i == 0:
             name = "flaky one"
             body = '<flakyFailure message="timing" type="Error"></flakyFailure>'
-        cases.append(CASE.format(name=name, file="home.spec.ts", body=body))
+        suites[tree].append(CASE.format(name=name, file="home.spec.ts", body=body))
     failures = 1 if kind == "fail" else 0
     return (
         f'<?xml version="1.0" encoding="UTF-8"?>\n<testsuites tests="{n}" failures="{failures}">'
-        f'<testsuite name="home.spec.ts" hostname="central" tests="{n}">{"".join(cases)}'
-        "</testsuite></testsuites>\n"
+        + "".join(
+            f'<testsuite name="home.spec.ts" hostname="{tree}" tests="{len(cases)}">'
+            f"{''.join(cases)}</testsuite>"
+            for tree, cases in suites.items()
+            if cases
+        )
+        + "</testsuites>\n"
     )
 
 
@@ -64,13 +106,26 @@ def write_junit(kind: str, n: int) -> None:
 
 
 def write_discovery(total: int, errors: list[str]) -> None:
+    """As reporters/discovery-reporter.cjs writes it: the tree projects and their tests."""
     target = os.environ.get("VR_DISCOVERY_FILE")
     if target:
-        Path(target).write_text(
-            json.dumps(
-                {"total": total, "projects": {"central": total}, "tests": [], "errors": errors}
-            )
-        )
+        trees = configured_trees()
+        offset = shard_offset(total)
+        per_tree = [0] * len(trees)
+        for i in range(total):
+            per_tree[(i + offset) % len(trees)] += 1
+        report = {
+            "total": total,
+            "projects": {name: n for (name, _), n in zip(trees, per_tree, strict=True) if n},
+            "trees": [
+                {"project": name, "dir": path, "discovered": n}
+                for (name, path), n in zip(trees, per_tree, strict=True)
+            ],
+            "setup": [],
+            "tests": [],
+            "errors": errors,
+        }
+        Path(target).write_text(json.dumps(report))
 
 
 def record_workspace(target: Path) -> None:
