@@ -354,16 +354,16 @@ def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeN
 def test_duplicates_of_one_shard_are_refused_other_shards_are_not(
     tmp_path: Path, npx: FakeNpx
 ) -> None:
-    first = _start(npx, tmp_path, 0, "discovery:1,sleep:4,junit:pass:1", count=2)
+    first = _start(npx, tmp_path, 0, "discovery:2,sleep:4,junit:pass:2", count=2)
     _wait_for(tmp_path / RUN / "shard-0" / "attempt-1" / "verification.log")
-    duplicate = _start(npx, tmp_path, 0, "discovery:1,junit:pass:1", count=2)
-    other = _start(npx, tmp_path, 1, "discovery:1,junit:pass:1", count=2)
+    duplicate = _start(npx, tmp_path, 0, "discovery:2,junit:pass:2", count=2)
+    other = _start(npx, tmp_path, 1, "discovery:2,junit:pass:2", count=2)
     dup_out, _ = duplicate.communicate(timeout=60)
     assert duplicate.returncode == 7 and "shard 0" in dup_out, dup_out
     other.communicate(timeout=60)
     first.communicate(timeout=60)
     assert (other.returncode, first.returncode) == (0, 0)
-    assert _merged(tmp_path)["total"] == 2
+    assert _merged(tmp_path)["total"] == 4
 
 
 def test_an_empty_shard_passes(tmp_path: Path, npx: FakeNpx) -> None:
@@ -448,7 +448,7 @@ def test_each_metric_shard_publishes_its_log_under_its_own_job(
     the one that merged."""
     jobs = [f"{UID}.acceptance-{i}.1" for i in range(2)]
     procs = [
-        _start(npx, tmp_path, i, "discovery:1,junit:pass:1", 2, JOB_NAME=job, POD_NAMESPACE="ns")
+        _start(npx, tmp_path, i, "discovery:2,junit:pass:2", 2, JOB_NAME=job, POD_NAMESPACE="ns")
         for i, job in enumerate(jobs)
     ]
     outs = [p.communicate(timeout=120)[0] for p in procs]
@@ -465,7 +465,7 @@ def test_each_metric_shard_publishes_its_log_under_its_own_job(
 def test_retention_keeps_a_sharded_run_while_any_shard_lock_is_held(
     tmp_path: Path, npx: FakeNpx, lock: str
 ) -> None:
-    _shards(npx, tmp_path, ["discovery:1,junit:pass:1"] * 2)
+    _shards(npx, tmp_path, ["discovery:2,junit:pass:2"] * 2)
     policy = Policy(keep_runs=0, max_age=timedelta(0))
     with FileLock(str(tmp_path / RUN / lock)):
         report = cleanup(tmp_path, policy)
