@@ -271,9 +271,10 @@ def _wait_for_shards(ctx: MergeContext, say: Callable[[str], None]) -> Survey:
             return seen
         if said != (running, unstarted):
             said = (running, unstarted)
+            waiting_to_start = set(unstarted) & set(pending)
+            given_up = f" (not started: given up in {start_left:.0f}s)" if waiting_to_start else ""
             say(
-                f"waiting for shard(s) {_names(pending)} to start or finish, then merging "
-                f"(a shard not started is given up {max(start_left, 0):.0f}s from now)"
+                f"waiting for shard(s) {_names(pending)} to start or finish, then merging{given_up}"
             )
         time.sleep(min(WAIT_POLL, ctx.time_left()))
 
