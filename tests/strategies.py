@@ -220,3 +220,42 @@ image_references = st.builds(
     st.one_of(st.just(""), st.from_regex(r":[A-Za-z0-9_][A-Za-z0-9_.-]{0,10}", fullmatch=True)),
     st.one_of(st.just(""), st.from_regex(r"@sha256:[0-9a-f]{64}", fullmatch=True)),
 )
+
+# Secrets for the structured masking (issue 22, item 7): words of the files' own syntax
+# (tag, attribute and key names, entity names, markup characters) as well as arbitrary text.
+MARKUP_WORDS = [
+    "test",
+    "tests",
+    "testsuites",
+    "testsuite",
+    "testcase",
+    "failure",
+    "failures",
+    "skipped",
+    "name",
+    "classname",
+    "message",
+    "hostname",
+    "time",
+    "quot",
+    "amp;",
+    "&quot;",
+    "<testcase",
+    '="',
+    "</",
+    "CDATA",
+    "suites",
+    "specs",
+    "status",
+    "flaky",
+    "title",
+    "projectName",
+    '":"',
+    "expected",
+    "xml version",
+]
+secret_values = st.one_of(
+    st.sampled_from(MARKUP_WORDS),
+    st.text(min_size=4, max_size=12),
+    st.text(alphabet="<>&\"'=/ abcdefghijklmnopqrstuvwxyz:", min_size=4, max_size=10),
+)

@@ -146,7 +146,8 @@ def test_a_secret_across_a_long_line_cut_is_masked(
     # first chunk boundary at or after it.
     data = secret.encode()
     start = -(-MAX_PENDING // chunk) * chunk - 1 - split % (len(data) - 1)
-    line = b"x" * start + data + b"y" * (MAX_PENDING + 5) + b"\n"
+    # Spaces around it: a short secret is masked as a whole word only (runner/log/masking.py).
+    line = b"x" * (start - 1) + b" " + data + b" " + b"y" * (MAX_PENDING + 4) + b"\n"
     log = tmp_path / "l.log"
     log.unlink(missing_ok=True)
     sink = LogSink(console_fd=os.open(os.devnull, os.O_WRONLY), redactor=Redactor([secret]))
@@ -154,4 +155,5 @@ def test_a_secret_across_a_long_line_cut_is_masked(
     for i in range(0, len(line), chunk):
         sink.feed(line[i : i + chunk])
     sink.close()
-    assert log.read_bytes() == b"x" * start + b"****" + b"y" * (MAX_PENDING + 5) + b"\n"
+    masked = b"x" * (start - 1) + b" **** " + b"y" * (MAX_PENDING + 4) + b"\n"
+    assert log.read_bytes() == masked

@@ -85,6 +85,14 @@ def mask_urls(text: str, names: SecretNames = DEFAULT_NAMES) -> str:
 
 
 MIN_SECRET_LENGTH = 4
+# A secret shorter than this is masked only where it stands as a whole word: not between
+# letters, digits or underscores. E2E_PASSWORD=test, masked as a raw substring, turned
+# `<testsuites tests="2">` into `<****suites ****s="2">` and "1 of 2 tests failed" into
+# "1 of 2 ****s failed" (issue 22, item 7). A short secret inside a longer word is left: the
+# word does not tell which of its letters are the secret, and a secret that short is no
+# credential worth shredding every word for (docs/threat-model.md).
+WHOLE_WORD_BELOW = 8
+_WORD = "A-Za-z0-9_"
 _JSON_LITERAL = re.compile(r"true|false|null|-?\d+(\.\d+)?([eE][+-]?\d+)?")
 M = TypeVar("M", bound=BaseModel)
 
@@ -110,14 +118,21 @@ class Redactor:
         # a secret that spans lines may reach it in pieces.
         given |= {line for value in given for line in value.splitlines()}
         values = sorted({s for s in given if maskable(s)}, key=len, reverse=True)
-        self._pattern = re.compile("|".join(re.escape(v) for v in values)) if values else None
+        self._pattern = re.compile("|".join(map(_text_form, values))) if values else None
         # In bytes (the log, Playwright's files) a secret also appears as JSON, XML or HTML
         # escape it (an expect() message quotes it as JSON). Bytes that are not UTF-8 reach
         # Python as surrogate escapes (os.environ): they are encoded back to the bytes a child
         # prints.
-        forms = sorted({f for v in values for f in _written_forms(v)}, key=len, reverse=True)
-        self._bytes_pattern = re.compile(b"|".join(map(re.escape, forms))) if forms else None
-        self._longest = max(map(len, forms), default=0)  # bytes; see safe_cut
+        forms = sorted(
+            {(f, len(v) < WHOLE_WORD_BELOW) for v in values for f in _written_forms(v)},
+            key=lambda form: len(form[0]),
+            reverse=True,
+        )
+        self._bytes_pattern = (
+            re.compile(b"|".join(_bytes_form(f, whole) for f, whole in forms)) if forms else None
+        )
+        # bytes; see safe_cut (one more: a whole word needs the byte after it)
+        self._longest = max((len(f) for f, _ in forms), default=0) + 1
 
     @property
     def active(self) -> bool:
@@ -166,6 +181,21 @@ class Redactor:
     def json(self, model: BaseModel) -> str:
         """The model as the JSON text of a file the runner writes: values masked first."""
         return self.model(model).model_dump_json(indent=2) + "\n"
+
+
+def _text_form(value: str) -> str:
+    escaped = re.escape(value)
+    if len(value) >= WHOLE_WORD_BELOW:
+        return escaped
+    return f"(?<![{_WORD}]){escaped}(?![{_WORD}])"
+
+
+def _bytes_form(form: bytes, whole_word: bool) -> bytes:
+    escaped = re.escape(form)
+    if not whole_word:
+        return escaped
+    word = _WORD.encode()
+    return b"(?<![" + word + b"])" + escaped + b"(?![" + word + b"])"
 
 
 def _written_forms(value: str) -> set[bytes]:

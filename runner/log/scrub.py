@@ -26,6 +26,7 @@ from pathlib import Path
 
 from runner.files.walk import walk
 from runner.log.masking import Redactor
+from runner.log.structured import mask_json, mask_xml
 
 # Text is recognised by content, since attachments have any name or none (a trace keeps them
 # as attachments/<sha1>): no NUL byte in the first 8 KiB. Images, videos and compressed bodies
@@ -89,13 +90,30 @@ def _scrub_file(path: Path, redactor: Redactor) -> bool:
     elif not _is_text(data):
         return False
     else:
-        masked = redactor.bytes(data)
-        if path.name.endswith(".html"):
-            masked = _EMBEDDED_REPORT.sub(lambda m: _scrub_embedded(m, redactor), masked)
+        masked = _mask_text(path.name, data, redactor)
     if masked == data:
         return False
     _replace(path, masked)
     return True
+
+
+def _mask_text(name: str, data: bytes, redactor: Redactor) -> bytes:
+    """Values, not markup, in the formats whose structure a reader needs (runner/log/
+    structured.py); the HTML report's embedded data by its own members, never as base64 text."""
+    if name.endswith(".xml"):
+        return mask_xml(data, redactor.bytes)
+    if name.endswith((".json", ".jsonl")):
+        return mask_json(data, redactor.bytes)
+    if name.endswith(".html"):
+        out, position = [], 0
+        for match in _EMBEDDED_REPORT.finditer(data):
+            out += [
+                redactor.bytes(data[position : match.start()]),
+                _scrub_embedded(match, redactor),
+            ]
+            position = match.end()
+        return b"".join([*out, redactor.bytes(data[position:])])
+    return redactor.bytes(data)
 
 
 def _scrub_embedded(match: re.Match[bytes], redactor: Redactor) -> bytes:
@@ -116,7 +134,7 @@ def _scrub_zip(data: bytes, redactor: Redactor) -> bytes:
         for info in source.infolist():
             member = source.read(info)
             if _is_text(member):
-                masked = redactor.bytes(member)
+                masked = _mask_text(info.filename, member, redactor)
                 changed |= masked != member
                 member = masked
             target.writestr(info, member, compress_type=info.compress_type)
