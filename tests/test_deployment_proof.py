@@ -234,7 +234,7 @@ def version_server() -> Iterator[_VersionServer]:
 def _http_env(tmp_path: Path, fake_npx: FakeNpx, url: str, **extra: str) -> dict[str, str]:
     return fake_npx.env(
         tmp_path / "a",
-        "discovery:1,junit:pass:1",
+        "discovery:3,junit:pass:3",  # a test in each of the example's 3 trees
         BASE_URL=url,
         PROVE_VERSION_URL="/version.json",
         PROVE_VERSION_FROM="json:/build/commit",
