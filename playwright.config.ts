@@ -248,7 +248,12 @@ pinPlaywrightCopy();
 registerEsmFallback();
 const executablePath = browserExecutable();
 const target = localWebServer();
-const trees: Tree[] = [{ name: 'central', dir: centralDir }, ...pluginTrees(workspace, pluginGlob)];
+// The central tree reached by a plugin glob too (packages/*/e2e-tests with packages/app/e2e-tests
+// central, a Backstage app's layout) is the central tree only: each spec runs once.
+const trees: Tree[] = [
+  { name: 'central', dir: centralDir },
+  ...pluginTrees(workspace, pluginGlob).filter((tree) => path.resolve(tree.dir) !== centralDir),
+];
 const layer = loadLayer(workspace, findWorkspaceConfig(workspace, env.WORKSPACE_CONFIG), { trees, kargo });
 layer.warnings.forEach(warn);
 const unmatched = unmatchedTestFiles(

@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import traceback
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from runner import __version__, kube, playwright, readiness, target, wrapup
@@ -104,7 +104,8 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         if fetched is not None:
             metadata = metadata.learned(**asdict(Provenance.of(fetched)))
             write_metadata(layout.metadata, metadata, sink.redactor)
-        workspace, trees = workspace_of.tests_workspace(ctx, fetched)
+        workspace, trees, settings = workspace_of.tests_workspace(ctx, fetched)
+        ctx = replace(ctx, settings=settings)  # the trees it runs (a Backstage app's layout)
         env, node, version = playwright.prepare(
             settings,
             layout,

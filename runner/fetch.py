@@ -4,15 +4,18 @@ the fetched workspace on disk with its provenance, and the tests' own dependenci
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from runner.config.settings import Settings
 from runner.context import RunContext
 from runner.contract.errors import ConfigError
 from runner.fetching.git import fetch_tests
-from runner.fetching.install import install_dependencies
+from runner.fetching.install import InstallRequest, install_dependencies
+from runner.fetching.registry import read_registry
 from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.revisions import display_url, sparse_patterns
+from runner.processes.child import Supervision
 from runner.target import LOCAL_SITE_DEFAULT
 
 
@@ -83,6 +86,8 @@ def request_for(settings: Settings, run_name: str) -> FetchRequest | None:
         credentials_dir=settings.git_credentials_dir,
         scratch_root=tmp,
         run_name=run_name,
+        install=settings.tests_install == "auto",
+        backstage_trees=not {"central_tests_dir", "plugin_tests_glob"} & settings.model_fields_set,
     )
 
 
@@ -104,11 +109,46 @@ def fetch(ctx: RunContext) -> FetchedTests | None:
 
 
 def install(ctx: RunContext, fetched: FetchedTests) -> None:
-    """The fetched workspace's own npm dependencies (TESTS_INSTALL)."""
+    """The fetched workspace's own dependencies (TESTS_INSTALL), with the package manager its
+    lock file names."""
     install_dependencies(
         fetched.workspace,
-        mode=ctx.settings.tests_install,
-        cache=fetched.scratch.path / "npm-cache",
+        install_request(ctx.settings, fetched),
         base_env=ctx.base_env,
         under=ctx.supervision,
     )
+
+
+def install_request(settings: Settings, fetched: FetchedTests) -> InstallRequest:
+    return InstallRequest(
+        mode=settings.tests_install,
+        managers_dir=settings.package_managers_dir,
+        cache=settings.package_cache,
+        registry=read_registry(
+            settings.package_registry, settings.package_registry_credentials_dir
+        ),
+        home=fetched.scratch.path / "install-home",
+        commit=fetched.commit,
+    )
+
+
+def fetch_and_install(
+    settings: Settings, *, name: str, base_env: Mapping[str, str], under: Supervision
+) -> FetchedTests | None:
+    """TESTS_REPO fetched and installed outside a run (`list`): no attempt, no run directory;
+    the caller removes the checkout. None without TESTS_REPO."""
+    request = request_for(settings, name)
+    if request is None:
+        return None
+    fetched = fetch_tests(request, base_env=base_env, under=under)
+    try:
+        install_dependencies(
+            fetched.workspace,
+            install_request(settings, fetched),
+            base_env=base_env,
+            under=under,
+        )
+    except BaseException:
+        fetched.remove()
+        raise
+    return fetched

@@ -8,6 +8,7 @@ plugin globs, the suite's @local rule and any `--grep` given.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -17,17 +18,17 @@ from pathlib import Path
 from typing import Any
 
 from runner import playwright
-from runner.config.derived import identity_of
+from runner.config.derived import identity_of, redactor_for
 from runner.config.settings import Settings
 from runner.contract import jsontext
 from runner.contract.errors import ConfigError, DeadlineExceeded, InfrastructureError
 from runner.contract.exitcodes import ExitCode
-from runner.fetching.revisions import display_url
 from runner.judging.discovery import NO_TESTS_ERROR
 from runner.log.tee import LogSink
 from runner.processes.bounds import Deadline, StopRequest
 from runner.processes.child import Captured, Supervision, become_subreaper, run_streaming
 from runner.volume.artifacts import AttemptLayout
+from runner.workspace import check_configured_trees, trees_settings
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,11 @@ def _first_error(stderr: str) -> str:
 
 
 def _ask_playwright(
-    settings: Settings, args: Sequence[str], base_env: Mapping[str, str], suite: str
+    settings: Settings,
+    workspace: Path,
+    args: Sequence[str],
+    base_env: Mapping[str, str],
+    suite: str,
 ) -> tuple[str, str]:
     """Playwright's JSON listing (its text, possibly empty) and what it printed (the JSON goes
     to a file, so that is its warnings and errors)."""
@@ -77,7 +82,7 @@ def _ask_playwright(
         # else. The JSON reporter writes to PLAYWRIGHT_JSON_OUTPUT_NAME, inside it.
         layout = AttemptLayout(Path(scratch), 0)
         env = playwright.environment(
-            settings, layout, workspace=settings.tests_workspace, base=base_env, suite=suite
+            settings, layout, workspace=workspace, base=base_env, suite=suite
         )
         command = playwright.command(home, ["--list", "--reporter=json", *args])
         # Under the one wrapper, as `run` starts Playwright: the reaper, the deadline, SIGINT to
@@ -93,9 +98,7 @@ def _ask_playwright(
             under = Supervision(
                 sink, Deadline(settings.run_deadline_seconds), stop, settings.kill_grace_seconds
             )
-            outcome = run_streaming(
-                command, env=env, cwd=settings.tests_workspace, under=under, observe=said
-            )
+            outcome = run_streaming(command, env=env, cwd=workspace, under=under, observe=said)
         stop.check("listing the tests")
         if outcome.stopped_for == "deadline":
             raise DeadlineExceeded(
@@ -119,20 +122,55 @@ def list_tests(
     # What `run` refuses changes what `list` would show as well (--reporter, --config ...).
     playwright.check_arguments(playwright_args, kargo=False)
     if settings.tests_repo is not None:
-        # `run` would fetch the suite at TESTS_REVISION; listing the local directory instead
-        # would show tests that are not the ones that run.
-        raise ConfigError(
-            f"TESTS_REPO={display_url(settings.tests_repo)} is set: `list` shows a local "
-            "workspace and does not fetch; check that revision out and point TESTS_WORKSPACE "
-            "at it, with TESTS_REPO unset"
-        )
+        # What `run` would fetch and install, at the same revision, in a scratch directory of
+        # its own (no run directory, no attempt); its progress goes to stderr, the listing to
+        # stdout.
+        with _fetched(settings, base_env) as workspace:
+            return _list_in(settings, workspace, playwright_args, base_env, as_json, echo, warn)
     if not settings.tests_workspace.is_dir():
         raise ConfigError(f"TESTS_WORKSPACE={settings.tests_workspace} is not a directory")
+    return _list_in(
+        settings, settings.tests_workspace, playwright_args, base_env, as_json, echo, warn
+    )
+
+
+@contextlib.contextmanager
+def _fetched(settings: Settings, base_env: Mapping[str, str]) -> Iterator[Path]:
+    from runner import fetch  # noqa: PLC0415 - only `list` with TESTS_REPO needs git
+
+    deadline, stop = Deadline(settings.run_deadline_seconds), StopRequest()
+    with stop.installed(), LogSink(console_fd=2, redactor=redactor_for(settings, base_env)) as sink:
+        fetched = fetch.fetch_and_install(
+            settings,
+            name=f"list-{os.getpid()}",
+            base_env=base_env,
+            under=Supervision(sink, deadline, stop, settings.kill_grace_seconds),
+        )
+        if fetched is None:
+            raise ConfigError("TESTS_REPO is set but no revision: set TESTS_REVISION")
+        try:
+            yield fetched.workspace
+        finally:
+            fetched.remove()
+
+
+def _list_in(  # noqa: PLR0917 - list_tests' own arguments, handed on
+    settings: Settings,
+    workspace: Path,
+    playwright_args: Sequence[str],
+    base_env: Mapping[str, str],
+    as_json: bool,
+    echo: Callable[[str], None],
+    warn: Callable[[str], None],
+) -> ExitCode:
     playwright.check_home(settings.playwright_home)
-    playwright.check_workspace_config(settings, settings.tests_workspace)
+    # The trees as `run` checks them: a missing one is the same exit-2 line here.
+    settings = trees_settings(settings, workspace, warn)
+    check_configured_trees(settings, workspace, warn)
+    playwright.check_workspace_config(settings, workspace)
     identity = identity_of(settings)
     suite = settings.suite or ("kargo" if identity.is_kargo_execution else "local")
-    report, stderr = _ask_playwright(settings, playwright_args, base_env, suite)
+    report, stderr = _ask_playwright(settings, workspace, playwright_args, base_env, suite)
     for line in stderr.splitlines():
         warn(line)  # the config's warnings: runner-owned keys, files that match nothing
     if "error: unknown option" in stderr:  # Playwright's usage error: ours to report as such

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.contract.errors import ConfigError
+from runner.fetching.workspaces import BACKSTAGE_TREE, is_backstage_app, workspace_globs
 from runner.files.walk import walk
 
 # The config's default testMatch (config/trees.ts, DEFAULT_TEST_MATCH; a test keeps the two equal).
@@ -96,7 +97,8 @@ def check_trees(
         for tree in _plugin_trees(
             workspace, glob, is_spec, glob_is_explicit=glob_is_explicit, first=index == 0
         ):
-            plugins.setdefault(tree.path, tree)
+            if tree.path != central_path:  # the central tree reached by a glob is central
+                plugins.setdefault(tree.path, tree)
     if not central_tree.has_specs:
         message = (
             f"CENTRAL_TESTS_DIR={central!r}: {central_path} holds no spec file "
@@ -188,3 +190,34 @@ def _has_specs(tree: Path, is_spec: Callable[[str], bool]) -> bool:
         if any(is_spec(prefix + name) for name in filenames):
             return True
     return False
+
+
+# -- Backstage's layout, when the configured trees are not there ------------------------------
+
+
+def backstage_layout(workspace: Path) -> tuple[str, tuple[str, ...]] | None:
+    """The trees Backstage's convention gives a Backstage app: `packages/app/e2e-tests` (else
+    the first package's) as the central tree, `<folder>/*/e2e-tests` for every workspace glob
+    `<folder>/*` with a package that has one. None when it is no Backstage app or has none."""
+    if not is_backstage_app(workspace):
+        return None
+    found: dict[str, list[str]] = {}
+    for glob in workspace_globs(workspace) or ["packages/*", "plugins/*"]:
+        folder = glob.strip().rstrip("/").removesuffix("/*")
+        if "*" in folder or ".." in folder.split("/") or not (workspace / folder).is_dir():
+            continue
+        packages = sorted(
+            p for p in (workspace / folder).iterdir() if (p / BACKSTAGE_TREE).is_dir()
+        )
+        if packages:
+            found[folder] = [f"{folder}/{p.name}/{BACKSTAGE_TREE}" for p in packages]
+    trees = [tree for group in found.values() for tree in group]
+    if not trees:
+        return None
+    central = "packages/app/e2e-tests" if "packages/app/e2e-tests" in trees else trees[0]
+    globs = tuple(
+        f"{folder}/*/{BACKSTAGE_TREE}"
+        for folder, group in found.items()
+        if any(tree != central for tree in group)
+    )
+    return central, globs

@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from runner import fetch
+from runner.config.settings import Settings
 from runner.context import RunContext
 from runner.contract.errors import ConfigError
 from runner.fetching.request import FetchedTests
 from runner.judging.judge import no_tests_hint
 from runner.judging.pertree import ConfiguredTree
-from runner.trees import check_trees
+from runner.trees import Tree, backstage_layout, check_trees
 
 
 def fetch_tests(ctx: RunContext, undo: contextlib.ExitStack) -> FetchedTests | None:
@@ -30,11 +32,12 @@ def fetch_tests(ctx: RunContext, undo: contextlib.ExitStack) -> FetchedTests | N
 
 def tests_workspace(
     ctx: RunContext, fetched: FetchedTests | None
-) -> tuple[Path, tuple[ConfiguredTree, ...]]:
-    """The directory whose tests this attempt runs: the fetched checkout (its own npm
-    dependencies installed) or TESTS_WORKSPACE (baked into the image or mounted), and its test
-    trees, checked (each must then execute a test: runner/judging/pertree.py). Everything
-    after it uses this value, never `settings.tests_workspace`."""
+) -> tuple[Path, tuple[ConfiguredTree, ...], Settings]:
+    """The directory whose tests this attempt runs: the fetched checkout (its own
+    dependencies installed) or TESTS_WORKSPACE (baked into the image or mounted), its test
+    trees, checked (each must then execute a test: runner/judging/pertree.py), and the
+    settings with the trees it runs (trees_settings: a Backstage app's own layout). Everything
+    after it uses these values, never `settings.tests_workspace`."""
     settings = ctx.settings
     if fetched is not None:
         fetch.install(ctx, fetched)
@@ -43,24 +46,64 @@ def tests_workspace(
         workspace = settings.tests_workspace
         if not workspace.is_dir():
             raise ConfigError(f"TESTS_WORKSPACE={workspace} is not a directory")
+    settings = trees_settings(settings, workspace, ctx.sink.say)
     try:
-        trees = check_trees(
-            workspace,
-            settings.central_tests_dir,
-            settings.plugin_globs,
-            glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
-            allow_no_tests=settings.allow_no_tests,
-            say=ctx.sink.say,
-            test_match=settings.test_globs,
-        )
+        trees = check_configured_trees(settings, workspace, ctx.sink.say)
     except ConfigError:
         hint = no_tests_hint(settings)
         if hint:
             ctx.sink.say(hint)
         raise
-    return workspace, tuple(
-        ConfiguredTree(
-            tree.project, tree.path, os.path.relpath(tree.path, workspace.resolve()), tree.has_specs
-        )
-        for tree in trees
+    return (
+        workspace,
+        tuple(
+            ConfiguredTree(
+                tree.project,
+                tree.path,
+                os.path.relpath(tree.path, workspace.resolve()),
+                tree.has_specs,
+            )
+            for tree in trees
+        ),
+        settings,
     )
+
+
+def check_configured_trees(
+    settings: Settings, workspace: Path, say: Callable[[str], None]
+) -> list[Tree]:
+    """The trees the settings name, checked in `workspace` (`run` and `list` alike)."""
+    return check_trees(
+        workspace,
+        settings.central_tests_dir,
+        settings.plugin_globs,
+        glob_is_explicit="plugin_tests_glob" in settings.model_fields_set,
+        allow_no_tests=settings.allow_no_tests,
+        say=say,
+        test_match=settings.test_globs,
+    )
+
+
+def trees_settings(settings: Settings, workspace: Path, say: Callable[[str], None]) -> Settings:
+    """The settings with the trees this workspace runs: as configured, or, when neither tree
+    setting is given, the default central tree is not there and the workspace is a Backstage
+    app, Backstage's own layout (trees.backstage_layout), said in one line."""
+    explicit = {"central_tests_dir", "plugin_tests_glob"} & settings.model_fields_set
+    if explicit or (workspace / settings.central_tests_dir).exists():
+        return settings
+    layout = backstage_layout(workspace)
+    if layout is None:
+        return settings
+    central, globs = layout
+    pinned = f"CENTRAL_TESTS_DIR={central}" + (
+        f" PLUGIN_TESTS_GLOB='{','.join(globs)}'" if globs else ""
+    )
+    say(
+        f"a Backstage app without {settings.central_tests_dir}: the trees follow Backstage's "
+        f"layout (every workspace package with an e2e-tests folder): {pinned} (set them to "
+        "pin the trees)"
+    )
+    update: dict[str, object] = {"central_tests_dir": central}
+    if globs:
+        update["plugin_tests_glob"] = ",".join(globs)
+    return settings.model_copy(update=update)

@@ -18,9 +18,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; 
   echo "$digest" > "$stamp"
 fi
 
-for part in node nginx git-server podman faults; do
+for part in node package-managers nginx git-server registry podman faults; do
   case "$part:$want" in
-    nginx:run|git-server:run|podman:run|faults:run) continue ;;
+    nginx:run|git-server:run|registry:run|podman:run|faults:run) continue ;;
   esac
   if [ -f "scripts/setup-$part.sh" ]; then
     bash "scripts/setup-$part.sh"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import subprocess
 from pathlib import Path
 
 import psutil
 import pytest
 
-from tests.conftest import REPO, runner_command, runner_env, write_shim
+from tests.conftest import REPO, FakeNpx, runner_command, runner_env, write_shim
 
 # Each test starts the real Playwright (a listing: no browser), a few seconds each.
 pytestmark = pytest.mark.slow
@@ -28,6 +29,8 @@ def _list(
     env.update(
         {"ARTIFACT_ROOT": str(tmp_path / "artifacts"), "TESTS_WORKSPACE": str(workspace)}, **extra
     )
+    if env.pop("UNSET_WORKSPACE", None):
+        del env["TESTS_WORKSPACE"]
     return subprocess.run(
         [*runner_command(), "list", *args],
         env=env,
@@ -102,16 +105,25 @@ def test_arguments_that_change_the_listing_are_exit_2(
     assert done.returncode == 2 and says in done.stderr, done.stderr
 
 
-def test_a_suite_fetched_from_git_is_not_listed_from_the_local_directory(tmp_path: Path) -> None:
-    """`run` would fetch TESTS_REPO at its revision: the local directory is not that suite."""
+def test_list_with_tests_repo_fetches_and_makes_no_run_directory(tmp_path: Path) -> None:
+    """`list` fetches what `run` would (tests/test_backstage_install.py lists a real one);
+    a server that cannot be reached is exit 3 in one line, and nothing is left behind."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/team/suite.git"
     done = _list(
         tmp_path,
         REPO / "examples" / "workspace",
-        TESTS_REPO="https://git.example.com/team/suite.git",
+        TESTS_REPO=url,
         TESTS_REVISION="v1.2.0",
+        TMPDIR=str(tmp_path),
     )
-    assert done.returncode == 2, done.stderr
-    assert "does not fetch" in done.stderr, done.stderr
+    assert done.returncode == 2, done.stderr  # TESTS_WORKSPACE is set too: which one?
+    assert "TESTS_WORKSPACE is set too" in done.stderr
+    env = {"TESTS_REPO": url, "TESTS_REVISION": "v1.2.0", "TMPDIR": str(tmp_path)}
+    done = _list(tmp_path, REPO / "examples" / "workspace", UNSET_WORKSPACE="1", **env)
+    assert done.returncode == 3, done.stderr
+    assert "network error reaching" in done.stderr.splitlines()[-1]
     assert not (tmp_path / "artifacts").exists()
 
 
@@ -142,3 +154,52 @@ def test_list_runs_playwright_under_the_reaper_and_leaves_nothing_behind(tmp_pat
     finally:
         with contextlib.suppress(ValueError, OSError, psutil.Error):
             psutil.Process(int(pidfile.read_text())).kill()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("vr-tests-")]
+
+
+def _app(root: Path, *, backstage: bool) -> Path:
+    """create-app's layout, with or without its backstage.json."""
+    spec = "import { test } from '@playwright/test';\ntest('t', () => {});\n"
+    files = {
+        "package.json": '{"name": "root", "private": true, "workspaces": ["packages/*", "plugins/*"]}',
+        "packages/app/package.json": '{"name": "app"}',
+        "packages/app/e2e-tests/app.test.ts": spec,
+        "packages/backend/package.json": '{"name": "backend"}',
+        "plugins/hello/package.json": '{"name": "@internal/plugin-hello"}',
+        "plugins/hello/e2e-tests/hello.test.ts": spec,
+        "plugins/quiet/package.json": '{"name": "@internal/plugin-quiet"}',
+    }
+    if backstage:
+        files["backstage.json"] = '{"version": "1.55.0"}'
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+def test_a_backstage_app_s_trees_follow_its_layout_said_in_one_line(tmp_path: Path) -> None:
+    """Issue 21, item 4: the default trees (apps/backstage/...) are not there, the workspace is
+    a Backstage app: every workspace package with an e2e-tests folder, each spec once."""
+    done = _list(tmp_path, _app(tmp_path / "app", backstage=True))
+    assert done.returncode == 0, done.stderr
+    (said,) = [line for line in done.stderr.splitlines() if "Backstage's layout" in line]
+    assert "CENTRAL_TESTS_DIR=packages/app/e2e-tests" in said
+    assert "PLUGIN_TESTS_GLOB='plugins/*/e2e-tests'" in said and "to pin" in said
+    assert done.stdout.splitlines()[-1] == (
+        "2 test(s) would run (suite local): central 1, plugin:hello 1"
+    )
+
+
+def test_list_and_run_name_the_same_missing_tree(tmp_path: Path, fake_npx: FakeNpx) -> None:
+    """Not a Backstage app: the missing default tree is exit 2 in both, not "No tests found"."""
+    workspace = _app(tmp_path / "app", backstage=False)
+    listed = _list(tmp_path, workspace)
+    env = fake_npx.env(tmp_path / "artifacts", "discovery:1,junit:pass:1")
+    env["TESTS_WORKSPACE"] = str(workspace)
+    ran = subprocess.run(
+        [*runner_command(), "run"], env=env, capture_output=True, text=True, check=False
+    )
+    assert (listed.returncode, ran.returncode) == (2, 2), (listed.stderr, ran.stdout)
+    missing = "CENTRAL_TESTS_DIR='apps/backstage/tests/acceptance': "
+    assert missing in listed.stderr.splitlines()[-1]
+    assert missing in ran.stdout.splitlines()[-1]

@@ -647,3 +647,48 @@ def test_a_stop_request_ends_the_pause() -> None:
             prober=lambda _check, _timeout: ProbeResult(False, "connection refused"),
         )
     assert raised.value.exit_code == 143 and fake.now < 3 + 2 * STOP_POLL_SECONDS
+
+
+def backstage_backend(
+    ready_after: int,
+) -> tuple[Callable[[str, Mapping[str, str]], Response], list[str]]:
+    """Backstage 1.55 while its backend starts: `/` (and `/healthcheck`) serve the app's
+    index.html with 200 at once; the readiness endpoint answers 503 until `ready_after`
+    probes of it have been made (a count, not a clock), then `{"status":"ok"}`."""
+    calls: list[str] = []
+
+    def respond(path: str, _headers: Mapping[str, str]) -> Response:
+        calls.append(path)
+        if path != "/.backstage/health/v1/readiness":
+            return 200, {"Content-Type": "text/html"}, b"<!doctype html><title>Backstage</title>"
+        if calls.count(path) <= ready_after:
+            body = b'{"error":{"name":"ServiceUnavailableError","message":"Backend has not started yet"}}'
+            return 503, {"Content-Type": "application/json"}, body
+        return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
+
+    return respond, calls
+
+
+def test_the_backstage_preset_waits_for_the_backend_where_the_default_gate_does_not() -> None:
+    """Issue 21, item 5: one GET of BASE_URL passed while the backend answered 503."""
+    respond, calls = backstage_backend(ready_after=3)
+    with http_server(respond) as url:
+        code, output, _ = wait(BASE_URL=url, READY_DEADLINE_SECONDS="20")
+        assert code == 0 and calls == ["/"], output  # the default gate: the page alone
+        calls.clear()
+        code, output, _ = wait(BASE_URL=url, READY_CHECKS="backstage", READY_DEADLINE_SECONDS="20")
+    assert code == 0, output
+    assert calls == ["/.backstage/health/v1/readiness"] * 4
+    assert "status 503 Service Unavailable" in output and "Backend has not started" in output
+
+
+def test_the_backstage_preset_is_not_ready_while_the_backend_never_starts() -> None:
+    respond, _ = backstage_backend(ready_after=10**9)
+    with http_server(respond) as url:
+        code, output, _ = wait(BASE_URL=url, READY_CHECKS="backstage", READY_DEADLINE_SECONDS="1")
+    assert code == 4, output
+
+
+def test_the_backstage_preset_needs_base_url() -> None:
+    code, output, _ = wait(READY_CHECKS="backstage")
+    assert code == 2 and "/.backstage/health/v1/readiness: a path needs BASE_URL" in output, output

@@ -67,6 +67,7 @@ RUN_ELSEWHERE = {
         "tests.test_deployment_proof:test_the_readme_http_example_runs"
     ),
     'echo "{\\"commit': "tests.test_deployment_proof:test_the_readme_version_file_is_json",
+    "export TESTS_REPO=": "tests.test_backstage_install:test_the_readme_s_backstage_steps_work",
 }
 
 

@@ -19,6 +19,7 @@ from runner.config.settings import KUBERNETES_ARTIFACT_ROOT, Settings, _describe
 from runner.contract.errors import ConfigError
 from runner.volume.artifacts import RunLayout
 from tests import strategies as s
+from tests.conftest import runner_command
 
 
 def test_artifact_root_defaults_by_environment() -> None:
@@ -252,3 +253,32 @@ def test_settings_are_case_sensitive_and_another_case_is_a_near_miss() -> None:
     assert both.base_url == "http://right.example"
     with pytest.raises(ConfigError, match="did you mean ALLOW_NO_TESTS"):
         load_settings({"allow_no_tests": "true", "STRICT_SETTINGS": "true"})
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "says"),
+    [
+        ("PACKAGE_REGISTRY", "ftp://mirror.example", "http:// or https:// URL"),
+        (
+            "PACKAGE_REGISTRY",
+            "https://ci:hunter2@mirror.example/npm",
+            "PACKAGE_REGISTRY_CREDENTIALS_DIR",
+        ),
+        ("PACKAGE_MANAGERS_DIR", "FILE", "expected a directory"),
+        ("PACKAGE_CACHE_DIR", "FILE", "expected a directory"),
+        ("PACKAGE_REGISTRY_CREDENTIALS_DIR", "FILE", "where the registry's Secret is mounted"),
+    ],
+)
+def test_bad_install_settings_are_one_line_exit_2_through_the_cli(
+    tmp_path: Path, name: str, value: str, says: str
+) -> None:
+    file = tmp_path / "a-file"
+    file.write_text("")
+    env = {"PATH": os.environ["PATH"], "ARTIFACT_ROOT": str(tmp_path / "a")}
+    env[name] = str(file) if value == "FILE" else value
+    done = subprocess.run(
+        [*runner_command(), "run"], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    (line,) = [x for x in (done.stdout + done.stderr).splitlines() if f"{name}=" in x]
+    assert says in line and "hunter2" not in done.stdout + done.stderr

@@ -56,4 +56,9 @@ def redactor_for(settings: Settings, environ: Mapping[str, str]) -> Redactor:
         for name in ("password", "sshPrivateKey"):  # print it (a test can read the Secret)
             with contextlib.suppress(OSError, UnicodeDecodeError):
                 values.append((settings.git_credentials_dir / name).read_text("utf-8").strip())
+    if settings.package_registry_credentials_dir is not None:  # the registry's Secret
+        for name in ("token", "password"):
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                path = settings.package_registry_credentials_dir / name
+                values.append(path.read_text("utf-8").strip())
     return Redactor(values)

@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
@@ -118,6 +119,21 @@ def _no_revision(data: Mapping[str, object]) -> str:
     )
 
 
+# READY_CHECKS=backstage: the backend's readiness endpoint, which answers 503 "Backend has not
+# started yet" until every plugin is up and then {"status":"ok"}; `/healthcheck` serves the
+# app's index.html with 200 in Backstage 1.55, and BASE_URL's page answers while the backend
+# still starts (docs/platform-facts.md).
+READY_PRESETS: dict[str, list[dict[str, object]]] = {
+    "backstage": [
+        {
+            "url": "/.backstage/health/v1/readiness",
+            "status": [200],
+            "body_contains": '"status":"ok"',
+        }
+    ]
+}
+
+
 class Settings(BaseSettings):
     """Environment variable NAME maps to field `name`. Empty values count as unset."""
 
@@ -175,6 +191,11 @@ class Settings(BaseSettings):
     tests_sparse_paths: Annotated[tuple[str, ...], NoDecode] = ()
     git_credentials_dir: Path | None = None
     tests_install: Literal["auto", "never"] = "auto"
+    # Installing the fetched workspace's dependencies (runner/fetching/install.py).
+    package_managers_dir: Path = Path("/opt/vr-package-managers")
+    package_registry: str | None = None
+    package_registry_credentials_dir: Path | None = None
+    package_cache_dir: Path | None = None  # None: <TMPDIR>/vr-package-cache
     tmpdir: Path = Path("/tmp")  # noqa: S108 - the pod's emptyDir; fetched tests go here
 
     # Sharding (README "Sharding"): SHARD_COUNT pods run one run, each with its SHARD_INDEX
@@ -323,6 +344,41 @@ class Settings(BaseSettings):
             return items
         return value
 
+    @field_validator("package_registry")
+    @classmethod
+    def _registry_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("expected the registry's http:// or https:// URL")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(
+                "holds credentials: put them in the Secret mounted at "
+                "PACKAGE_REGISTRY_CREDENTIALS_DIR (token, or username and password)"
+            )
+        return value.rstrip("/") + "/"
+
+    @field_validator("package_managers_dir", "package_cache_dir")
+    @classmethod
+    def _directory(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("expected a directory")
+        return value.absolute() if value is not None else None
+
+    @field_validator("package_registry_credentials_dir")
+    @classmethod
+    def _registry_credentials(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("expected the directory where the registry's Secret is mounted")
+        return value
+
+    @property
+    def package_cache(self) -> Path:
+        """PACKAGE_CACHE_DIR, or one under TMPDIR (the pod's emptyDir) shared by the runs of
+        one machine."""
+        return self.package_cache_dir or self.tmpdir.absolute() / "vr-package-cache"
+
     @field_validator("git_credentials_dir")
     @classmethod
     def _credentials_dir(cls, value: Path | None) -> Path | None:
@@ -383,6 +439,8 @@ class Settings(BaseSettings):
     @field_validator("ready_checks", mode="before")
     @classmethod
     def _json_checks(cls, value: object) -> object:
+        if isinstance(value, str) and value.strip() in READY_PRESETS:
+            return READY_PRESETS[value.strip()]
         if isinstance(value, str):  # EnvironSource decodes a good list; this names the fault
             try:
                 value = jsontext.loads(value)

@@ -11,5 +11,8 @@ request.py     what to fetch, and what was fetched
 resolve.py     revision -> full commit id, asking the server as little as git allows
 command.py     one git command through runner/processes/child.py; progress lines; FetchFailed
 git.py         fetch and check out one commit, sparse, into a fresh directory under TMPDIR
-install.py     `npm ci --ignore-scripts` for the fetched workspace's own dependencies
+managers.py    which package manager a workspace uses (its lock file) and its install command
+workspaces.py  what that package manager needs from the sparse checkout
+registry.py    the package registry and its credentials, for every package manager
+install.py     the install itself (no install script runs), its failures in one line
 """

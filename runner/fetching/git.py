@@ -24,8 +24,9 @@ from runner.fetching.command import FetchFailed, GitCommand, Progress, human_byt
 from runner.fetching.credentials import git_environment, read_credentials
 from runner.fetching.request import FetchedTests, FetchRequest
 from runner.fetching.resolve import Resolved, resolve
-from runner.fetching.revisions import display_url, is_scp_like
+from runner.fetching.revisions import display_url, is_scp_like, path_patterns
 from runner.fetching.scratch import Scratch
+from runner.fetching.workspaces import manager_paths
 from runner.files.walk import remove_tree, walk
 from runner.processes.child import Supervision
 
@@ -68,6 +69,8 @@ def fetch_tests(
             if resolved.commit != revision.text:
                 sink.say(f"{revision.text} is commit {resolved.commit}")
             commit = _check_out(git, request, resolved, scratch, checkout)
+            more = request.install or request.backstage_trees
+            patterns = _add_manager_paths(git, request, checkout) if more else ()
             received, seconds = progress.received(), progress.elapsed()
         remove_tree(resolver)
         return _fetched(
@@ -79,6 +82,7 @@ def fetch_tests(
             seconds=seconds,
             credentials=credentials.kind,
             say=sink.say,
+            patterns=patterns or request.patterns,
         )
 
 
@@ -115,6 +119,7 @@ def _fetched(
     seconds: float,
     credentials: str,
     say: Callable[[str], None],
+    patterns: tuple[str, ...],
 ) -> FetchedTests:
     """What was fetched, once the workspace inside the checkout is found and counted."""
     checkout = claimed.path / "checkout"
@@ -130,7 +135,7 @@ def _fetched(
         files += sum(1 for name in others if (directory / name).is_file())
     say(
         f"fetched {files} files of {shown} at {commit} in {seconds:.1f}s, "
-        f"{human_bytes(received)} received (sparse: {' '.join(request.patterns)}; tests import "
+        f"{human_bytes(received)} received (sparse: {' '.join(patterns)}; tests import "
         "anything else only if TESTS_SPARSE_PATHS names it)"
     )
     return FetchedTests(
@@ -143,7 +148,25 @@ def _fetched(
         bytes_received=received,
         files=files,
         credentials=credentials,
+        patterns=patterns,
     )
+
+
+def _add_manager_paths(git: GitCommand, request: FetchRequest, checkout: Path) -> tuple[str, ...]:
+    """Check out what the package manager needs (every workspace's package.json, .yarn/...),
+    read from the root files just checked out; the sparse patterns in the end."""
+    workspace = checkout if request.subdir == "." else checkout / request.subdir
+    wanted = manager_paths(workspace, git.under.sink.say, backstage_trees=request.backstage_trees)
+    extra = path_patterns(request.subdir, wanted)
+    patterns = tuple(dict.fromkeys([*request.patterns, *extra]))
+    whole = not any(pattern.startswith("!") for pattern in request.patterns)  # "." given
+    if patterns == request.patterns or whole:
+        return request.patterns
+    (checkout / ".git" / "info" / "sparse-checkout").write_text(
+        "".join(f"{pattern}\n" for pattern in patterns), encoding="utf-8"
+    )
+    git(checkout, "sparse-checkout", "reapply", what="git sparse-checkout")
+    return patterns
 
 
 def _check_out(

@@ -1,63 +1,190 @@
-"""Install the fetched workspace's own npm dependencies (helpers, fixtures, page objects).
+"""Install the fetched workspace's own dependencies (helpers, page objects, workspace packages,
+`@backstage/e2e-test-utils`) with the package manager its lock file names (managers.py).
 
-`npm ci --ignore-scripts` exactly as the lock file says, with npm's cache under TMPDIR (the
-pod's emptyDir), never the artifact volume. No install script runs: a test repository's
-dependencies get no code execution at install time. The runner's pinned @playwright/test
-still wins over a copy the workspace brings (playwright.config.ts, pinPlaywrightCopy).
+Exactly as the lock file says (`npm ci`, `--immutable`, `--frozen-lockfile`), with no install
+script of the repository running (`--ignore-scripts`; yarn berry: YARN_ENABLE_SCRIPTS=false and
+`--mode=skip-build`), the package cache in PACKAGE_CACHE_DIR (under TMPDIR, the pod's emptyDir,
+by default; a PVC makes the next verification's install fast), the registry and its
+credentials from registry.py, HOME a scratch folder (no user configuration is read). A failure
+is one line: a lock file that does not match package.json, a registry that cannot be reached
+or refuses the credentials, else the package manager's first error. The runner's pinned
+@playwright/test still wins over a copy the workspace brings (playwright.config.ts,
+pinPlaywrightCopy).
 """
 
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from runner.contract.errors import InfrastructureError
+from runner.fetching import registry as registries
+from runner.fetching.managers import Manager, plan
+from runner.fetching.registry import Registry
+from runner.fetching.revisions import display_url
 from runner.processes.child import Captured, Supervision, run_streaming
 
-LOCK_FILES = ("npm-shrinkwrap.json", "package-lock.json")  # npm's own precedence
-_NPM_ERROR = re.compile(r"^npm (?:ERR!|error) (?!code )(\S.*)$", re.MULTILINE)
+PHASE = "installing the tests' dependencies"
+_LOCK_MISMATCH = re.compile(
+    r"YN0028|lockfile would have been modified|Your lockfile needs to be updated"
+    r"|ERR_PNPM_OUTDATED_LOCKFILE|ERR_PNPM_LOCKFILE_CONFIG_MISMATCH|are in sync"
+    r"|Missing: \S+ from lock file|lockfile is not up to date",
+    re.IGNORECASE,
+)
+_UNREACHABLE = re.compile(
+    r"ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH"
+    r"|getaddrinfo|socket hang up|ERR_PNPM_META_FETCH_FAIL|ERR_SOCKET_TIMEOUT"
+    r"|self[- ]signed certificate|unable to get local issuer certificate",
+    re.IGNORECASE,
+)
+_REFUSED = re.compile(
+    r"\bE401\b|\bE403\b|ERR_PNPM_FETCH_40[13]|YN0041|401 Unauthorized|403 Forbidden"
+    r"|Request failed \"40[13]|authentication required|Invalid authentication",
+    re.IGNORECASE,
+)
+_ERROR_LINE = re.compile(
+    r"^(?:npm (?:ERR!|error) (?!code )|➤ YN\d{4}: |error |ERR_PNPM_\w+\s*|\s*ERR_PNPM_\w+)(\S.*)$",
+    re.MULTILINE,
+)
+_URL = re.compile(r"https?://[^\s'\"()<>]+")
+_ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
 class InstallFailed(InfrastructureError):
-    """`npm ci` failed in the fetched workspace (exit 3)."""
+    """The package manager failed in the fetched workspace (exit 3)."""
+
+
+@dataclass(frozen=True)
+class InstallRequest:
+    mode: Literal["auto", "never"]
+    managers_dir: Path  # PACKAGE_MANAGERS_DIR
+    cache: Path  # PACKAGE_CACHE_DIR (or its default under TMPDIR)
+    registry: Registry
+    home: Path  # an empty scratch folder: HOME of the package manager
+    commit: str  # for messages
 
 
 def install_dependencies(
     workspace: Path,
+    request: InstallRequest,
     *,
-    mode: Literal["auto", "never"],
-    cache: Path,
     base_env: Mapping[str, str],
     under: Supervision,
-) -> bool:
-    """Run `npm ci` when the workspace has a lock file and `mode` allows; True if it ran."""
+) -> Manager | None:
+    """Install from the workspace's lock file when `mode` allows; the manager that ran."""
     sink = under.sink
-    lock = next((workspace / name for name in LOCK_FILES if (workspace / name).is_file()), None)
-    if lock is None:
-        sink.say("the fetched workspace has no package-lock.json: no dependencies to install")
-        return False
-    if mode == "never":
-        sink.say(f"not installing the dependencies of {lock.name}: TESTS_INSTALL=never")
-        return False
+    manager = plan(workspace, directory=request.managers_dir, cache=request.cache, say=sink.say)
+    if manager is None:
+        sink.say(
+            "the fetched workspace has no lock file (package-lock.json, yarn.lock, "
+            "pnpm-lock.yaml): no dependencies to install"
+        )
+        return None
+    if request.mode == "never":
+        sink.say(f"not installing the dependencies of {manager.lock}: TESTS_INSTALL=never")
+        return None
+    if shutil.which(manager.command[0], path=base_env.get("PATH")) is None:
+        raise InstallFailed(
+            f"{manager.command[0]} is not on PATH: it installs the workspace's {manager.lock} "
+            "(the runner's image has Node.js; locally run scripts/setup-node.sh)"
+        )
+    sink.say(f"installing the workspace's dependencies with {manager.flavour} from {manager.lock}")
     captured = Captured()
-    env = dict(base_env)
-    env.update({"npm_config_cache": str(cache), "npm_config_update_notifier": "false"})
     outcome = run_streaming(
-        ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-        env=env,
+        manager.command,
+        env=_environment(manager, request, base_env),
         cwd=workspace,
         under=under,
         observe=captured,
     )
-    under.stop.check("installing the tests' dependencies")
-    under.deadline.check("installing the tests' dependencies")
+    under.stop.check(PHASE)
+    under.deadline.check(PHASE)
     if outcome.returncode != 0:
-        match = _NPM_ERROR.search(captured.text())
-        reason = match.group(1).strip()[:300] if match else "no error message"
-        raise InstallFailed(
-            f"npm ci failed in the fetched workspace (exit {outcome.returncode}): {reason}; "
-            f"fix {lock.name} in the tests' repository, or set TESTS_INSTALL=never"
+        raise InstallFailed(explain(_ESCAPES.sub("", captured.text()), manager, request))
+    return manager
+
+
+def _environment(
+    manager: Manager, request: InstallRequest, base: Mapping[str, str]
+) -> dict[str, str]:
+    request.home.mkdir(parents=True, exist_ok=True)
+    request.cache.mkdir(parents=True, exist_ok=True)
+    # The user configuration of whoever runs the runner is not the repository's: HOME is empty.
+    env = {k: v for k, v in base.items() if not k.startswith(("npm_config_", "YARN_", "PNPM_"))}
+    env.update(
+        {
+            "HOME": str(request.home),
+            "XDG_CONFIG_HOME": str(request.home / ".config"),
+            "XDG_DATA_HOME": str(request.home / ".local" / "share"),
+            "XDG_CACHE_HOME": str(request.cache / "xdg"),
+            "CI": "true",
+            "COREPACK_ENABLE_STRICT": "0",  # no corepack: the tool is the one chosen here
+            "COREPACK_ENABLE_AUTO_PIN": "0",
+            "npm_config_cache": str(request.cache / "npm"),
+            "npm_config_update_notifier": "false",
+            "npm_config_ignore_scripts": "true",
+            "npm_config_package_manager_strict": "false",
+            "npm_config_fund": "false",
+            "npm_config_audit": "false",
+        }
+    )
+    if manager.flavour == "yarn berry":
+        env.update(
+            {
+                "YARN_ENABLE_SCRIPTS": "false",
+                "YARN_ENABLE_TELEMETRY": "false",
+                "YARN_ENABLE_GLOBAL_CACHE": "false",
+                "YARN_CACHE_FOLDER": str(request.cache / "yarn-berry"),
+                "YARN_ENABLE_PROGRESS_BARS": "false",
+                "YARN_ENABLE_IMMUTABLE_INSTALLS": "true",
+                "YARN_ENABLE_COLORS": "false",
+            }
         )
-    return True
+    env.update(registries.environment(request.registry, request.home, manager.flavour))
+    return env
+
+
+def explain(output: str, manager: Manager, request: InstallRequest) -> str:
+    """One line: why the install failed and what to change."""
+    what = f"{manager.flavour} could not install {manager.lock} at {request.commit[:12]}"
+    if _LOCK_MISMATCH.search(output):
+        return (
+            f"{what}: the lock file {manager.lock} does not match package.json (and the "
+            "workspaces' package.json) at that commit; run the install in the tests' "
+            "repository and commit the lock file"
+        )
+    if _REFUSED.search(output):
+        return (
+            f"{what}: the package registry {_registry_of(output, request)} refused the "
+            "credentials (401/403): check the Secret at PACKAGE_REGISTRY_CREDENTIALS_DIR "
+            "(token, or username and password) and PACKAGE_REGISTRY"
+        )
+    if _UNREACHABLE.search(output):
+        return (
+            f"{what}: cannot reach the package registry {_registry_of(output, request)}: "
+            "set PACKAGE_REGISTRY to a registry or mirror the cluster reaches (credentials "
+            "in PACKAGE_REGISTRY_CREDENTIALS_DIR), or check DNS, proxies and egress rules"
+        )
+    match = _ERROR_LINE.search(output)
+    reason = match.group(1).strip()[:300] if match else _last_line(output)
+    return f"{what}: {reason}; fix it in the tests' repository, or set TESTS_INSTALL=never"
+
+
+def _registry_of(output: str, request: InstallRequest) -> str:
+    if request.registry.url:
+        return display_url(request.registry.url)
+    found = _URL.search(output)
+    if found is None:
+        return request.registry.shown
+    parts = urlsplit(display_url(found.group(0)))
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no error message"

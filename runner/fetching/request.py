@@ -19,6 +19,8 @@ class FetchRequest:
     credentials_dir: Path | None
     scratch_root: Path  # TMPDIR: the pod's emptyDir, never the artifact volume
     run_name: str  # names the fixed checkout directory every shard of the run shares
+    install: bool = False  # also check out what the package manager needs (workspaces.py)
+    backstage_trees: bool = False  # no tree setting given: a Backstage app's e2e-tests too
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class FetchedTests:
     bytes_received: int
     files: int
     credentials: str  # "anonymous", "password" or "ssh key"
+    patterns: tuple[str, ...] = ()  # the sparse-checkout patterns in the end
 
     def remove(self) -> None:
         self.scratch.remove()

@@ -153,6 +153,11 @@ def sparse_patterns(
     root = "" if subdir == "." else f"/{subdir}"
     patterns = [f"{root}/*", f"!{root}/*/"]
     patterns += [f"/{_under(subdir, tree)}/" for tree in trees]
-    # A path given in TESTS_SPARSE_PATHS may name a file: the folder form would not match it.
-    patterns += [f"/{_under(subdir, path)}" for path in extra]
+    patterns += path_patterns(subdir, extra)
     return list(dict.fromkeys(patterns))
+
+
+def path_patterns(subdir: str, paths: tuple[str, ...] | list[str]) -> list[str]:
+    """Patterns for checked paths (TESTS_SPARSE_PATHS, what the package manager needs) that
+    may name a folder or a file: the folder form alone would not match a file."""
+    return [p for path in paths for p in (f"/{_under(subdir, path)}/", f"/{_under(subdir, path)}")]

@@ -1,0 +1,246 @@
+"""A Backstage-shaped repository (tests/helpers/backstage_repo.py) on the Kargo path, through the
+real CLI: served by the real Git server, fetched at a revision with the README's comma-separated
+PLUGIN_TESTS_GLOB, installed with the package manager its lock file names (yarn 4, pnpm) from a
+registry on 127.0.0.1 (verdaccio without uplink: nothing reaches the npm registry), and run by
+real Playwright: each spec once, the verdict following the revision.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import subprocess
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, runner_command
+from tests.helpers import backstage_repo
+from tests.helpers.git_repos import fast_import
+from tests.helpers.git_server import GitServer, serve
+from tests.helpers.registry import MANAGERS_DIR, Registry, serve_registry
+from tests.test_readiness import Response, http_server
+from tests.test_readme import run_shell
+
+pytestmark = [pytest.mark.nginx, pytest.mark.slow]
+UID = "5b1f3c2a-9d8e-4f70-a1b2-c3d4e5f60718"
+
+
+@dataclass(frozen=True)
+class Repos:
+    server: GitServer
+    registry: Registry
+    marker: Path  # an install script of the repository would create it
+
+    def url(self, name: str) -> str:
+        return self.server.url(name)
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repos]:
+    base = tmp_path_factory.mktemp("backstage")
+    marker = base / "INSTALL-SCRIPT-RAN"
+    with serve_registry(base / "registry") as registry, serve(base / "git") as server:
+        for pnpm in (False, True):
+            name = "pnpm" if pnpm else "yarn"
+            files = backstage_repo.workspace_files(pnpm=pnpm, marker=marker)
+            lock = backstage_repo.lock_file(
+                files, pnpm=pnpm, registry=registry.url, work=base / f"lock-{name}"
+            )
+            commits = backstage_repo.history(files, lock)
+            fast_import(server.repos / "public" / f"{name}.git", commits)
+            stale = [commits[0], backstage_repo.stale_lock_commit(files)]
+            fast_import(server.repos / "public" / f"{name}-stale.git", stale)
+        yield Repos(server, registry, marker)
+
+
+def _env(tmp_path: Path, url: str, revision: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
+    env.pop("TESTS_WORKSPACE", None)
+    (tmp_path / "scratch").mkdir(parents=True, exist_ok=True)
+    env.update(
+        {
+            "ARTIFACT_ROOT": str(tmp_path / "artifacts"),
+            "TMPDIR": str(tmp_path / "scratch"),
+            "ANALYSIS_RUN_UID": UID,
+            "TESTS_REPO": url,
+            "TESTS_REVISION": revision,
+            "CENTRAL_TESTS_DIR": "packages/app/e2e-tests",
+            "PLUGIN_TESTS_GLOB": backstage_repo.GLOB,
+            "TESTS_SPARSE_PATHS": backstage_repo.HELPER,
+            "PACKAGE_MANAGERS_DIR": str(MANAGERS_DIR),
+            "PACKAGE_CACHE_DIR": str(tmp_path / "package-cache"),
+            "BASE_URL": "http://127.0.0.1:9",  # the specs need no page
+            "READY_SKIP": "true",
+            "KILL_GRACE_SECONDS": "2",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def _run(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*runner_command(), *(command or ("run",))],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("manager", ["yarn", "pnpm"])
+def test_the_verdict_follows_the_revision_each_spec_once(
+    tmp_path: Path, repos: Repos, manager: str
+) -> None:
+    codes = {}
+    for tag in ("good", "broken", "fixed"):
+        env = _env(tmp_path / tag, repos.url(manager), tag, PACKAGE_REGISTRY=repos.registry.url)
+        done = _run(env)
+        codes[tag] = done.returncode
+        flavour = "yarn berry" if manager == "yarn" else "pnpm"
+        assert f"with {flavour} from" in done.stdout, done.stdout[-3000:]
+        last = done.stdout.splitlines()[-1]
+        if tag == "broken":
+            assert "1 of 2 tests failed" in last, done.stdout[-3000:]
+        else:
+            assert "all 2 tests passed" in last, done.stdout[-3000:]
+    assert codes == {"good": 0, "broken": 1, "fixed": 0}
+    assert not repos.marker.exists(), "an install script of the tests' repository ran"
+
+
+@pytest.mark.parametrize("manager", ["yarn", "pnpm"])
+def test_a_lock_file_that_does_not_match_is_exit_3_saying_so(
+    tmp_path: Path, repos: Repos, manager: str
+) -> None:
+    env = _env(tmp_path, repos.url(f"{manager}-stale"), "main", PACKAGE_REGISTRY=repos.registry.url)
+    done = _run(env)
+    assert done.returncode == 3, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    lock = "yarn.lock" if manager == "yarn" else "pnpm-lock.yaml"
+    assert f"the lock file {lock} does not match package.json" in last, last
+
+
+def test_an_unreachable_registry_is_one_line_naming_it_and_the_setting(
+    tmp_path: Path, repos: Repos
+) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
+    done = _run(_env(tmp_path, repos.url("yarn"), "good", PACKAGE_REGISTRY=url))
+    assert done.returncode == 3, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert f"cannot reach the package registry {url}" in last and "PACKAGE_REGISTRY" in last
+
+
+def test_a_missing_package_manager_is_exit_2_naming_the_setting(
+    tmp_path: Path, repos: Repos
+) -> None:
+    (tmp_path / "no-tools").mkdir()
+    env = _env(
+        tmp_path,
+        repos.url("pnpm"),
+        "good",
+        PACKAGE_REGISTRY=repos.registry.url,
+        PACKAGE_MANAGERS_DIR=str(tmp_path / "no-tools"),
+    )
+    done = _run(env)
+    assert done.returncode == 2, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert "PACKAGE_MANAGERS_DIR=" in last and "setup-package-managers.sh pnpm@10.34.8" in last
+
+
+def test_sparse_fetch_brings_every_workspace_manifest_and_no_sources(
+    tmp_path: Path, repos: Repos
+) -> None:
+    done = _run(_env(tmp_path, repos.url("yarn"), "good", PACKAGE_REGISTRY=repos.registry.url))
+    assert done.returncode == 0, done.stdout[-3000:]
+    (fetched,) = re.findall(r"^.*fetched \d+ files of .*$", done.stdout, re.MULTILINE)
+    assert "/packages/*/package.json" in fetched and "/plugins/*/package.json" in fetched
+    assert "/.yarn/releases/" in fetched
+    assert "installing the workspace's dependencies with yarn berry from yarn.lock" in done.stdout
+
+
+def test_a_private_registry_takes_the_token_from_the_secret_and_masks_it(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, repos: Repos
+) -> None:
+    with serve_registry(tmp_path_factory.mktemp("private"), private=True) as private:
+        token = private.token("kargo", "planted-registry-password-42")
+        secret = tmp_path / "registry-secret"
+        secret.mkdir()
+        (secret / "token").write_text(token + "\n")
+        refused = _run(
+            _env(tmp_path / "a", repos.url("pnpm"), "good", PACKAGE_REGISTRY=private.url)
+        )
+        assert refused.returncode == 3, refused.stdout[-3000:]
+        last = refused.stdout.splitlines()[-1]
+        assert "PACKAGE_REGISTRY_CREDENTIALS_DIR" in last, last
+        done = _run(
+            _env(
+                tmp_path / "b",
+                repos.url("yarn"),
+                "good",
+                PACKAGE_REGISTRY=private.url,
+                PACKAGE_REGISTRY_CREDENTIALS_DIR=str(secret),
+            )
+        )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert token not in done.stdout + done.stderr
+
+
+def test_list_fetches_installs_and_lists_what_run_would(tmp_path: Path, repos: Repos) -> None:
+    env = _env(tmp_path, repos.url("pnpm"), "broken", PACKAGE_REGISTRY=repos.registry.url)
+    done = _run(env, "list", "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    listed = json.loads(done.stdout)  # progress on stderr: stdout is the listing alone
+    files = sorted(test["file"] for test in listed["tests"])
+    assert files == ["packages/app/e2e-tests/app.test.ts", "plugins/hello/e2e-tests/hello.test.ts"]
+    assert "installing the workspace's dependencies with pnpm" in done.stderr
+    assert not (tmp_path / "artifacts").exists()
+    assert not list((tmp_path / "scratch").glob("vr-tests-*"))
+
+
+def test_without_tree_settings_a_backstage_app_runs_its_own_layout(
+    tmp_path: Path, repos: Repos
+) -> None:
+    """No CENTRAL_TESTS_DIR nor PLUGIN_TESTS_GLOB: the sparse fetch brings every workspace
+    package's e2e-tests and the trees follow Backstage's layout, said in one line."""
+    env = _env(tmp_path, repos.url("yarn"), "broken", PACKAGE_REGISTRY=repos.registry.url)
+    del env["CENTRAL_TESTS_DIR"], env["PLUGIN_TESTS_GLOB"]
+    done = _run(env)
+    assert done.returncode == 1, done.stdout[-3000:]
+    assert "the trees follow Backstage's layout" in done.stdout
+    assert "1 of 2 tests failed" in done.stdout.splitlines()[-1]
+
+
+def backstage_ready(path: str, _headers: Mapping[str, str]) -> Response:
+    ready = path == "/.backstage/health/v1/readiness"
+    return 200, {}, b'{"status":"ok"}' if ready else b"<!doctype html><title>Backstage</title>"
+
+
+def test_the_readme_s_backstage_steps_work(tmp_path: Path, repos: Repos) -> None:
+    """README "Adopt it in a Backstage repository", as a reader pastes it: only the example
+    repository and deployment are swapped for the fixture's and a stand-in Backstage whose
+    readiness endpoint answers {"status":"ok"}."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Adopt it in a Backstage repository", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
+    with http_server(backstage_ready) as site:
+        script = block.replace(
+            "https://git.example.com/acme/backstage.git", repos.url("yarn")
+        ).replace("https://backstage.example.com", site)
+        env = _env(tmp_path, "unused", "unused", PACKAGE_REGISTRY=repos.registry.url)
+        for name in ("TESTS_REPO", "TESTS_REVISION", "TESTS_SPARSE_PATHS", "BASE_URL"):
+            del env[name]
+        del env["READY_SKIP"], env["CENTRAL_TESTS_DIR"], env["PLUGIN_TESTS_GLOB"]
+        done = run_shell(script, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "2 test(s) would run" in done.stdout
+    assert "VERIFICATION PASSED (exit 0)" in done.stdout.splitlines()[-1]
+    assert "/.backstage/health/v1/readiness" in done.stdout
