@@ -33,7 +33,7 @@ from runner.context import RunContext
 from runner.contract.errors import Failure, failure_of
 from runner.contract.exitcodes import ExitCode
 from runner.fetch import Provenance
-from runner.identity import RunIdentity
+from runner.identity import RunIdentity, analysis_run_uid, rollouts_warning
 from runner.judging.judge import judge_attempt
 from runner.judging.pertree import TreeCount
 from runner.judging.results import Results
@@ -97,6 +97,9 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         reserve = SpaceReserve.take(layout.dir)
         _publish_log(ctx)
         sink.say(ctx.attempt.announcement(settings.shard_count))
+        warning = rollouts_warning(analysis_run_uid(settings.analysis_run_uid, settings.job_name))
+        if warning:
+            sink.say(warning)
         metadata = metadata.with_kargo(kube.promotion_of(settings, sink.say))
         write_metadata(layout.metadata, metadata, sink.redactor)
         target.check_target(settings)  # before the fetch: a Kargo run must name its target

@@ -104,6 +104,26 @@ def analysis_run_uid(label: str | None, job_name: str | None) -> AnalysisRunUid 
     return None
 
 
+# Argo Rollouts copies the uid label to the Job's pod from v1.10 on (docs/platform-facts.md, "Job
+# metadata"); v1.10 is also the first release whose Terminate records a stopped job measurement
+# as Inconclusive instead of Successful ("Termination, and what it records").
+ROLLOUTS_BEFORE_1_10 = (
+    "WARNING: this pod has no analysisrun.argoproj.io/uid label, so Argo Rollouts is older than "
+    "v1.10 (or the AnalysisTemplate does not pass ANALYSIS_RUN_UID): there, a verification that "
+    "is aborted or terminated before it ends is recorded as Successful, and Kargo can count the "
+    "Freight as verified without a passing run; upgrade Argo Rollouts to v1.10 or later "
+    '(kustomize/README.md, "Stopping a verification")'
+)
+
+
+def rollouts_warning(uid: AnalysisRunUid | None) -> str | None:
+    """The warning for a run under Argo Rollouts older than v1.10, as far as the pod can tell:
+    the UID came from the Job name because the pod label was empty."""
+    if uid is not None and uid.source is UidSource.JOB_NAME:
+        return ROLLOUTS_BEFORE_1_10
+    return None
+
+
 def local_run_name(now: datetime, suffix: str | None = None) -> str:
     """`local-<UTC timestamp>-<6 hex>`: unique per call, and sorts by start time."""
     stamp = now.astimezone(UTC).strftime("%Y%m%dt%H%M%Sz")

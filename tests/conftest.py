@@ -85,6 +85,21 @@ def runner_command() -> list[str]:
     return [sys.executable, "-m", "runner"]
 
 
+def run_runner(
+    env: dict[str, str], *args: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`verification-runner ARGS` to its end, as a pod runs it: output captured as text."""
+    return subprocess.run(
+        [*runner_command(), *args],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 def start_runner(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
     """`verification-runner run ARGS` in the background, merged output on a pipe."""
     return subprocess.Popen(

@@ -5,9 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
+from tests.conftest import FakeNpx, run_runner
 
 UID = "3f2b1c4d-5e6f-4a8b-9c0d-112233445566"
 
@@ -72,3 +74,29 @@ def test_a_job_name_without_a_uid_gives_none(tmp_path: Path) -> None:
     for job in ("nightly-verification", "../../etc.passwd.1", f"x{UID}.acceptance.1"):
         facts = _identity(tmp_path, ANALYSIS_RUN_UID="", JOB_NAME=job)
         assert facts["analysis_run_uid"] is None and facts["analysis_run_uid_source"] is None
+
+
+@pytest.mark.slow
+def test_the_runner_warns_when_rollouts_is_older_than_1_10(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    """The pod of a Job that Argo Rollouts v1.9 made has no uid label (ANALYSIS_RUN_UID reads
+    empty); there a terminated verification is recorded Successful (docs/platform-facts.md,
+    "Termination, and what it records"): the run says so in its log, and only there."""
+    job = f"{UID}.acceptance.1"
+    for label, warned in (("", True), (UID, False)):
+        env = fake_npx.env(
+            tmp_path / f"artifacts-{bool(label)}",
+            "discovery:2,junit:pass:2",
+            ANALYSIS_RUN_UID=label,
+            JOB_NAME=job,
+            READY_SKIP="true",
+        )
+        done = run_runner(env, "run")
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        lines = [line for line in done.stdout.splitlines() if "older than v1.10" in line]
+        assert len(lines) == int(warned), done.stdout[-3000:]
+        if warned:
+            assert "a verification that is aborted or terminated" in lines[0]
+            assert "recorded as Successful" in lines[0]
+            assert '"Stopping a verification"' in lines[0]

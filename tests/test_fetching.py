@@ -23,7 +23,15 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO, FakeNpx, npx_shim, read_until, runner_command, start_runner
+from tests.conftest import (
+    REPO,
+    FakeNpx,
+    npx_shim,
+    read_until,
+    run_runner,
+    runner_command,
+    start_runner,
+)
 from tests.helpers import git_repos
 from tests.helpers.git_repos import (
     BROKEN_AT,
@@ -105,15 +113,7 @@ def _env(tmp_path: Path, fake_npx: FakeNpx, script: str = FAKE_OK, **extra: str)
 
 
 def _run(env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*runner_command(), "run"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_runner(env, "run", timeout=timeout)
 
 
 def _attempt(tmp_path: Path, n: int = 1) -> Path:

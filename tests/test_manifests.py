@@ -246,6 +246,7 @@ BREAKAGES = [
         "          - Namespace\n          operations: [CREATE]\n",
         "kyverno-generate-operations",
     ),
+    ("  - count: 1\n", "  - count: 1\n    inconclusiveLimit: 1\n", "inconclusive-limit"),
 ]
 
 
@@ -324,6 +325,33 @@ def sharded_overlay(tmp_path: Path, count: int) -> str:
     }
     (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
     return str(overlay)
+
+
+@pytest.mark.parametrize("directory", ["base", *DEPLOYMENTS, "overlays/sharded"])
+def test_a_terminated_job_cannot_make_the_run_successful(directory: str) -> None:
+    """From Argo Rollouts v1.10 a terminated job measurement (Kargo's abort) is Inconclusive;
+    nothing in our template may turn that into a pass (docs/platform-facts.md, "Termination, and
+    what it records"; analysis/analysis.go, assessMetricStatus and
+    assessMetricFailureInconclusiveOrError). Each job metric measures once, at once, and counts."""
+    (template,) = [t for t in of_kind(render(directory), "AnalysisTemplate")]
+    # A dry-run metric's result is left out of the run's phase (assessRunStatus).
+    assert "dryRun" not in template["spec"]
+    metrics = job_metrics(template)
+    assert metrics
+    for metric in metrics:
+        name = metric["name"]
+        # Inconclusive counts towards `count`; the metric is Inconclusive only when
+        # inconclusive > inconclusiveLimit: a limit of 1 makes the one measurement a pass.
+        assert metric.get("inconclusiveLimit", 0) == 0, name
+        # failed > failureLimit decides Failed; a negative one switches failure off.
+        assert metric.get("failureLimit", 0) == 0, name
+        # consecutiveSuccessLimit changes what reaching `count` means.
+        assert "consecutiveSuccessLimit" not in metric, name
+        # Without count the metric runs "indefinitely", which a termination ends Successful;
+        # one measurement is one Job.
+        assert metric["count"] == 1, name
+        # Not measured yet when terminated = Successful: the Job starts at the first reconcile.
+        assert "initialDelay" not in metric and "interval" not in metric, name
 
 
 def test_shipped_shard_patch_follows_the_pattern() -> None:

@@ -13,7 +13,7 @@ from hypothesis import given
 from runner.config.mistyped import distance, env_names, suspicious_variables
 from runner.config.settings import Settings, load_settings
 from runner.config.settings_view import in_effect, render
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import FakeNpx, run_runner
 from tests.strategies import variable_names
 
 KNOWN = env_names(Settings)
@@ -80,15 +80,7 @@ def test_settings_in_effect_say_where_each_came_from_and_mask_secrets(tmp_path: 
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*runner_command(), *args],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_runner(env, *args)
 
 
 def test_a_run_lists_its_settings_and_warns_about_a_near_miss(
