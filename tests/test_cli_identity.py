@@ -87,7 +87,7 @@ def test_the_runner_warns_when_rollouts_is_older_than_1_10(
     for label, warned in (("", True), (UID, False)):
         env = fake_npx.env(
             tmp_path / f"artifacts-{bool(label)}",
-            "discovery:2,junit:pass:2",
+            "discovery:3,junit:pass:3",  # one test per tree of the example
             ANALYSIS_RUN_UID=label,
             JOB_NAME=job,
             READY_SKIP="true",
