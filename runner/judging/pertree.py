@@ -53,7 +53,7 @@ class TreeCount:
         if not self.has_specs:
             return "no spec file in it"
         if self.discovered == 0 or (self.discovered is None and not self.skipped):
-            return "no test discovered (filtered out: a testIgnore, grep, @local tag or --project?)"
+            return "no test discovered"
         return f"all {self.skipped} test(s) skipped"
 
 
