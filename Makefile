@@ -45,4 +45,5 @@ pytest:
 
 bench: setup
 	bash scripts/setup-nginx.sh && bash scripts/setup-git-server.sh  # bench/fetching.py serves Git
+	bash scripts/setup-package-managers.sh && bash scripts/setup-registry.sh  # bench/install.py
 	.venv/bin/python -m bench
