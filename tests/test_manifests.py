@@ -42,6 +42,12 @@ ARGS_TO_ENV = {
     "base-url": "BASE_URL",
     "image": "FREIGHT_IMAGE",
     "commit": "FREIGHT_COMMIT",
+    "tests-repo": "TESTS_REPO",
+    "tests-revision": "TESTS_REVISION",
+    "prove-workload": "PROVE_WORKLOAD",
+    "prove-namespace": "PROVE_NAMESPACE",
+    "prove-image": "PROVE_IMAGE",
+    "prove-image-digest": "PROVE_IMAGE_DIGEST",
 }
 # Settings fields filled through the downward API, and from where (docs/platform-facts.md: the pod
 # carries the label batch.kubernetes.io/job-name, and analysisrun.argoproj.io/uid from Argo
@@ -497,6 +503,9 @@ def test_stage_args_are_kargo_expressions() -> None:
         "commit": "Annotations['org.opencontainers.image.revision']",
         "tests-repo": "Annotations['org.opencontainers.image.source']",
         "tests-revision": "Annotations['org.opencontainers.image.revision']",
+        # The deployment proof: the Freight's own image, by reference and by digest.
+        "prove-image": 'quote(vars.imageRepo + ":" + imageFrom(vars.imageRepo).Tag)',
+        "prove-image-digest": "quote(imageFrom(vars.imageRepo).Digest)",
     }
     for stage in of_kind(kargo_objs(), "Stage"):
         verification = stage["spec"].get("verification", {})
@@ -624,7 +633,8 @@ def test_kargo_names_resolve() -> None:
     ns = named(objs, "Namespace")[namespace]
     assert ns["metadata"]["labels"]["kargo.akuity.io/project"] == "true"
     for obj in objs:
-        if obj["kind"] not in {"Project", "Namespace"}:
+        # The proof's Role and RoleBinding live where the application runs (prove-rbac.yaml).
+        if obj["kind"] not in {"Project", "Namespace"} and not obj["kind"].startswith("Role"):
             assert obj["metadata"]["namespace"] == namespace, obj["metadata"]["name"]
 
     (config,) = of_kind(objs, "ProjectConfig")
@@ -667,8 +677,9 @@ def test_example_promotion_runs_the_stages_own_steps() -> None:
     for promotion in of_kind(render("examples"), "Promotion"):
         stage = stages[promotion["spec"]["stage"]]
         assert promotion["spec"]["steps"] == stage["spec"]["promotionTemplate"]["spec"]["steps"]
+        verification_only = {"baseURL", "workload", "appNamespace"}
         assert promotion["spec"]["vars"] == [
-            var for var in stage["spec"]["vars"] if var["name"] != "baseURL"
+            var for var in stage["spec"]["vars"] if var["name"] not in verification_only
         ]
 
 
@@ -738,6 +749,44 @@ def test_names_resolve(directory: str) -> None:
         assert any(
             selector <= d["spec"]["template"]["metadata"]["labels"].items() for d in deployments
         ), service["metadata"]["name"]
+
+
+def test_the_proof_role_grants_what_the_proof_reads_and_nothing_more() -> None:
+    """runner/proof.py GETs the workload and LISTs ReplicaSets and pods in the Stage's
+    appNamespace, as the runner's ServiceAccount in the project namespace."""
+    objs = kargo_objs()
+    (role,) = [
+        r for r in of_kind(objs, "Role") if r["metadata"]["name"] == "verification-runner-prove"
+    ]
+    granted = {
+        (group, resource, verb)
+        for rule in role["rules"]
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == {
+        ("apps", "deployments", "get"),
+        ("apps", "statefulsets", "get"),
+        ("argoproj.io", "rollouts", "get"),
+        ("apps", "replicasets", "list"),
+        ("", "pods", "list"),
+    }
+    (binding,) = [
+        b
+        for b in of_kind(objs, "RoleBinding")
+        if b["roleRef"]["name"] == "verification-runner-prove"
+    ]
+    (stage,) = [s for s in of_kind(objs, "Stage") if "verification" in s["spec"]]
+    app_namespace = {v["name"]: v["value"] for v in stage["spec"]["vars"]}["appNamespace"]
+    assert role["metadata"]["namespace"] == binding["metadata"]["namespace"] == app_namespace
+    assert binding["subjects"] == [
+        {
+            "kind": "ServiceAccount",
+            "name": "verification-runner",
+            "namespace": stage["metadata"]["namespace"],
+        }
+    ]
 
 
 def test_runner_role_is_least_privilege() -> None:
@@ -888,6 +937,11 @@ def test_the_documented_readiness_patch_applies_to_the_base(tmp_path: Path) -> N
         "BASE_URL": "https://backstage.example",
         "TESTS_REPO": "https://git.example.com/backstage.git",
         "TESTS_REVISION": "0123abc",
+        # A Stage that proves nothing passes "" for each (README "Prove the deployment").
+        "PROVE_WORKLOAD": "",
+        "PROVE_NAMESPACE": "",
+        "PROVE_IMAGE": "",
+        "PROVE_IMAGE_DIGEST": "",
     }
     settings = load_settings({**env, **args, "HOME": "/tmp"})
     assert settings.ready_checks
