@@ -154,6 +154,10 @@ set +e
   -e FREIGHT_COMMIT="${FREIGHT_COMMIT:-$commit}" \
   -e TESTS_REPO="$tests_repo" \
   -e TESTS_REVISION="${TESTS_REVISION:-}" \
+  -e PROVE_WORKLOAD="${PROVE_WORKLOAD:-}" \
+  -e PROVE_NAMESPACE="${PROVE_NAMESPACE:-}" \
+  -e PROVE_IMAGE="${PROVE_IMAGE:-}" \
+  -e PROVE_IMAGE_DIGEST="${PROVE_IMAGE_DIGEST:-}" \
   -e GIT_CREDENTIALS_DIR="$credentials_in_pod" \
   -e PACKAGE_CACHE_DIR=/tmp/vr-package-cache \
   -e PACKAGE_REGISTRY_CREDENTIALS_DIR=/var/run/secrets/verification-runner/registry \
