@@ -59,6 +59,12 @@ FREIGHT_ARGS = {
     "project": NAMESPACE,
     "image": "1.4.2",
     "commit": "4f1c0de2b1a9c8d7e6f5a4b3c2d1e0f9a8b7c6d5",
+    # No API server beside a played pod to prove the deployment with: the Stage passes "" for
+    # each, as a Stage that proves nothing does (README "Prove the deployment").
+    "prove-workload": "",
+    "prove-namespace": "",
+    "prove-image": "",
+    "prove-image-digest": "",
 }
 
 Obj = dict[str, Any]
