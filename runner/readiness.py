@@ -108,6 +108,18 @@ class ReadinessReport:
         }
 
 
+def deployment_label(readiness: Mapping[str, object] | None, *, configured: bool) -> str:
+    """What the verdict says of the deployment, from the metadata's `readiness`: proven with
+    what was seen, or not proven and why (README "Prove the deployment")."""
+    proof = readiness.get("deployment_proof") if readiness else None
+    if isinstance(proof, Mapping):
+        state = "proven" if proof.get("proven") else "not proven"
+        return f"{state}: {proof.get('what')}"
+    if not configured:
+        return "not proven: no PROVE_WORKLOAD or PROVE_VERSION_URL set"
+    return "not proven: the run ended before the proof"
+
+
 def said(where: str, reason: str) -> str:
     """`URL: status 503`, but `URL says 3f2a9c1, expected 9be04d7` for a version."""
     return f"{where} {reason}" if reason.startswith("says ") else f"{where}: {reason}"

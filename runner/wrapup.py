@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from runner import sharding, target
+from runner import readiness, sharding, target
 from runner.config.derived import retention_policy
 from runner.context import RunContext
 from runner.contract.exitcodes import ExitCode
@@ -60,6 +60,10 @@ def finish(
         tests=tests,
         trees=trees,
         target=target.label(ctx.settings),
+        deployment=readiness.deployment_label(
+            metadata.readiness,
+            configured=bool(ctx.settings.prove_workload or ctx.settings.prove_version_url),
+        ),
     )
     try:
         write_summary(layout.summary, summary, sink.redactor)

@@ -248,7 +248,12 @@ def _http_env(tmp_path: Path, fake_npx: FakeNpx, url: str, **extra: str) -> dict
 def test_the_http_way_waits_for_the_new_version_then_the_suite_runs(
     tmp_path: Path, fake_npx: FakeNpx, version_server: _VersionServer
 ) -> None:
-    env = _http_env(tmp_path, fake_npx, version_server.url)
+    env = _http_env(
+        tmp_path,
+        fake_npx,
+        version_server.url,
+        TERMINATION_MESSAGE_PATH=str(tmp_path / "termination-log"),
+    )
     done = _call([*runner_command(), "run"], env)
     assert done.returncode == 0, done.stdout[-3000:]
     assert version_server.gets == 4
@@ -272,10 +277,21 @@ def test_the_http_way_that_never_switches_is_exit_4_naming_both(
     finally:
         server.close()
     assert done.returncode == 4, done.stdout[-3000:]
-    assert (
-        f"{server.url}/version.json says 3f2a9c1e00, expected 9be04d7"
-        in done.stdout.splitlines()[-1]
-    )
+    last = done.stdout.splitlines()[-1]
+    assert f"{server.url}/version.json says 3f2a9c1e00, expected 9be04d7" in last
+    assert f"| deployment not proven: {server.url}/version.json says 3f2a9c1e00, expected" in last
+
+
+def test_a_run_without_a_proof_says_the_deployment_is_not_proven(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    env = fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3")
+    done = _call([*runner_command(), "run"], env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert "| deployment not proven: no PROVE_WORKLOAD or PROVE_VERSION_URL set |" in last
+    (meta_file,) = (tmp_path / "a").glob("*/attempt-1/execution-metadata.json")
+    assert json.loads(meta_file.read_text())["readiness"]["deployment_proof"] is None
 
 
 def _readme_block(first_line_prefix: str) -> str:

@@ -92,6 +92,9 @@ class Summary(BaseModel):
     # tested: BASE_URL without credentials, or "local site" (runner/target.py).
     trees: list[TreeCountModel] = []
     target: str | None = None
+    # Whether the target was proven to serve the Freight before the tests (README "Prove the
+    # deployment"): "proven: <what was seen>", or "not proven..." saying why.
+    deployment: str | None = None
 
 
 def build_summary(
@@ -106,10 +109,15 @@ def build_summary(
     tests: Mapping[str, str] | None = None,
     trees: Sequence[TreeCount] = (),
     target: str | None = None,
+    deployment: str | None = None,
 ) -> Summary:
     """`tests`: tests_repo, tests_revision and tests_commit of fetched tests."""
     counts: dict[str, object] = dict(tests or {})
-    counts |= {"trees": [TreeCountModel.of(t) for t in trees], "target": target}
+    counts |= {
+        "trees": [TreeCountModel.of(t) for t in trees],
+        "target": target,
+        "deployment": deployment,
+    }
     if results is not None:
         counts |= {
             "total": results.total,
@@ -166,6 +174,8 @@ def summary_line(summary: Summary) -> str:
         parts.append("trees: " + "; ".join(one_line(t.describe(), 200) for t in summary.trees))
     if summary.target:
         parts.append(f"target: {one_line(summary.target, 200)}")
+    if summary.deployment:
+        parts.append(f"deployment {one_line(summary.deployment, 300)}")
     if summary.failures:
         parts.append("failed: " + "; ".join(_failure_names(summary)))
     if summary.tests_commit:
@@ -189,6 +199,8 @@ def termination_message(summary: Summary) -> str:
     )
     if summary.target:
         head += f"\ntarget: {one_line(summary.target, 200)}"
+    if summary.deployment:
+        head += f"\ndeployment {one_line(summary.deployment, 300)}"
     if summary.trees:
         head += "\ntrees: " + one_line("; ".join(t.describe() for t in summary.trees), 1500)
     names = _failure_names(summary)
