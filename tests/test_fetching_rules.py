@@ -4,6 +4,7 @@ that an option-looking value never reaches git's argument list."""
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 
@@ -24,7 +25,14 @@ from runner.fetching.revisions import (
 )
 from runner.fetching.scratch import Scratch
 from runner.processes.bounds import Deadline, StopRequest
-from tests.strategies import full_shas, hex_prefixes, hostile_strings, ref_names, url_passwords
+from tests.strategies import (
+    full_shas,
+    hex_prefixes,
+    hostile_strings,
+    near_ref_names,
+    ref_names,
+    url_passwords,
+)
 
 
 @given(full_shas)
@@ -44,7 +52,8 @@ def test_ref_names_are_accepted(name: str) -> None:
     assert Revision.parse(name).text == name
 
 
-@given(hostile_strings)
+@given(st.one_of(hostile_strings, near_ref_names))
+@example("a..b")
 @example("0\n")  # `$` matches before a final newline: found by this test, kept here
 @example("main\n")
 def test_no_revision_can_be_read_as_an_option_or_a_range(text: str) -> None:
@@ -55,6 +64,69 @@ def test_no_revision_can_be_read_as_an_option_or_a_range(text: str) -> None:
     assert not revision.text.startswith("-")
     assert ".." not in revision.text and "@{" not in revision.text
     assert not any(c.isspace() or ord(c) < 0x20 for c in revision.text)
+
+
+@given(near_ref_names)
+@example("main..feature")  # a range: `git fetch origin a..b` is no single revision
+@example("release//1")
+@example("-main")
+@example("v1.lock")
+def test_a_ref_name_with_a_refused_part_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="expected a commit id"):
+        Revision.parse(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "abbreviation"),
+    [
+        ("a" * 64, Kind.FULL_SHA, False),  # a SHA-256 object name
+        ("A" * 40, Kind.FULL_SHA, False),
+        ("a" * 63, Kind.REF, False),  # too long for a SHA-1 abbreviation: a ref only
+        ("a" * 65, Kind.REF, False),
+        ("a" * 41, Kind.REF, False),
+        ("a" * 39, Kind.REF, True),
+        ("abcd", Kind.REF, True),  # git's shortest abbreviation
+        ("abc", Kind.REF, False),
+        ("cafeX", Kind.REF, False),
+    ],
+)
+def test_hex_lengths(text: str, kind: Kind, abbreviation: bool) -> None:
+    revision = Revision.parse(text)
+    assert (revision.kind, revision.could_be_abbreviation) == (kind, abbreviation)
+    assert revision.text == (text.lower() if kind is Kind.FULL_SHA else text)
+
+
+@pytest.mark.parametrize(
+    ("value", "allow_glob", "error"),
+    [
+        ("tests\x01x", False, "control characters"),
+        ("tests\\x", False, "backslashes"),
+        ("!tests", False, "must not start with"),
+        ("#tests", False, "must not start with"),
+        ("plugins/*/t", False, "wildcards are not allowed"),
+        ("plugins/[ab]/t", True, "[ ] ? are not allowed"),
+        ("plugins/?/t", True, "[ ] ? are not allowed"),
+        ("a/../../b", True, "no '..'"),
+    ],
+)
+def test_a_relative_path_is_refused(value: str, allow_glob: bool, error: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(error)):
+        check_relative_path(value, allow_glob=allow_glob)
+
+
+@pytest.mark.parametrize(
+    ("value", "allow_glob", "path"),
+    [
+        (" /packages/app/e2e/ ", False, "packages/app/e2e"),
+        ("./a//./b", False, "a/b"),
+        ("", False, "."),
+        ("/", False, "."),
+        ("plugins/*/t", True, "plugins/*/t"),
+        ("a b/c!#", False, "a b/c!#"),  # spaces and signs inside a path are fine
+    ],
+)
+def test_a_relative_path_is_normalised(value: str, allow_glob: bool, path: str) -> None:
+    assert check_relative_path(value, allow_glob=allow_glob) == path
 
 
 @given(url_passwords)
