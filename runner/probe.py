@@ -12,6 +12,7 @@ import contextlib
 import functools
 import http
 import http.client
+import os
 import socket
 import ssl
 import sys
@@ -313,7 +314,15 @@ def _match_in_child(
     pattern: str, text: str, timeout: float, *, group: bool
 ) -> tuple[bool, str] | None:
     done = run_bounded(
-        [sys.executable, "-I", "-S", str(_MATCHER), pattern, *(["--group"] if group else [])],
+        [
+            sys.executable,
+            "-I",
+            "-S",
+            str(_MATCHER),
+            pattern,
+            str(os.getpid()),  # the matcher dies with us (regexmatch.py)
+            *(["--group"] if group else []),
+        ],
         env={"PYTHONIOENCODING": "utf-8:surrogateescape", "PYTHONUTF8": "1"},
         timeout=timeout,
         stdin=text.encode("utf-8", "surrogateescape"),

@@ -23,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import islice, pairwise
 from pathlib import Path
 
+import psutil
 import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -222,14 +223,22 @@ def test_wrong_body_is_not_ready_and_every_check_reports_its_last_reason() -> No
     assert 5.5 <= took < 12
 
 
-def test_a_body_that_makes_body_regex_backtrack_cannot_hold_the_deadline() -> None:
-    """`re` holds the GIL while it backtracks: matched in the runner, ^(a+)+$ against 40 a's
-    and a "!" froze every thread, the deadline and SIGTERM included, for hours."""
-    checks = [{"url": "/", "body_regex": "^(a+)+$", "timeout_seconds": 1}]
+@contextmanager
+def _backtracking_target(*, timeout: float, deadline: float) -> Iterator[dict[str, str]]:
+    """The environment of a `wait` whose body_regex, ^(a+)+$, backtracks catastrophically
+    against the body the target sends (40 a's and a "!")."""
+    checks = [{"url": "/", "body_regex": "^(a+)+$", "timeout_seconds": timeout}]
     with http_server(lambda _path, _headers: (200, {}, b"a" * 40 + b"!")) as url:
         env = {k: v for k, v in os.environ.items() if k not in CLEAN}
         env.update(FAST, BASE_URL=url, READY_CHECKS=json.dumps(checks))
-        env["READY_DEADLINE_SECONDS"] = "2"
+        env["READY_DEADLINE_SECONDS"] = str(deadline)
+        yield env
+
+
+def test_a_body_that_makes_body_regex_backtrack_cannot_hold_the_deadline() -> None:
+    """`re` holds the GIL while it backtracks: matched in the runner, ^(a+)+$ against 40 a's
+    and a "!" froze every thread, the deadline and SIGTERM included, for hours."""
+    with _backtracking_target(timeout=1, deadline=2) as env:
         # A child process: before the fix it froze for good, and pytest with it.
         done = subprocess.run(
             [sys.executable, "-m", "runner", "wait"],
@@ -242,6 +251,39 @@ def test_a_body_that_makes_body_regex_backtrack_cannot_hold_the_deadline() -> No
         )
     assert done.returncode == 4, done.stdout
     assert "did not finish matching within" in done.stdout.splitlines()[-1], done.stdout
+
+
+def test_sigterm_during_a_backtracking_match_ends_the_wait_promptly() -> None:
+    """The README's row: SIGTERM while a `body_regex` backtracks (here for hours: the probe's
+    own timeout is 120 s) ends `wait` with 143 promptly, measured from the signal, the match's
+    child process killed with it."""
+    with _backtracking_target(timeout=120, deadline=300) as env:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "runner", "wait"],
+            env=env,
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            runner = psutil.Process(child.pid)
+            end = time.monotonic() + 60
+            while not (matchers := runner.children()):  # the probe is matching now
+                assert time.monotonic() < end and child.poll() is None, "no match started"
+                time.sleep(0.02)
+            sent = time.monotonic()
+            child.send_signal(signal.SIGTERM)
+            output = child.communicate(timeout=60)[0].decode()
+            took = time.monotonic() - sent
+        finally:
+            child.kill()
+            child.wait()
+    assert child.returncode == 143, output
+    assert "SIGTERM received during readiness" in output
+    # A fraction of a second on a quiet machine; 3 s from the signal leaves a loaded one room
+    # and still fails a wait that lets the match run on (the probe's 120 s timeout).
+    assert took < 3, f"{took:.1f}s after SIGTERM"
+    assert not any(m.is_running() and m.status() != psutil.STATUS_ZOMBIE for m in matchers)
 
 
 @pytest.mark.slow
