@@ -354,12 +354,14 @@ def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeN
 def test_duplicates_of_one_shard_are_refused_other_shards_are_not(
     tmp_path: Path, npx: FakeNpx
 ) -> None:
-    first = _start(npx, tmp_path, 0, "discovery:2,sleep:4,junit:pass:2", count=2)
+    release = tmp_path / "release-first"  # held until the duplicate is refused, not for a time
+    first = _start(npx, tmp_path, 0, f"discovery:2,await:{release},junit:pass:2", count=2)
     _wait_for(tmp_path / RUN / "shard-0" / "attempt-1" / "verification.log")
     duplicate = _start(npx, tmp_path, 0, "discovery:2,junit:pass:2", count=2)
     other = _start(npx, tmp_path, 1, "discovery:2,junit:pass:2", count=2)
     dup_out, _ = duplicate.communicate(timeout=60)
     assert duplicate.returncode == 7 and "shard 0" in dup_out, dup_out
+    release.touch()
     other.communicate(timeout=60)
     first.communicate(timeout=60)
     assert (other.returncode, first.returncode) == (0, 0)
@@ -398,7 +400,7 @@ def test_the_merge_judges_every_tree_over_all_shards(tmp_path: Path, npx: FakeNp
 
 def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakeNpx) -> None:
     """Playwright's first shard gets a test whenever the suite has one: when it gets none, the
-    suite was emptied (--pass-with-no-tests, an empty --test-list, PWTEST_SHARD_WEIGHTS=0:0)
+    suite was emptied (--pass-with-no-tests, an empty --test-list; PWTEST_* is refused)
     and every shard passing would be a false green."""
     empty = "discovery:0,junit:zero"
     done = _shards(npx, tmp_path, [empty, empty])
@@ -500,8 +502,9 @@ def _wait_for(path: Path, timeout: float = 30) -> None:
 # -- real Playwright, real Chromium --------------------------------------------------------
 
 
-def _real_shards(tmp_path: Path) -> list[subprocess.Popen[str]]:
-    """Two real runner processes, one identity, indexes 0 and 1, against the example site."""
+def _real_shards(tmp_path: Path, *args: str) -> list[subprocess.Popen[str]]:
+    """Two real runner processes, one identity, indexes 0 and 1, against the example site;
+    `args` go to `run`."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
     base.pop("BASE_URL", None)
     base.update(
@@ -513,7 +516,7 @@ def _real_shards(tmp_path: Path) -> list[subprocess.Popen[str]]:
     )
     return [
         subprocess.Popen(
-            [*runner_command(), "run"],
+            [*runner_command(), "run", *args],
             env={**base, "SHARD_INDEX": str(i)},
             cwd=REPO,
             stdout=subprocess.PIPE,
@@ -560,3 +563,15 @@ def test_real_shards_terminated_mid_run_keep_their_evidence(tmp_path: Path) -> N
         assert (attempt / "blob.zip").is_file(), f"shard {i} kept no blob"
     assert merged["passed"] >= 1, merged  # shard 1's passed test is in the merged report
     assert any("merged report:" in o for o in outs)
+
+
+def test_real_shards_of_an_emptied_suite_are_no_tests(tmp_path: Path) -> None:
+    """The README's row with real Playwright: `--grep` matching nothing, `--pass-with-no-tests`,
+    two shards. Playwright reports no error and both shards are empty; shard 0 says no tests
+    (exit 6), so the AnalysisRun cannot go green on the other shard's exit 0. No browser starts:
+    nothing is left to run."""
+    procs = _real_shards(tmp_path, "--grep", "no test is called this", "--pass-with-no-tests")
+    outs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [6, 0], outs[0][-2000:] + outs[1][-2000:]
+    assert "no tests discovered" in outs[0].splitlines()[-1]
+    assert "no test fell to this shard" in outs[1]
