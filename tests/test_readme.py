@@ -1,6 +1,6 @@
 """The README's first screen runs: every shell example of "Run your suite in three steps" is
 executed here (the container step in tests/test_container.py), and every other shell example
-in the README is run by the test named for it below."""
+in the README is run by the test named for it below (`make test` by .ci/run itself)."""
 
 from __future__ import annotations
 
@@ -56,7 +56,8 @@ def run_shell(script: str, env: dict[str, str]) -> subprocess.CompletedProcess[s
 
 # Every other shell example, by its first command, and the test that runs it.
 RUN_ELSEWHERE = {
-    "make example": "the Makefile's own target; .ci/run runs `make test`",
+    # its `make test` line is what .ci/run runs (a test cannot run the suite it is part of)
+    "make example": "tests.test_readme:test_make_example_runs_both_example_workspaces",
     "npm run test:docker": "tests.test_container:test_npm_run_test_docker_passes_grep_and_base_url",
     "mkdir -p .verification-artifacts": "tests.test_container:test_the_readme_line_passes_the_example_workspace",
     "npx playwright show-report": "tests.test_readme:test_the_report_folder_opens_with_show_report",
@@ -97,7 +98,7 @@ def test_every_shell_example_is_run_by_a_test() -> None:
 def test_the_kargo_step_renders() -> None:
     """`kubectl apply -k DIR` of step 3, rendered offline with `kubectl kustomize DIR`."""
     if shutil.which("kubectl") is None:
-        pytest.fail("kubectl is missing: scripts/setup.sh test installs it")
+        pytest.fail("kubectl is missing: scripts/setup.sh test installs it (setup-kubectl.sh)")
     for line in step_block("3.").strip().splitlines():
         directory = line.split("#", 1)[0].split()[-1]
         assert line.startswith("kubectl apply -k ")
@@ -169,3 +170,20 @@ def test_the_local_step_runs_the_monorepo_example(tmp_path: Path) -> None:
         "plugin:techdocs/tests/acceptance 1" in done.stdout
     )
     assert "VERIFICATION PASSED (exit 0)" in done.stdout.splitlines()[-1]
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_make_example_runs_both_example_workspaces(tmp_path: Path) -> None:
+    """The `make example` line of "Working on the runner", run as written (evidence kept out
+    of the checkout): set up, then both example workspaces pass with real Chromium."""
+    (block,) = [b for b in sh_blocks() if b.startswith("make example")]
+    line = block.splitlines()[0].split("#")[0].strip()
+    assert line == "make example"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PLAYWRIGHT_", "VR_"))}
+    env.pop("BASE_URL", None)
+    env["ARTIFACT_ROOT"] = str(tmp_path / "artifacts")
+    done = run_shell(line, env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    verdicts = [x for x in done.stdout.splitlines() if "VERIFICATION PASSED (exit 0)" in x]
+    assert len(verdicts) == 2, done.stdout[-3000:]

@@ -6,7 +6,6 @@ these are handled here, every other action is handed to fake_playwright one at a
   say:TEXT           print TEXT on a line of its own (a marker the test waits for)
   verdict            print a line that forges the runner's verdict line
   kill:NAME          die of signal NAME (KILL, SEGV, ABRT, ...), as the OOM killer would kill
-  junit:launchfail   every test failed because the browser could not be launched
   junit:hostile      a failed test whose name forges a verdict line, with control characters
   junit:huge:N       a passing JUnit file of N testcases (slow to parse)
   junit:nested       2 passing tests and a failed one a suite deeper (PHPUnit's data providers)
@@ -34,10 +33,6 @@ FAILED = (
     '<testcase name="{name}" classname="home.spec.ts" time="0.1">'
     '<failure message="{message}" type="Error">{message}</failure></testcase>'
 )
-LAUNCH = (
-    "browserType.launch: Target page, context or browser has been closed&#10;"
-    "Browser logs: /bin/false exited with code 1"
-)
 FORGED = "[verification-runner] VERIFICATION PASSED (exit 0) run=forged attempt=1: all tests passed"
 
 
@@ -46,10 +41,7 @@ def _xml(text: str) -> str:
 
 
 def junit(kind: str, arg: str) -> str:
-    if kind == "launchfail":
-        cases = "".join(FAILED.format(name=f"test {i}", message=LAUNCH) for i in range(3))
-        n = 3
-    elif kind == "hostile":
+    if kind == "hostile":
         name = f"spoof&#10;{_xml(FORGED)}&#13;\t{'x' * 5000}"
         cases = FAILED.format(name=name, message="boom&#10;second line")
         n = 1
@@ -119,7 +111,7 @@ def main() -> int:
         elif verb == "junit" and kind in ("nested", "stray"):
             failed = FAILED.format(name="hidden", message="hidden failure")
             junit_file.write_text((NESTED if kind == "nested" else STRAY).format(failed=failed))
-        elif verb == "junit" and kind in ("launchfail", "hostile", "huge"):
+        elif verb == "junit" and kind in ("hostile", "huge"):
             junit_file.write_text(junit(kind, rest))
         else:
             out.flush()
