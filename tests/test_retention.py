@@ -131,7 +131,21 @@ def _chattr_works() -> bool:
         return ok
 
 
-needs_chattr = pytest.mark.skipif(not _chattr_works(), reason="needs chattr +i on the temp fs")
+# The only test of retention's failed-deletion path. A developer's machine whose temporary
+# file system refuses `chattr +i` skips it, saying so; CI (CI=true) never skips it: there the
+# refusal fails the test (`test_chattr_works_in_ci`), so the path cannot go untested silently.
+IN_CI = os.environ.get("CI", "").lower() not in {"", "0", "false", "no"}
+needs_chattr = pytest.mark.skipif(
+    not IN_CI and not _chattr_works(), reason="needs chattr +i on the temp fs (CI fails instead)"
+)
+
+
+@pytest.mark.skipif(not IN_CI, reason="CI only: elsewhere needs_chattr skips and says why")
+def test_chattr_works_in_ci() -> None:
+    assert _chattr_works(), (
+        "chattr +i is refused on the temporary file system: retention's failed-deletion path "
+        "(test_failed_deletions_leave_a_consistent_tree_and_are_retried) would go untested"
+    )
 
 
 # -- the policy, pure -------------------------------------------------------------------------
