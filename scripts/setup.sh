@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up everything the runner and its tests need on a fresh Debian machine, idempotently.
 #   scripts/setup.sh          the runner, the Node side and a browser (enough for `make example`)
-#   scripts/setup.sh test     also what the test suite needs (nginx, podman and the offline base)
+#   scripts/setup.sh test     also what the test suite needs (nginx, podman, kubectl and the
+#                             offline base)
 # Each part lives in its own scripts/setup-*.sh and is fast when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +19,9 @@ if [ ! -x .venv/bin/python ] || [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; 
   echo "$digest" > "$stamp"
 fi
 
-for part in node package-managers nginx git-server registry podman faults; do
+for part in node package-managers nginx git-server registry podman faults kubectl; do
   case "$part:$want" in
-    nginx:run|git-server:run|registry:run|podman:run|faults:run) continue ;;
+    nginx:run|git-server:run|registry:run|podman:run|faults:run|kubectl:run) continue ;;
   esac
   if [ -f "scripts/setup-$part.sh" ]; then
     bash "scripts/setup-$part.sh"

@@ -81,7 +81,7 @@ def render(directory: str) -> tuple[Obj, ...]:
 def _kustomize(directory: str) -> str:
     kubectl = shutil.which("kubectl")
     if kubectl is None:
-        pytest.fail("kubectl is not on PATH: install it (kustomize v5 is built in) to render")
+        pytest.fail("kubectl is not on PATH: scripts/setup.sh test installs it (setup-kubectl.sh)")
     result = subprocess.run(
         [kubectl, "kustomize", str(KUSTOMIZE / directory)],
         capture_output=True,
