@@ -1,5 +1,5 @@
 # The two commands of the README. Everything else is a step of one of them.
-.PHONY: example test test-fast test-lowest setup setup-test setup-lowest lint typecheck pytest bench
+.PHONY: example test test-fast test-lowest setup setup-test setup-lowest lint typecheck pytest bench mutate
 
 # The fast tier: no browser, container, nginx, soak or fault matrix (the `slow` marker).
 FAST = not (browser or container or nginx or slow)
@@ -47,3 +47,10 @@ bench: setup
 	bash scripts/setup-nginx.sh && bash scripts/setup-git-server.sh  # bench/fetching.py serves Git
 	bash scripts/setup-package-managers.sh && bash scripts/setup-registry.sh  # bench/install.py
 	.venv/bin/python -m bench
+
+# Mutation testing of the modules where a surviving mutant is a false green or a leak
+# (scripts/mutate.py; README "Mutation testing"). Hours on a loaded 2-core machine: not part of
+# `make test` or CI. One module: make mutate MODULES=verdict
+mutate: setup-test
+	.venv/bin/pip install --quiet 'cosmic-ray>=8.7'
+	.venv/bin/python scripts/mutate.py $(MODULES)

@@ -22,6 +22,7 @@ per module; exit 1 when a mutant survived.
 
 from __future__ import annotations
 
+import ast
 import os
 import shutil
 import subprocess
@@ -52,6 +53,7 @@ MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
     "trees": ("runner/trees.py", ("tests/test_trees.py", "tests/test_workspace_config.py")),
 }
 PYTEST = ("-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "--hypothesis-seed=0")
+OWN_TESTS = ("--hypothesis-profile=mutate",)  # fewer examples per mutant (tests/conftest.py)
 
 _COMPARISONS_KEPT = (
     "Eq_NotEq|NotEq_Eq|Lt_LtE|LtE_Lt|Gt_GtE|GtE_Gt|Lt_GtE|GtE_Lt|Gt_LtE|LtE_Gt"
@@ -125,7 +127,7 @@ def run_tests(name: str, *, quick: bool) -> int:
     """cosmic-ray's test command, in the copy: the module's own tests, then (unless `quick`)
     the whole fast tier; 0 when the mutant survived both."""
     own = [f for f in MODULES[name][1] if Path(f.split("::")[0]).exists()]
-    stages = [own] if quick else [own, ["tests"]]
+    stages = [[*OWN_TESTS, *own]] if quick else [[*OWN_TESTS, *own], ["tests"]]
     for tests in stages:
         code = subprocess.run([sys.executable, *PYTEST, "-m", FAST, *tests], check=False).returncode
         if code != 0:
@@ -153,6 +155,7 @@ def mutate(name: str, *, quick: bool) -> int:
     cosmic("cosmic-ray", "init", str(config), str(session))
     cosmic("cr-filter-operators", str(session), str(config))
     cosmic("cr-filter-pragma", str(session))
+    _skip_annotations(session, tree / path)
     cosmic("cosmic-ray", "exec", str(config), str(session))
     report = cosmic("cr-report", "--show-diff", "--surviving-only", str(session))
     (work / f"{name}.txt").write_text(report, encoding="utf-8")
@@ -166,6 +169,40 @@ def mutate(name: str, *, quick: bool) -> int:
     )
     shutil.rmtree(tree)
     return survived
+
+
+def _annotations(source: str) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Where the module's annotations are, as ((line, col), (end line, end col)) spans."""
+    spans = []
+    for node in ast.walk(ast.parse(source)):
+        found: list[ast.expr | None] = []
+        if isinstance(node, ast.arg | ast.AnnAssign):
+            found.append(node.annotation)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found.append(node.returns)
+        for annotation in filter(None, found):
+            end = (annotation.end_lineno or annotation.lineno, annotation.end_col_offset or 0)
+            spans.append(((annotation.lineno, annotation.col_offset), end))
+    return spans
+
+
+def _skip_annotations(session: Path, module: Path) -> None:
+    """Skip mutants inside annotations: under `from __future__ import annotations` they are
+    never evaluated, so nothing can kill them (`str | None` made `str & None`)."""
+    import sqlite3  # noqa: PLC0415 - only here
+
+    spans = _annotations(module.read_text(encoding="utf-8"))
+    with sqlite3.connect(session) as db:
+        rows = db.execute(
+            "select job_id, start_pos_row, start_pos_col from mutation_specs where job_id not in "
+            "(select job_id from work_results)"
+        ).fetchall()
+        for job, row, col in rows:
+            if any(start <= (row, col) < end for start, end in spans):
+                db.execute(
+                    "insert into work_results (worker_outcome, output, job_id) values (?, ?, ?)",
+                    ("SKIPPED", "in an annotation: never evaluated", job),
+                )
 
 
 def _counts(session: Path) -> tuple[int, int]:

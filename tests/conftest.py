@@ -10,8 +10,12 @@ from pathlib import Path
 
 import psutil
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parents[1]
+# `make mutate` runs a module's tests once per mutant: a fifth of the examples there
+# (--hypothesis-profile=mutate); the explicit @example cases always run.
+settings.register_profile("mutate", max_examples=20)
 FAKE_PLAYWRIGHT = REPO / "tests" / "helpers" / "fake_playwright.py"
 
 

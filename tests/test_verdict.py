@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -137,3 +139,274 @@ def test_a_tree_that_executed_nothing_is_no_verification() -> None:
         ).reason
         == "all 2 tests passed"
     )
+
+
+def _results(
+    passed: int = 0, failed: int = 0, skipped: int = 0, flaky: tuple[str, ...] = (), msg: str = "x"
+) -> Results:
+    failures = tuple(FailedTest(f"t{i}", "a.spec.ts", "", msg) for i in range(failed))
+    total = passed + failed + skipped
+    return Results(total, passed, failed, skipped, failures, flaky, ("junit.xml",))
+
+
+LAUNCH = "browserType.launch: Executable doesn't exist"
+ROWS = [
+    # (facts, flaky policy, allow_no_tests) -> (code, the whole reason)
+    (
+        RunFacts(results=None, stopped_for="signal", stop_code=ExitCode.INTERRUPTED),
+        "pass",
+        True,
+        ExitCode.INTERRUPTED,
+        "interrupted (interrupted); no results were written",
+    ),
+    (
+        RunFacts(results=_results(2, 1), stopped_for="deadline"),
+        "pass",
+        True,
+        ExitCode.DEADLINE_EXCEEDED,
+        "the run deadline was exceeded; results so far: 2 passed, 1 failed",
+    ),
+    (
+        RunFacts(results=None, returncode=1, playwright_error="error: unknown option '--x'"),
+        "pass",
+        False,
+        ExitCode.CONFIG_ERROR,
+        "Playwright refused the arguments (error: unknown option '--x'); arguments after `run` "
+        "go to `playwright test`",
+    ),
+    (
+        RunFacts(
+            results=None,
+            returncode=1,
+            playwright_error='Project(s) "c" not found. Available projects: "central"',
+        ),
+        "pass",
+        False,
+        ExitCode.CONFIG_ERROR,
+        'Playwright refused the arguments (Project(s) "c" not found. Available projects: '
+        '"central"); arguments after `run` go to `playwright test`',
+    ),
+    (
+        RunFacts(
+            results=None,
+            returncode=1,
+            playwright_error="test.only not allowed due to the 'forbidOnly' option",
+        ),
+        "pass",
+        False,
+        ExitCode.CONFIG_ERROR,
+        "a focused test (test.only / describe.only) would narrow the verification to itself; "
+        "remove it: test.only not allowed due to the 'forbidOnly' option",
+    ),
+    (
+        RunFacts(results=_results(), returncode=0, empty_shard=True, discovered=0),
+        "pass",
+        False,
+        ExitCode.PASSED,
+        "no test fell to this shard (more shards than files)",
+    ),
+    (
+        RunFacts(results=_results(), returncode=None, empty_shard=True, discovered=0),
+        "pass",
+        False,
+        ExitCode.PASSED,
+        "no test fell to this shard (more shards than files)",
+    ),
+    (  # an empty shard whose Playwright failed is no pass
+        RunFacts(results=_results(), returncode=1, empty_shard=True, discovered=0),
+        "pass",
+        False,
+        ExitCode.NO_TESTS,
+        "no tests discovered",
+    ),
+    (
+        RunFacts(results=None, returncode=1, discovered=0),
+        "pass",
+        True,
+        ExitCode.PASSED,
+        "no tests discovered (allowed by ALLOW_NO_TESTS)",
+    ),
+    (
+        RunFacts(results=_results(), returncode=1, playwright_error="Error: boom", discovered=3),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "Playwright could not run the suite: Error: boom",
+    ),
+    (
+        RunFacts(results=None, returncode=1, playwright_error="Error: boom"),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "Playwright could not run the suite: Error: boom",
+    ),
+    (
+        RunFacts(results=None, returncode=-9),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the test process was killed by SIGKILL before it wrote results (out of memory?)",
+    ),
+    (
+        RunFacts(results=None, returncode=-11),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the test process was killed by SIGSEGV before it wrote results",
+    ),
+    (
+        RunFacts(results=None, returncode=-99),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the test process was killed by signal 99 before it wrote results",
+    ),
+    (
+        RunFacts(results=None, returncode=0),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "no usable test results: no results",
+    ),
+    (
+        RunFacts(results=None, returncode=1, results_error="junit.xml is empty"),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "no usable test results: junit.xml is empty",
+    ),
+    (
+        RunFacts(results=_results(), returncode=0, discovered=4),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "4 tests were discovered but the JUnit results hold no testcase",
+    ),
+    (
+        RunFacts(results=_results(failed=2, msg=LAUNCH), returncode=1, discovered=2),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        f"the browser could not be started, so 2 of 2 tests failed without testing anything: "
+        f"{LAUNCH}",
+    ),
+    (
+        RunFacts(results=_results(3, 1), returncode=1, discovered=4),
+        "pass",
+        False,
+        ExitCode.TESTS_FAILED,
+        "1 of 4 tests failed",
+    ),
+    (  # a failure wins over an exit 0
+        RunFacts(results=_results(3, 1), returncode=0, discovered=4),
+        "pass",
+        True,
+        ExitCode.TESTS_FAILED,
+        "1 of 4 tests failed",
+    ),
+    (
+        RunFacts(results=_results(3), returncode=0, discovered=4),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the JUnit results hold 3 of the 4 tests that were discovered: the results are incomplete",
+    ),
+    (  # exactly what was discovered
+        RunFacts(results=_results(4), returncode=0, discovered=4),
+        "pass",
+        False,
+        ExitCode.PASSED,
+        "all 4 tests passed",
+    ),
+    (
+        RunFacts(results=_results(4), returncode=-6, discovered=4),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the test process was killed by SIGABRT; the results are incomplete",
+    ),
+    (
+        RunFacts(results=_results(4), returncode=1, discovered=4),
+        "pass",
+        False,
+        ExitCode.TESTS_FAILED,
+        "Playwright exited 1 although the JUnit results show no failure; the failing signal "
+        "wins: an error outside any test (setup, teardown, webServer)",
+    ),
+    (
+        RunFacts(
+            results=_results(1, skipped=1), returncode=1, playwright_error="Error: in teardown"
+        ),
+        "pass",
+        False,
+        ExitCode.TESTS_FAILED,
+        "Playwright exited 1 although the JUnit results show no failure; the failing signal "
+        "wins: Error: in teardown",
+    ),
+    (
+        RunFacts(results=_results(skipped=3), returncode=0, discovered=3),
+        "pass",
+        False,
+        ExitCode.NO_TESTS,
+        "all 3 tests were skipped; nothing ran",
+    ),
+    (
+        RunFacts(results=_results(skipped=3), returncode=0, discovered=3),
+        "pass",
+        True,
+        ExitCode.PASSED,
+        "every test was skipped (allowed by ALLOW_NO_TESTS)",
+    ),
+    (
+        RunFacts(results=_results(2, skipped=1, flaky=("a", "b")), returncode=0),
+        "fail",
+        False,
+        ExitCode.TESTS_FAILED,
+        "2 flaky test(s) passed only on a retry (FLAKY_POLICY=fail)",
+    ),
+    (
+        RunFacts(results=_results(2, skipped=1, flaky=("a",)), returncode=0),
+        "pass",
+        False,
+        ExitCode.PASSED,
+        "all 2 tests passed, 1 flaky test(s) passed only on a retry",
+    ),
+    (
+        RunFacts(results=_results(1, skipped=1), returncode=None),
+        "pass",
+        False,
+        ExitCode.PASSED,
+        "all 1 tests passed",
+    ),
+]
+
+
+def test_every_row_of_the_decision_table() -> None:
+    """Each row's code and whole reason: a changed condition or sentence fails here."""
+    for facts, policy, allow, code, reason in ROWS:
+        verdict = decide(facts, flaky_policy=policy, allow_no_tests=allow)  # type: ignore[arg-type]
+        assert (verdict.code, verdict.reason) == (code, reason), facts
+        assert verdict.passed is (code is ExitCode.PASSED)
+        assert verdict.warnings == ()
+
+
+def test_flaky_warnings_name_each_flaky_test() -> None:
+    facts = RunFacts(results=_results(2, flaky=("a › one", "b › two")), returncode=0)
+    assert decide(facts, flaky_policy="pass", allow_no_tests=False).warnings == ()
+    warned = decide(facts, flaky_policy="warn", allow_no_tests=False)
+    assert warned.code is ExitCode.PASSED
+    assert warned.warnings == ("WARNING: 2 flaky test(s) passed only on a retry: a › one; b › two",)
+
+
+def test_facts_results_and_verdicts_are_values() -> None:
+    """Frozen: a phase that holds one cannot change what another phase judged."""
+    values = (
+        Verdict(ExitCode.PASSED, "all 1 tests passed"),
+        RunFacts(results=None),
+        _results(1),
+        FailedTest("t", "a.spec.ts", "", "x"),
+    )
+    for value in values:
+        field = dataclasses.fields(value)[0].name
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            setattr(value, field, None)
