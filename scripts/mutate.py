@@ -113,7 +113,7 @@ def _config(module: str, name: str, *, quick: bool) -> str:
     return (
         "[cosmic-ray]\n"
         f'module-path = "{module}"\n'
-        "timeout = 900.0\n"
+        "timeout = 300.0\n"  # a mutant that hangs a test is killed (counted so) after 5 min
         "excluded-modules = []\n"
         f"test-command = 'python scripts/mutate.py --test {name}{' --quick' if quick else ''}'\n"
         "[cosmic-ray.distributor]\n"
@@ -216,9 +216,57 @@ def _counts(session: Path) -> tuple[int, int]:
     return int(total), int(skipped)
 
 
+def recheck(name: str, *, quick: bool) -> int:
+    """Run only the last session's survivors of `name` again, against the tests as they are
+    now (after tests were added for them); return how many still survive. Mutants are found by
+    operator and occurrence, so the module itself must not have changed since."""
+    import json  # noqa: PLC0415 - only here
+    import sqlite3  # noqa: PLC0415
+
+    path = MODULES[name][0]
+    work = REPO / ".mutate"
+    with sqlite3.connect(work / f"{name}.sqlite") as db:
+        found = db.execute(
+            "select m.operator_name, m.occurrence, m.start_pos_row, m.start_pos_col from "
+            "work_results r join mutation_specs m using (job_id) where r.test_outcome = 'SURVIVED'"
+        ).fetchall()
+    spans = _annotations((REPO / path).read_text(encoding="utf-8"))
+    survivors = [
+        (op, occurrence)
+        for op, occurrence, row, col in found
+        if not any(start <= (row, col) < end for start, end in spans)  # skipped from now on
+    ]
+    tree = work / f"tree-{name}"
+    _copy_tree(tree)
+    env = {**os.environ, "PATH": f"{tree / '.venv' / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    command = f"python scripts/mutate.py --test {name}{' --quick' if quick else ''}"
+    left = []
+    for operator, occurrence in survivors:
+        done = subprocess.run(
+            [str(BIN / "cosmic-ray"), "mutate-and-test", path, operator, str(occurrence), command],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        result = json.loads(done.stdout)
+        if result.get("test_outcome") == "survived":
+            left.append(f"{operator} #{occurrence}\n{result.get('diff', '')}")
+    (work / f"{name}.recheck.txt").write_text("\n".join(left), encoding="utf-8")
+    print(
+        f"mutate {name}: {len(found)} survivors, {len(found) - len(survivors)} in annotations "
+        f"(skipped now), {len(survivors)} re-checked, {len(left)} still survive"
+    )
+    shutil.rmtree(tree)
+    return len(left)
+
+
 def main(names: list[str]) -> int:
     if names[:1] == ["--test"]:
         return run_tests(names[1], quick="--quick" in names)
+    if names[:1] == ["--recheck"]:
+        return 1 if recheck(names[1], quick=os.environ.get("MUTATE_QUICK") == "1") else 0
     unknown = sorted(set(names) - set(MODULES))
     if unknown:
         print(f"mutate: unknown module {', '.join(unknown)}; one of {', '.join(MODULES)}")

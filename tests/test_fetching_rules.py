@@ -4,6 +4,7 @@ that an option-looking value never reaches git's argument list."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from pathlib import Path
@@ -100,6 +101,7 @@ def test_hex_lengths(text: str, kind: Kind, abbreviation: bool) -> None:
     ("value", "allow_glob", "error"),
     [
         ("tests\x01x", False, "control characters"),
+        ("tests\x1fx", False, "control characters"),  # the last control character
         ("tests\\x", False, "backslashes"),
         ("!tests", False, "must not start with"),
         ("#tests", False, "must not start with"),
@@ -112,6 +114,9 @@ def test_hex_lengths(text: str, kind: Kind, abbreviation: bool) -> None:
 def test_a_relative_path_is_refused(value: str, allow_glob: bool, error: str) -> None:
     with pytest.raises(ValueError, match=re.escape(error)):
         check_relative_path(value, allow_glob=allow_glob)
+    if not allow_glob:  # the default
+        with pytest.raises(ValueError, match=re.escape(error)):
+            check_relative_path(value)
 
 
 @pytest.mark.parametrize(
@@ -194,6 +199,20 @@ def test_sparse_patterns_are_anchored_and_include_the_trees(extra: list[str]) ->
     assert "/suite/plugins/*/e2e-tests/" in patterns  # one pattern per glob, never joined
     assert all(f"/suite/{path}/" in patterns for path in extra)
     assert all(p.startswith(("/", "!/")) for p in patterns)
+
+
+def test_the_local_site_is_checked_out_when_the_run_serves_it() -> None:
+    def patterns(site: str | None) -> list[str]:
+        return sparse_patterns(subdir=".", central="t", plugin_globs=(), extra=(), site=site)
+
+    assert patterns("site") == ["/*", "!/*/", "/t/", "/site/"]
+    assert patterns(None) == ["/*", "!/*/", "/t/"]
+
+
+def test_an_unparseable_url_is_shown_as_such_and_a_revision_is_a_value() -> None:
+    assert display_url("https://[::1/x.git") == "(unparseable URL)"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Revision.parse("main").text = "other"  # type: ignore[misc]
 
 
 def test_a_dot_checks_out_the_whole_workspace() -> None:

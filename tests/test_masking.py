@@ -109,6 +109,7 @@ def test_short_values_and_json_literals_are_never_masked() -> None:
 def test_the_longest_secret_wins_and_every_line_of_a_multi_line_one() -> None:
     redactor = Redactor(["abcd", "abcdefgh", "line-one\nline-two"])
     assert redactor.text("xabcdefghx abcd") == f"x{MASK}x {MASK}"
+    assert redactor.bytes(b"xabcdefghx abcd") == b"x****x ****"  # bytes too: not "x****efghx"
     assert redactor.text("got line-two") == f"got {MASK}"
     assert redactor.bytes(b"got line-one\n") == f"got {MASK}\n".encode()
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -230,3 +231,76 @@ def test_a_json_report_nested_too_deeply_is_unreadable_not_a_crash(tmp_path: Pat
     50,000 deep raised RecursionError past `except ValueError` and lost the verdict."""
     deep = '{"config": {"metadata": ' + "[" * 50_000 + "]" * 50_000 + '}, "suites": []}'
     assert read_flaky_from_json(_write(tmp_path, "deep.json", deep)) == ()
+
+
+def test_each_failure_is_described_from_what_the_file_has(tmp_path: Path) -> None:
+    """Name, file, project and the message's first non-blank line (at most 300 characters),
+    taken from the attribute, else the element's text; a nameless case is "(unnamed)"."""
+    long = "x" * 400
+    text = (
+        '<testsuites><testsuite name="suite.spec.ts" hostname="central">'
+        '<testcase name="a" classname="a.spec.ts"><failure message="  first  "/></testcase>'
+        '<testcase name="b"><error>\n \n  from the text\nmore</error></testcase>'
+        f'<testcase classname="c.spec.ts"><failure message="{long}"/></testcase>'
+        '<testcase name="d" classname="d.spec.ts"><failure/></testcase>'
+        "</testsuite>"
+        '<testsuite name="other.spec.ts"><testcase name="e" classname="e.spec.ts">'
+        '<skipped/></testcase><testcase name="f" classname="f.spec.ts">'
+        '<flakyError message="once"/></testcase><testcase name="g"><flakyFailure/></testcase>'
+        "</testsuite></testsuites>"
+    )
+    results = read_junit([_write(tmp_path, "j.xml", text)])
+    assert (results.total, results.passed, results.failed, results.skipped) == (7, 2, 4, 1)
+    assert [(f.name, f.file, f.project, f.message) for f in results.failures] == [
+        ("a", "a.spec.ts", "central", "first"),
+        ("b", "suite.spec.ts", "central", "from the text"),
+        ("(unnamed)", "c.spec.ts", "central", "x" * 300),
+        ("d", "d.spec.ts", "central", ""),
+    ]
+    assert results.flaky == ("f.spec.ts › f", "other.spec.ts › g")  # no project: no brackets
+    assert results.sources == (str(tmp_path / "j.xml"),)
+    assert gc.isenabled()  # paused while reading, never left off
+
+
+def test_a_missing_file_or_a_directory_is_broken_not_a_crash(tmp_path: Path) -> None:
+    with pytest.raises(ResultsBroken, match="does not exist: the test run wrote no JUnit"):
+        read_junit([tmp_path / "missing.xml"])
+    (tmp_path / "dir.xml").mkdir()
+    with pytest.raises(ResultsBroken, match=r"cannot read .*dir\.xml"):
+        read_junit([tmp_path / "dir.xml"])
+    with pytest.raises(ResultsBroken, match="no JUnit file to read"):
+        read_junit([])
+
+
+def test_the_junit_files_own_flaky_tests_are_kept(tmp_path: Path) -> None:
+    results = read_junit([_write(tmp_path, "j.xml", PLAYWRIGHT_JUNIT)])
+    assert with_flaky(results, ("[x] other › t",)) is results
+    plain = read_junit(
+        [_write(tmp_path, "p.xml", '<testsuite name="s"><testcase name="t"/></testsuite>')]
+    )
+    assert with_flaky(plain, ()) is plain
+
+
+def test_flaky_tests_of_a_json_report_at_any_depth(tmp_path: Path) -> None:
+    report = {
+        "suites": [
+            {
+                "file": "a.spec.ts",
+                "specs": [{"title": "top", "tests": [{"status": "flaky"}]}, "not a spec"],
+                "suites": [
+                    {
+                        "file": "b.spec.ts",
+                        "specs": [
+                            {"title": "deep", "tests": [{"status": "flaky", "projectName": "p"}]}
+                        ],
+                    },
+                    {"specs": [{"tests": [{"status": "flaky"}]}]},
+                ],
+            },
+            "not a suite",
+        ]
+    }
+    path = _write(tmp_path, "r.json", json.dumps(report))
+    assert read_flaky_from_json(path) == ("a.spec.ts › top", "[p] b.spec.ts › deep", "a.spec.ts › ")
+    for bad in ("[]", '{"suites": {}}', "not json", '{"suites": [{"specs": {}}]}'):
+        assert read_flaky_from_json(_write(tmp_path, "bad.json", bad)) == ()

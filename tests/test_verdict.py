@@ -150,6 +150,15 @@ def _results(
 
 
 LAUNCH = "browserType.launch: Executable doesn't exist"
+LAUNCHES = Results(
+    2,
+    0,
+    2,
+    0,
+    (FailedTest("t0", "a.spec.ts", "", f"{LAUNCH} (first)"), FailedTest("t1", "a", "", LAUNCH)),
+    (),
+    ("junit.xml",),
+)
 ROWS = [
     # (facts, flaky policy, allow_no_tests) -> (code, the whole reason)
     (
@@ -247,6 +256,13 @@ ROWS = [
         ExitCode.INFRASTRUCTURE_ERROR,
         "the test process was killed by SIGKILL before it wrote results (out of memory?)",
     ),
+    (  # the smallest signal number: SIGHUP
+        RunFacts(results=None, returncode=-1),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the test process was killed by SIGHUP before it wrote results",
+    ),
     (
         RunFacts(results=None, returncode=-11),
         "pass",
@@ -283,12 +299,12 @@ ROWS = [
         "4 tests were discovered but the JUnit results hold no testcase",
     ),
     (
-        RunFacts(results=_results(failed=2, msg=LAUNCH), returncode=1, discovered=2),
+        RunFacts(results=LAUNCHES, returncode=1, discovered=2),
         "pass",
         False,
         ExitCode.INFRASTRUCTURE_ERROR,
         f"the browser could not be started, so 2 of 2 tests failed without testing anything: "
-        f"{LAUNCH}",
+        f"{LAUNCH} (first)",  # the first failure's message
     ),
     (
         RunFacts(results=_results(3, 1), returncode=1, discovered=4),
@@ -317,6 +333,13 @@ ROWS = [
         False,
         ExitCode.PASSED,
         "all 4 tests passed",
+    ),
+    (
+        RunFacts(results=_results(4), returncode=-1, discovered=4),
+        "pass",
+        False,
+        ExitCode.INFRASTRUCTURE_ERROR,
+        "the test process was killed by SIGHUP; the results are incomplete",
     ),
     (
         RunFacts(results=_results(4), returncode=-6, discovered=4),

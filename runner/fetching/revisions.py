@@ -44,7 +44,10 @@ class Revision:
             return cls(lowered, Kind.FULL_SHA)
         if not _REF.fullmatch(text) or text.endswith((".lock", "/", ".")):
             raise ValueError("expected a commit id (at least 4 hex digits), a tag or a branch name")
-        hexish = bool(_HEX.fullmatch(lowered)) and MIN_ABBREV <= len(lowered) < 40
+        # At most 39 hex digits: 40 (or 64) were a full commit id above, so `< 40`, `<= 40` and
+        # `< 41` cannot differ here (equivalent mutants; tests/test_fetching_rules.py pins 39-41).
+        shorter_than_a_sha = len(lowered) < 40  # pragma: no mutate
+        hexish = bool(_HEX.fullmatch(lowered)) and len(lowered) >= MIN_ABBREV and shorter_than_a_sha
         return cls(text, Kind.REF, could_be_abbreviation=hexish)
 
 
@@ -54,7 +57,8 @@ def is_scp_like(url: str) -> bool:
 
 def check_repo_url(url: str) -> str:
     """TESTS_REPO: an https, http or ssh URL (or ssh's user@host:path); ValueError otherwise."""
-    if any(c.isspace() or ord(c) < 0x20 for c in url):
+    # isspace() already holds 0x1c-0x20, so `< 31` and `< 33` cannot differ (equivalent mutants).
+    if any(c.isspace() or ord(c) < 0x20 for c in url):  # pragma: no mutate
         raise ValueError("must not contain spaces or control characters")
     if url.startswith("-"):
         raise ValueError("must not start with '-'")
