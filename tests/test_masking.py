@@ -7,6 +7,7 @@ runner; these pin each rule, so that a changed rule (a mutant, `make mutate`) fa
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 import os
@@ -64,6 +65,11 @@ SECRET = 'sk-"live\\7f3a-Grüße'  # noqa: S105 - quotes, a backslash, non-ASCII
 def test_built_in_secret_names(name: str, secret: bool) -> None:
     assert is_secret_name(name) is secret
     assert SecretNames()(name) is secret
+
+
+def test_secret_names_are_a_value() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        SecretNames().extra = ("X",)  # type: ignore[misc]
 
 
 def test_extra_and_excluded_names_are_case_insensitive_patterns() -> None:
@@ -151,6 +157,20 @@ def test_safe_cut_never_splits_a_secret(start: int) -> None:
     assert Redactor(["SECRET-77"]).safe_cut(line) == expected
 
 
+def test_safe_cut_looks_past_a_secret_before_the_cut() -> None:
+    """A short secret ends before the cut and a longer one lies across it: the cut moves
+    after the longer one (stopping at the first match would split it)."""
+    redactor = Redactor(["wxyz", "abcdefgh"])
+    assert redactor.safe_cut(b"0" * 7 + b"wxyzabcdefgh" + b"0") == 19
+
+
+def test_safe_cut_at_a_secret_that_starts_on_it() -> None:
+    """A secret whose escaped forms are longer (a quote: &quot;) holds back more: its raw form
+    can start exactly on the cut, and is then written with what follows, not now."""
+    redactor = Redactor(['ab"cd'])  # the longest form, ab&quot;cd, is 10 bytes
+    assert redactor.safe_cut(b"0" * 9 + b'ab"cd' + b"0" * 4) == 9
+
+
 def test_safe_cut_holds_back_one_less_than_the_longest_form() -> None:
     redactor = Redactor(["abcdef"])
     assert redactor.safe_cut(b"0123456789") == 10 - 5
@@ -173,8 +193,7 @@ def test_models_and_data_are_masked_in_every_string_keys_too() -> None:
     model = _Model(name="tok-9f8e!", items=["tok-9f8e"], nested={"k": "tok-9f8e"}, count=7)
     masked = redactor.model(model)
     assert masked == _Model(name=f"{MASK}!", items=[MASK], nested={"k": MASK}, count=7)
-    assert json.loads(redactor.json(model))["name"] == f"{MASK}!"
-    assert redactor.json(model).endswith("}\n")
+    assert redactor.json(model) == masked.model_dump_json(indent=2) + "\n"  # as every file
     assert Redactor().model(model) is model
 
 

@@ -3,7 +3,9 @@ the same refusals through the real CLI."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -11,7 +13,7 @@ import pytest
 from runner.config.commalist import comma_list
 from runner.contract.errors import ConfigError
 from runner.trees import DEFAULT_TEST_MATCH, check_trees, spec_matcher
-from tests.conftest import REPO
+from tests.conftest import REPO, runner_command
 
 CENTRAL = "apps/backstage/tests/acceptance"
 GLOB = "apps/backstage/plugins/*/tests/acceptance"
@@ -101,12 +103,44 @@ def test_empty_trees(workspace: Path) -> None:
         ("x/c.e2e.ts", "**/*.e2e.ts, *.spec.ts", True),
         ("a.spec.ts", "**/*.e2e.ts", False),
         ("a.spec.mjs", "*.spec.@(ts|mjs)", True),
+        ("a.spec.ts", "*.spec.@(ts|mjs)", True),  # the first alternative too
+        ("a.spec.js", "*.spec.@(ts|mjs)", False),
+        ("x/c.e2e.ts", "*.e2e.ts", True),  # `**/` in front, as minimatch's matchBase
+        ("ae2e.ts", "*.e2e.ts", False),  # the dot after `*` counts
+        ("a1.spec.ts", "a?.spec.ts", True),
+        ("a/.spec.ts", "a?.spec.ts", False),  # `?` is one character, never `/`
+        ("a12.spec.ts", "a?.spec.ts", False),
+        ("foo/a/b.ts", "foo**.ts", True),  # `**` not before `/` crosses directories
+        ("fooXts", "foo**.ts", False),
     ],
 )
 def test_spec_files_are_what_test_match_says(
     path: str, test_match: str | None, is_spec: bool
 ) -> None:
     assert spec_matcher(comma_list(test_match))(path) is is_spec
+
+
+@pytest.mark.parametrize("test_match", ["**/*.spec.{ts,js}", "*.spec.@(ts", "{a,b}/x.ts"])
+def test_a_brace_split_by_the_comma_is_exit_2_not_a_hang(test_match: str) -> None:
+    """TEST_MATCH is split at commas (as config/trees.ts splits it), so `{ts,js}` became
+    `*.spec.{ts` and `js}`, and the glob translation looped for ever on the unclosed brace:
+    the runner hung before it ran anything."""
+    done = subprocess.run(
+        [*runner_command(), "identity"],
+        env={"PATH": os.environ["PATH"], "TEST_MATCH": test_match},
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done
+    assert "opens a {...} or @(...) it does not close" in done.stderr
+    assert "write *.spec.@(ts|js)" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_an_unclosed_brace_is_a_plain_character() -> None:
+    assert spec_matcher(("*.spec.{ts",))("a.spec.{ts")  # never reached through Settings
 
 
 def test_the_default_test_match_is_the_configs() -> None:

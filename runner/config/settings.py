@@ -424,6 +424,12 @@ class Settings(BaseSettings):
     def _test_globs(cls, value: str | None) -> str | None:
         if value is not None and not comma_list(value):
             raise ValueError("expected comma-separated globs, e.g. **/*.e2e.ts,**/*.spec.ts")
+        for glob in comma_list(value or ""):
+            if glob.count("{") != glob.count("}") or glob.count("@(") > glob.count(")"):
+                raise ValueError(
+                    f"{glob!r} opens a {{...}} or @(...) it does not close: a comma separates "
+                    "globs here, so write *.spec.@(ts|js), not *.spec.{ts,js}"
+                )
         return None if value is None else ",".join(comma_list(value))
 
     @property
