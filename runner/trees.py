@@ -142,8 +142,8 @@ def _plugin_trees(
     except OSError as exc:  # a directory that cannot be listed: root lists any, so no test
         # provokes it short of a failing disk (the `or` survives mutation testing for that)
         raise ConfigError(
-            f"{what}: cannot list {parent}: {exc.strerror or exc}"
-        ) from exc  # pragma: no mutate
+            f"{what}: cannot list {parent}: {exc.strerror or exc}"  # pragma: no mutate
+        ) from exc
     trees = []
     for entry in entries:
         if not (entry.is_dir() or entry.is_symlink()):

@@ -10,11 +10,14 @@ files run first (`-x`: most mutants die in seconds); a mutant they miss then mee
 fast tier, so a survivor is one that every fast test lets through.
 
 Only the mutations that say something run: a binary operator becomes + or - (not each of
-eleven operators), a comparison is negated or moved across its boundary. An equivalent mutant
-is marked `# pragma: no mutate` on its line, with a comment that says why nothing can kill it.
+eleven operators), a comparison is negated or moved across its boundary; nothing inside an
+annotation (never evaluated). An equivalent mutant is marked `# pragma: no mutate` on its line,
+with a comment that says why nothing can kill it.
 
     python scripts/mutate.py [MODULE ...]      # names from MODULES; default all
     MUTATE_QUICK=1 ...                         # the module's own tests only (a first look)
+    python scripts/mutate.py --recheck MODULE  # only the last run's survivors, against the tests
+                                               # as they are now (the module unchanged since)
 
 Writes .mutate/<module>.txt (cr-report: every survivor with its diff) and prints a summary line
 per module; exit 1 when a mutant survived.

@@ -259,7 +259,13 @@ def test_each_failure_is_described_from_what_the_file_has(tmp_path: Path) -> Non
     ]
     assert results.flaky == ("f.spec.ts › f", "other.spec.ts › g")  # no project: no brackets
     assert results.sources == (str(tmp_path / "j.xml"),)
-    assert gc.isenabled()  # paused while reading, never left off
+    assert gc.isenabled()  # paused while reading, then as it was: on
+    gc.disable()
+    try:
+        read_junit([_write(tmp_path, "j.xml", text)])
+        assert not gc.isenabled()  # or off
+    finally:
+        gc.enable()
 
 
 def test_a_missing_file_or_a_directory_is_broken_not_a_crash(tmp_path: Path) -> None:
@@ -304,3 +310,14 @@ def test_flaky_tests_of_a_json_report_at_any_depth(tmp_path: Path) -> None:
     assert read_flaky_from_json(path) == ("a.spec.ts › top", "[p] b.spec.ts › deep", "a.spec.ts › ")
     for bad in ("[]", '{"suites": {}}', "not json", '{"suites": [{"specs": {}}]}'):
         assert read_flaky_from_json(_write(tmp_path, "bad.json", bad)) == ()
+
+
+def test_a_stray_testcase_keeps_the_name_and_project_of_its_nearest_suite(tmp_path: Path) -> None:
+    text = (
+        '<testsuites><testsuite name="outer.spec.ts" hostname="central">'
+        '<testsuite name="inner.spec.ts" hostname="plugin:x"><properties>'
+        '<testcase name="stray"><failure message="boom"/></testcase>'
+        "</properties></testsuite></testsuite></testsuites>"
+    )
+    (failure,) = read_junit([_write(tmp_path, "j.xml", text)]).failures
+    assert (failure.name, failure.file, failure.project) == ("stray", "inner.spec.ts", "plugin:x")

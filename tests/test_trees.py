@@ -84,7 +84,8 @@ def test_symlinks_to_nowhere_or_out_of_the_workspace_are_refused(
 
 def test_empty_trees(workspace: Path) -> None:
     empty_plugin = workspace / "apps/backstage/plugins/search/tests/acceptance"
-    empty_plugin.mkdir(parents=True)
+    (empty_plugin / "node_modules" / "dep").mkdir(parents=True)  # a dependency's specs: none
+    (empty_plugin / "node_modules" / "dep" / "x.spec.ts").write_text("")
     assert any("plugin:search) holds no spec file" in line for line in _check(workspace))
     (workspace / CENTRAL / "home.spec.ts").unlink()
     with pytest.raises(ConfigError, match="while plugin trees do"):

@@ -260,7 +260,10 @@ def _first_line(text: str) -> str:
 def _reachable_count(root: ET.Element) -> int:
     """Testcases that are children of the suites junitparser walks (findall by a plain tag
     runs in C: this costs a few milliseconds for 100,000 testcases)."""
-    count, suites = 0, [root] if root.tag == "testsuite" else root.findall("testsuite")
+    # A count off by one only sends the file down the slow path, which finds no stray to move
+    # and returns the same tree: that mutant cannot be told apart by what is read.
+    count = 0  # pragma: no mutate
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
     while suites:
         suite = suites.pop()
         count += len(suite.findall("testcase"))
