@@ -11,7 +11,13 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 
 from runner.cli import main
-from runner.judging.results import ResultsBroken, read_flaky_from_json, read_junit, with_flaky
+from runner.judging.results import (
+    FailedTest,
+    ResultsBroken,
+    read_flaky_from_json,
+    read_junit,
+    with_flaky,
+)
 from tests.strategies import junit_layouts
 
 PLAYWRIGHT_JUNIT = """<?xml version="1.0" encoding="UTF-8"?>
@@ -272,7 +278,7 @@ def test_a_missing_file_or_a_directory_is_broken_not_a_crash(tmp_path: Path) -> 
     with pytest.raises(ResultsBroken, match="does not exist: the test run wrote no JUnit"):
         read_junit([tmp_path / "missing.xml"])
     (tmp_path / "dir.xml").mkdir()
-    with pytest.raises(ResultsBroken, match=r"cannot read .*dir\.xml"):
+    with pytest.raises(ResultsBroken, match=r"cannot read .*dir\.xml: Is a directory$"):
         read_junit([tmp_path / "dir.xml"])
     with pytest.raises(ResultsBroken, match="no JUnit file to read"):
         read_junit([])
@@ -321,3 +327,24 @@ def test_a_stray_testcase_keeps_the_name_and_project_of_its_nearest_suite(tmp_pa
     )
     (failure,) = read_junit([_write(tmp_path, "j.xml", text)]).failures
     assert (failure.name, failure.file, failure.project) == ("stray", "inner.spec.ts", "plugin:x")
+
+
+def test_a_failure_is_described_in_one_line() -> None:
+    assert (
+        FailedTest("t", "a.spec.ts", "central", "boom").describe()
+        == "[central] a.spec.ts › t: boom"
+    )
+    assert FailedTest("t", "a.spec.ts", "", "").describe() == "a.spec.ts › t"
+
+
+def test_a_nested_suite_beside_a_stray_keeps_its_project(tmp_path: Path) -> None:
+    """Moving a stray must leave the suites junitparser reaches where they are: a nested
+    suite's failure keeps the project of the suite it is in."""
+    text = (
+        '<testsuites><testsuite name="A" hostname="central"><testsuite name="B">'
+        '<testcase name="x" classname="c"><failure message="m"/></testcase></testsuite>'
+        '<properties><testcase name="stray" classname="s"/></properties></testsuite></testsuites>'
+    )
+    results = read_junit([_write(tmp_path, "j.xml", text)])
+    assert (results.total, results.failed) == (2, 1)
+    assert results.failures[0].project == "central"

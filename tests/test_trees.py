@@ -86,6 +86,11 @@ def test_empty_trees(workspace: Path) -> None:
     empty_plugin = workspace / "apps/backstage/plugins/search/tests/acceptance"
     (empty_plugin / "node_modules" / "dep").mkdir(parents=True)  # a dependency's specs: none
     (empty_plugin / "node_modules" / "dep" / "x.spec.ts").write_text("")
+    nested = workspace / "apps/backstage/plugins/catalog/tests/acceptance/deeper/still"
+    nested.mkdir(parents=True)
+    (nested / "n.spec.ts").write_text("")  # a tree whose only specs are deeper down has specs
+    (workspace / "apps/backstage/plugins/catalog/tests/acceptance/c.spec.js").unlink()
+    assert not any("plugin:catalog) holds no spec file" in line for line in _check(workspace))
     assert any("plugin:search) holds no spec file" in line for line in _check(workspace))
     (workspace / CENTRAL / "home.spec.ts").unlink()
     with pytest.raises(ConfigError, match="while plugin trees do"):
@@ -113,6 +118,8 @@ def test_empty_trees(workspace: Path) -> None:
         ("a12.spec.ts", "a?.spec.ts", False),
         ("foo/a/b.ts", "foo**.ts", True),  # `**` not before `/` crosses directories
         ("fooXts", "foo**.ts", False),
+        ("a.spec.ts", "*.@(spec|test).ts", True),  # what follows a group is read too
+        ("a.spects", "*.@(spec|test).ts", False),
     ],
 )
 def test_spec_files_are_what_test_match_says(

@@ -176,7 +176,9 @@ def _reachable_tree(source: str) -> ET.ElementTree[ET.Element]:
     root = tree.getroot()
     if root.tag not in ("testsuites", "testsuite"):
         return tree  # junitparser refuses it: not JUnit
-    if _reachable_count(root) == sum(1 for _ in root.iter("testcase")):
+    # A count off by one (these mutants) only sends the file down the slow path below, which
+    # finds no stray and leaves the tree as it is.
+    if _reachable_count(root) == sum(1 for _ in root.iter("testcase")):  # pragma: no mutate
         return tree  # every testcase sits in a suite junitparser walks: the usual case
     strays: list[tuple[ET.Element | None, ET.Element, ET.Element]] = []
     stack: list[tuple[ET.Element, bool, ET.Element | None]] = [(root, True, None)]
