@@ -348,3 +348,12 @@ def test_a_nested_suite_beside_a_stray_keeps_its_project(tmp_path: Path) -> None
     results = read_junit([_write(tmp_path, "j.xml", text)])
     assert (results.total, results.failed) == (2, 1)
     assert results.failures[0].project == "central"
+
+
+def test_the_first_of_several_failures_of_a_testcase_is_its_message(tmp_path: Path) -> None:
+    text = (
+        '<testsuite name="s"><testcase name="t" classname="c">'
+        '<failure message="first"/><error message="second"/></testcase></testsuite>'
+    )
+    (failure,) = read_junit([_write(tmp_path, "j.xml", text)]).failures
+    assert failure.message == "first"

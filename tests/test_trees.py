@@ -3,6 +3,7 @@ the same refusals through the real CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -44,7 +45,18 @@ def _check(workspace: Path, central: str = CENTRAL, glob: str = GLOB, **kw: bool
 
 
 def test_the_example_layout_passes(workspace: Path) -> None:
+    (workspace / "apps/backstage/plugins/README.md").write_text("")  # a file, sorted first
     assert _check(workspace) == ["central", "plugin:catalog"]
+    tree = check_trees(
+        workspace,
+        CENTRAL,
+        comma_list(GLOB),
+        glob_is_explicit=False,
+        allow_no_tests=False,
+        say=print,
+    )[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        tree.project = "other"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
