@@ -150,33 +150,37 @@ def test_without_secrets_nothing_changes_and_nothing_is_held_back() -> None:
 
 @pytest.mark.parametrize("start", range(16))
 def test_safe_cut_never_splits_a_secret(start: int) -> None:
-    """16 bytes of a line that goes on, the secret starting at `start`: the cut is 16 - 8 unless
-    a whole secret lies across it (then after it); a secret not yet complete is held back."""
-    line = (b"x" * start + b"SECRET-77" + b"y" * 20)[:16]
-    expected = start + 9 if start < 8 else 8
-    assert Redactor(["SECRET-77"]).safe_cut(line) == expected
+    """16 bytes of a line that goes on, a secret starting at `start` (whole, or cut off at the
+    end): what is written now never ends inside it."""
+    secret = b"SECRET-77"
+    line = (b"x" * start + secret + b"y" * 20)[:16]
+    at = Redactor([secret.decode()]).safe_cut(line)
+    assert 0 <= at <= len(line)
+    assert not start < at < start + len(secret), at
+
+
+def test_safe_cut_holds_back_one_less_than_the_longest_form() -> None:
+    """A secret of 8 bytes or more (no whole-word rule) holds back 8: one more than its length
+    less one, since a short secret's whole-word match needs the byte after it too."""
+    redactor = Redactor(["abcdefgh"])
+    assert redactor.safe_cut(b"0123456789") == 10 - 8
+    assert redactor.safe_cut(b"0123") == 0
+    assert redactor.safe_cut(b"012345abcdefgh9") == 14  # a whole secret across the cut
+    assert redactor.safe_cut(b"abcdefgh" + b"0" * 20) == 28 - 8
 
 
 def test_safe_cut_looks_past_a_secret_before_the_cut() -> None:
-    """A short secret ends before the cut and a longer one lies across it: the cut moves
-    after the longer one (stopping at the first match would split it)."""
-    redactor = Redactor(["wxyz", "abcdefgh"])
-    assert redactor.safe_cut(b"0" * 7 + b"wxyzabcdefgh" + b"0") == 19
+    """A secret ends before the cut and a longer one lies across it: the cut moves after the
+    longer one (stopping at the first match would split it)."""
+    redactor = Redactor(["wxyz1234", "abcdefghij"])
+    assert redactor.safe_cut(b"wxyz1234abcdefghij00") == 18
 
 
 def test_safe_cut_at_a_secret_that_starts_on_it() -> None:
     """A secret whose escaped forms are longer (a quote: &quot;) holds back more: its raw form
     can start exactly on the cut, and is then written with what follows, not now."""
-    redactor = Redactor(['ab"cd'])  # the longest form, ab&quot;cd, is 10 bytes
-    assert redactor.safe_cut(b"0" * 9 + b'ab"cd' + b"0" * 4) == 9
-
-
-def test_safe_cut_holds_back_one_less_than_the_longest_form() -> None:
-    redactor = Redactor(["abcdef"])
-    assert redactor.safe_cut(b"0123456789") == 10 - 5
-    assert redactor.safe_cut(b"0123") == 0
-    assert redactor.safe_cut(b"0123456abcdef") == 13  # a whole secret across the cut
-    assert redactor.safe_cut(b"abcdef" + b"0" * 20) == 26 - 5
+    redactor = Redactor(['ab"cdefg'])  # the longest form, ab&quot;cdefg, is 13 bytes
+    assert redactor.safe_cut(b"0" * 13 + b'ab"cdefg' + b"0" * 5) == 13
 
 
 class _Model(BaseModel):
