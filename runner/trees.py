@@ -54,7 +54,9 @@ def _glob_regex(glob: str) -> str:
             i += 1
         elif (glob[i] == "{" or glob.startswith("@(", i)) and (
             close := glob.find("}" if glob[i] == "{" else ")", i)
-        ) > i:  # unclosed (Settings refuses it): a plain character, never a loop without end
+            # Unclosed (Settings refuses it): a plain character, never a loop without end. find()
+            # cannot return i itself (glob[i] is "{" or "@"), so `>= i` is the same (equivalent).
+        ) > i:  # pragma: no mutate
             opened = 1 if glob[i] == "{" else 2
             alternatives = re.split(r"[,|]", glob[i + opened : close])
             out.append("(?:" + "|".join(re.escape(a) for a in alternatives) + ")")
@@ -140,8 +142,9 @@ def _plugin_trees(
         return []  # the default layout, in a workspace without plugins
     try:
         entries = sorted(parent.iterdir())
-    except OSError as exc:  # a directory that cannot be listed: root lists any, so no test
-        # provokes it short of a failing disk (the `or` survives mutation testing for that)
+    # A directory that cannot be listed: root lists any, so no test provokes it short of a
+    # failing disk; this handler's mutants (no handler, `and` for `or`) survive for that.
+    except OSError as exc:  # pragma: no mutate
         raise ConfigError(
             f"{what}: cannot list {parent}: {exc.strerror or exc}"  # pragma: no mutate
         ) from exc
