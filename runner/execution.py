@@ -100,7 +100,11 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         warning = rollouts_warning(analysis_run_uid(settings.analysis_run_uid, settings.job_name))
         if warning:
             sink.say(warning)
-        metadata = metadata.with_kargo(kube.promotion_of(settings, sink.say))
+        found = kube.from_the_api(settings, sink.say)
+        metadata = metadata.with_kargo(found.kargo)
+        kube.bound_by_the_job(
+            ctx.deadline, found.job_time_left, settings.kill_grace_seconds, sink.say
+        )
         write_metadata(layout.metadata, metadata, sink.redactor)
         target.check_target(settings)  # before the fetch: a Kargo run must name its target
         fetched = workspace_of.fetch_tests(ctx, undo)

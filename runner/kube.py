@@ -18,6 +18,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +27,11 @@ from runner.contract import jsontext
 if TYPE_CHECKING:
     from runner.config.settings import Settings
 
+from runner.processes.bounds import Deadline
 from runner.processes.walltime import TimedOut, within
 
 TIMEOUT = 5.0
+JOB_DEADLINE_MARGIN = 50.0  # seconds, plus KILL_GRACE_SECONDS: see bound_by_the_job
 AR_NAME = "analysisrun.argoproj.io/name"
 PROMOTION = "kargo.akuity.io/promotion"
 STAGE = "kargo.akuity.io/stage"
@@ -96,10 +99,59 @@ class ApiClient:
         return data
 
 
-def lookup(client: ApiClient, namespace: str, job_name: str) -> KargoContext:
+@dataclass(frozen=True)
+class FromTheApi:
+    kargo: KargoContext | None = None
+    job_time_left: float | None = None  # seconds to the Job's activeDeadlineSeconds
+
+
+def read_job(client: ApiClient, namespace: str, job_name: str) -> dict[str, Any]:
+    ns = urllib.parse.quote(namespace, safe="")
+    return client.get(
+        f"/apis/batch/v1/namespaces/{ns}/jobs/{urllib.parse.quote(job_name, safe='')}"
+    )
+
+
+def job_time_left(job: dict[str, Any], now: datetime) -> float | None:
+    """Seconds from `now` until Kubernetes ends the Job: `status.startTime` (RFC 3339, set when
+    the Job first starts, kept when a pod is replaced) + `spec.activeDeadlineSeconds`. None when
+    either is missing: nothing bounds the run but its own deadline."""
+    spec, status = job.get("spec"), job.get("status")
+    limit = spec.get("activeDeadlineSeconds") if isinstance(spec, dict) else None
+    start = status.get("startTime") if isinstance(status, dict) else None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        return None
+    if not isinstance(start, str):
+        return None
+    try:
+        started = datetime.fromisoformat(start)
+    except ValueError:
+        return None
+    started = started if started.tzinfo else started.replace(tzinfo=UTC)
+    return (started + timedelta(seconds=limit) - now).total_seconds()
+
+
+def bound_by_the_job(
+    deadline: Deadline, left: float | None, grace: float, say: Callable[[str], None]
+) -> None:
+    """The run's deadline counts from this pod's start, activeDeadlineSeconds from the Job's: a
+    pod that replaced an evicted one late in the run would be killed before its verdict. The
+    run ends JOB_DEADLINE_MARGIN + KILL_GRACE_SECONDS before the Job does: time to stop the
+    tests and write the verdict (60 s with the default grace, as lint's run-deadline rule)."""
+    if left is None:
+        return
+    margin = JOB_DEADLINE_MARGIN + grace
+    why = f"the Job's activeDeadlineSeconds ends in {left:.0f}s, less {margin:.0f}s for the verdict"
+    if deadline.bound(left - margin, why):
+        say(f"run deadline bounded: {why}")
+
+
+def lookup(
+    client: ApiClient, namespace: str, job_name: str, job: dict[str, Any] | None = None
+) -> KargoContext:
     """Job -> AnalysisRun -> promotion, stage and freight collection."""
     ns = urllib.parse.quote(namespace, safe="")
-    job = client.get(f"/apis/batch/v1/namespaces/{ns}/jobs/{urllib.parse.quote(job_name, safe='')}")
+    job = read_job(client, namespace, job_name) if job is None else job
     run_name = _meta(job, "annotations").get(AR_NAME)
     if not run_name:
         raise LookupFailed(f"job {job_name} has no {AR_NAME} annotation: not started by Argo")
@@ -116,31 +168,34 @@ def lookup(client: ApiClient, namespace: str, job_name: str) -> KargoContext:
     )
 
 
-def promotion_of(settings: Settings, say: Callable[[str], None]) -> KargoContext | None:
-    """The promotion behind this Job, when the settings allow a look and say where; any
-    problem is said in one line and None returned: the lookup never fails a verification."""
+def from_the_api(settings: Settings, say: Callable[[str], None]) -> FromTheApi:
+    """The promotion behind this Job and the time the Job has left, when the settings allow a
+    look and say where; any problem is said in one line: the lookup never fails a verification."""
     if not (
         settings.lookup_promotion
         and settings.kubernetes_service_host
         and settings.pod_namespace
         and settings.job_name
     ):
-        return None
+        return FromTheApi()
+    left = None
     try:
         client = ApiClient.in_cluster(
             settings.kubernetes_service_host,
             settings.kubernetes_service_port,
             settings.service_account_dir,
         )
-        found = lookup(client, settings.pod_namespace, settings.job_name)
+        job = read_job(client, settings.pod_namespace, settings.job_name)
+        left = job_time_left(job, datetime.now(UTC))
+        found = lookup(client, settings.pod_namespace, settings.job_name, job)
     except LookupFailed as exc:
         say(f"promotion lookup skipped: {exc} (LOOKUP_PROMOTION=false silences this)")
-        return None
+        return FromTheApi(job_time_left=left)
     say(
         f"verifying promotion {found.promotion or '(none: a reverification)'} of stage "
         f"{found.stage or '?'} (AnalysisRun {found.analysis_run})"
     )
-    return found
+    return FromTheApi(kargo=found, job_time_left=left)
 
 
 def _meta(obj: dict[str, Any], key: str) -> dict[str, str]:

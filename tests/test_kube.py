@@ -9,17 +9,20 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
+from runner.kube import job_time_left
 from tests.conftest import REPO, FakeNpx, runner_command
 
+AR_ANNOTATION = "analysisrun.argoproj.io/name"
 NS, JOB, AR = "backstage", "3f2b1c4d-5e6f-4a8b-9c0d-112233445566.acceptance.1", "test.01jd8x.abc"
 OBJECTS = {
     f"/apis/batch/v1/namespaces/{NS}/jobs/{JOB}": {
-        "metadata": {"name": JOB, "annotations": {"analysisrun.argoproj.io/name": AR}}
+        "metadata": {"name": JOB, "annotations": {AR_ANNOTATION: AR}}
     },
     f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/analysisruns/{AR}": {
         "metadata": {
@@ -33,6 +36,29 @@ OBJECTS = {
     },
 }
 TRICKLE = "trickling-job"
+# Jobs whose pod was replaced late: the Job started long ago (JOB_LEFT: seconds it has left).
+JOB_LEFT = {"late-job": 55, "spent-job": 10}
+
+
+def _late_job(path: str) -> dict[str, object] | None:
+    """A Job as the API server returns it (batch/v1), started so that it has JOB_LEFT left."""
+    name = path.rsplit("/", 1)[-1]
+    if name not in JOB_LEFT or f"/namespaces/{NS}/jobs/" not in path:
+        return None
+    limit = 600
+    started = datetime.now(UTC) - timedelta(seconds=limit - JOB_LEFT[name])
+    return {
+        "kind": "Job",
+        "apiVersion": "batch/v1",
+        "metadata": {"name": name, "namespace": NS, "annotations": {AR_ANNOTATION: AR}},
+        "spec": {"activeDeadlineSeconds": limit, "backoffLimit": 0, "completions": 1},
+        "status": {
+            "startTime": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "active": 1,
+            "ready": 1,
+            "uncountedTerminatedPods": {},
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +105,7 @@ def api(account: Path) -> Iterator[tuple[int, list[str]]]:
                         self.wfile.flush()
                         time.sleep(0.5)
                 return
-            body = OBJECTS.get(self.path)
+            body = OBJECTS.get(self.path) or _late_job(self.path)
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "application/json")
             self.end_headers()
@@ -190,3 +216,44 @@ def test_an_api_server_that_trickles_its_answer_cannot_hold_the_run(
     assert done.returncode == 0, done.stdout.decode()[-2000:]
     assert b"no complete answer within 5s" in done.stdout
     assert time.monotonic() - started < 30  # the trickle lasts 40 s
+
+
+def test_a_job_with_little_time_left_bounds_the_run(
+    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+) -> None:
+    """Issue 22, item 12: a pod that replaced an evicted one has RUN_DEADLINE_SECONDS (1800)
+    from its own start, but the Job ends 10 s from now: less the margin for the verdict, nothing
+    is left. Exit 5 with its evidence, before the tests, never killed by the Job mid-verdict."""
+    port, _ = api
+    env = _lookup_env(tmp_path, fake_npx, port, account, "spent-job")
+    done = _run({**env, "FAKE_PW": "discovery:1,sleep:60,junit:pass:1"})
+    out = done.stdout.decode()
+    assert done.returncode == 5, out[-2000:]
+    assert "run deadline bounded: the Job's activeDeadlineSeconds ends in 10s, less 52s" in out
+    last = out.rstrip("\n").rsplit("\n", 1)[-1]
+    assert "ran out during start-up" in last or "deadline" in last, last
+    assert _metadata(tmp_path / "a")["exit_code"] == 5
+
+
+@pytest.mark.slow
+def test_the_job_s_deadline_stops_the_tests_in_time(
+    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+) -> None:
+    """55 s left, 52 s kept for the verdict: the tests get 3 s, then are stopped (exit 5)."""
+    port, _ = api
+    env = _lookup_env(tmp_path, fake_npx, port, account, "late-job")
+    started = time.monotonic()
+    done = _run({**env, "FAKE_PW": "discovery:1,sleep:60,junit:pass:1"})
+    assert done.returncode == 5, done.stdout.decode()[-2000:]
+    assert time.monotonic() - started < 40
+    assert b"promotion test.01jd.p1" in done.stdout  # the same read of the Job served both
+
+
+def test_job_time_left_reads_what_the_api_returns() -> None:
+    now = datetime(2026, 12, 2, 16, 0, tzinfo=UTC)
+    job = {"spec": {"activeDeadlineSeconds": 600}, "status": {"startTime": "2026-12-02T15:55:00Z"}}
+    assert job_time_left(job, now) == 300.0
+    assert job_time_left({"spec": {"activeDeadlineSeconds": 600}, "status": {}}, now) is None
+    assert job_time_left({"spec": {}, "status": {"startTime": "2026-12-02T15:55:00Z"}}, now) is None
+    bad = {"spec": {"activeDeadlineSeconds": True}, "status": {"startTime": "yesterday"}}
+    assert job_time_left(bad, now) is None

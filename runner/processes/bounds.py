@@ -22,6 +22,16 @@ class Deadline:
         self.seconds = seconds
         self.started = time.monotonic()
         self._end = self.started + seconds
+        self.why = f"{seconds:.0f}s"  # what set it, for the sentence when it runs out
+
+    def bound(self, seconds: float, why: str) -> bool:
+        """End no later than `seconds` from now (the Job's own deadline, runner/kube.py);
+        False when the deadline already ends sooner."""
+        end = time.monotonic() + max(0.0, seconds)
+        if end >= self._end:
+            return False
+        self._end, self.why = end, why
+        return True
 
     def remaining(self) -> float:
         return max(0.0, self._end - time.monotonic())
@@ -31,7 +41,7 @@ class Deadline:
 
     def check(self, phase: str) -> None:
         if self.expired():
-            raise DeadlineExceeded(f"the run deadline ({self.seconds:.0f}s) ran out during {phase}")
+            raise DeadlineExceeded(f"the run deadline ({self.why}) ran out during {phase}")
 
 
 class StopRequest:
