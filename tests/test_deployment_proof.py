@@ -282,6 +282,19 @@ def test_the_http_way_that_never_switches_is_exit_4_naming_both(
     assert f"| deployment not proven: {server.url}/version.json says 3f2a9c1e00, expected" in last
 
 
+@pytest.mark.parametrize("blank", [" ", "\t\n"])
+def test_a_blank_prove_version_is_exit_2_not_a_green_run_without_the_proof(
+    tmp_path: Path, fake_npx: FakeNpx, version_server: _VersionServer, blank: str
+) -> None:
+    # A Kargo expression that rendered to blanks must not switch the asked-for proof off.
+    env = {**_http_env(tmp_path, fake_npx, version_server.url), "PROVE_VERSION": blank}
+    done = _call([*runner_command(), "run"], env)
+    assert done.returncode == 2, done.stdout[-3000:]
+    assert "PROVE_VERSION" in done.stdout + done.stderr
+    assert "blank" in done.stdout + done.stderr
+    assert version_server.gets == 0
+
+
 def test_a_run_without_a_proof_says_the_deployment_is_not_proven(
     tmp_path: Path, fake_npx: FakeNpx
 ) -> None:

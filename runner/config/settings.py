@@ -565,7 +565,10 @@ class Settings(BaseSettings):
             return None
         if not url and "prove_version_url" in info.data:
             raise ValueError("set without PROVE_VERSION_URL: say where the target tells it")
-        return value.strip() or None
+        if not value.strip():
+            # An expression that rendered to blanks: refuse, never run without the proof.
+            raise ValueError("blank: the version the Freight must serve rendered to nothing")
+        return value.strip()
 
     @property
     def expected_image(self) -> images.ImageRef | None:
