@@ -214,6 +214,9 @@ def run_args(artifacts: Path, *extra: str, workspace: Path = WORKSPACE) -> list[
         "POD_NAMESPACE=verify",
         "-e",
         "JOB_NAME=ar-uid.playwright.1",
+        # No BASE_URL: a Kargo run serves the workspace's own site only when told.
+        "-e",
+        "LOCAL_SITE_DIR=verification-site",
         *extra,
     ]
 
@@ -261,15 +264,16 @@ def last_line(path: Path) -> str:
 
 @pytest.mark.container
 def test_the_readme_line_passes_the_example_workspace(image: str, artifacts: Path) -> None:
-    """The README's `docker run` line, with podman, this image and no BASE_URL (the workspace's
-    site): non-root, read-only root, the evidence on the host and readable there."""
+    """The README's `docker run` line, with podman, this image and LOCAL_SITE_DIR for BASE_URL
+    (the workspace's site): non-root, read-only root, the evidence on the host and readable there."""
     argv = readme_docker_run()
     argv[argv.index("$PWD/.verification-artifacts:/artifacts")] = f"{artifacts}:/artifacts"
     argv = [arg.replace("$PWD", str(REPO)) for arg in argv]
     # Unset in this shell: the mounted workspace runs (the fetching variant is in test_fetching).
     argv = [arg.replace("${TESTS_REPO:-}", "").replace("${TESTS_REVISION:-}", "") for arg in argv]
+    # As the README says: LOCAL_SITE_DIR instead of BASE_URL tests the workspace's own site.
     (base_url,) = [i for i, arg in enumerate(argv) if arg.startswith("BASE_URL=")]
-    del argv[base_url - 1 : base_url + 1]
+    argv[base_url] = "LOCAL_SITE_DIR=verification-site"
     argv[-2] = image
     result = podman(*argv[1:], timeout=600, check=False)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
