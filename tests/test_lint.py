@@ -87,6 +87,12 @@ MESSAGES = {
     " FLAKY_POLICY?); its default applies",
     "shard-gap": "SHARD_COUNT 3, but no metric runs shard 2: the verification passes without"
     " those tests",
+    "deployment-not-proven": "metric 'acceptance': the verification-runner container sets"
+    " neither PROVE_WORKLOAD nor PROVE_VERSION_URL: the runner tests whatever BASE_URL answers,"
+    " so a verification of the previous release can turn the new Freight green"
+    "|Stage 'test' passes \"\" for prove-workload, which AnalysisTemplate/verify maps into"
+    " PROVE_WORKLOAD/PROVE_VERSION_URL: the runner tests whatever BASE_URL answers, so a"
+    " verification of the previous release can turn the new Freight green",
     "unknown-field": "Stage/test: spec.verification.reuse: unknown field (not in the Stage CRD"
     " schema; dropped on apply)",
     "schema": "Stage/test: spec.requestedFreight[0].origin.kind: 'Shed' not one of ['Warehouse']",
@@ -210,8 +216,29 @@ def test_list_rules_says_which_rules_are_policy_choices_and_how_to_waive_them() 
     assert "  policy: Kargo's own verification docs use backoffLimit: 1" in block
     assert "--ignore job-backoff-limit" in block
     policies = {rule.id for rule in RULES if rule.policy}
-    assert {"job-backoff-limit", "failure-limit-retry"} <= policies
+    assert {"job-backoff-limit", "failure-limit-retry", "deployment-not-proven"} <= policies
     assert not policies & {"failure-limit", "dry-run", "inconclusive-limit", "schema"}
+
+
+def test_a_proof_from_an_expression_a_secret_or_a_literal_is_not_reported(tmp_path: Path) -> None:
+    """Only "" for every proof arg (or no proof at all) proves nothing; an expression, a
+    valueFrom or literal text around the arg may prove something, and is left alone."""
+    text = (RULE_FIXTURES / "deployment-not-proven" / "bad.yaml").read_text(encoding="utf-8")
+    variants = {
+        "expression": ('value: ""  # expect: deployment-not-proven', "value: ${{ vars.w }}"),
+        "literal text": ('"{{args.prove-workload}}"', '"deployment/{{args.prove-workload}}"'),
+        "from a secret": (
+            'value: ""\n---',
+            "valueFrom:\n                          secretKeyRef: {name: s, key: k}\n---",
+        ),
+    }
+    for name, (old, new) in variants.items():
+        assert old in text, name
+        manifest = tmp_path / f"{name.replace(' ', '-')}.yaml"
+        manifest.write_text(text.replace(old, new), encoding="utf-8")
+        _, found = findings(str(manifest))
+        # The bad fixture's other finding stays: the variant silenced only its own.
+        assert len([f for f in found if f["rule"] == "deployment-not-proven"]) == 1, name
 
 
 def test_unknown_rule_id_is_a_usage_error() -> None:

@@ -11,6 +11,7 @@ from runner.lint import (
     checks_kustomize,
     checks_kyverno,
     checks_pods,
+    checks_prove,
     checks_rollouts,
     checks_runner,
     checks_schema,
@@ -31,6 +32,7 @@ CHECKS: tuple[Check, ...] = (
     *checks_pods.CHECKS,
     *checks_kustomize.CHECKS,
     *checks_runner.CHECKS,
+    *checks_prove.CHECKS,
 )
 
 

@@ -250,6 +250,21 @@ RULES: tuple[Rule, ...] = (
         "README.md",
     ),
     Rule(
+        "deployment-not-proven",
+        _W,
+        "The verification proves nothing about the deployment: the runner's env sets neither"
+        ' PROVE_WORKLOAD nor PROVE_VERSION_URL (or the Stage passes "" for every arg mapped'
+        " into them), so the runner tests whatever BASE_URL answers and a verification of the"
+        " previous release can turn the new Freight green.",
+        "Without a proof setting the readiness gate only asks BASE_URL for an answer; the verdict"
+        ' says "deployment not proven".',
+        "Set PROVE_WORKLOAD (with PROVE_IMAGE) or PROVE_VERSION_URL (with PROVE_VERSION) from"
+        " the Stage's args, as kustomize/base/analysistemplate.yaml does.",
+        "prove-the-deployment",
+        "README.md",
+        policy="a verification may knowingly test a URL whose version nothing can prove",
+    ),
+    Rule(
         "unknown-field",
         _E,
         "A field the CRD does not define is dropped by the API server: the setting you wrote"
