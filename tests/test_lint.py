@@ -87,6 +87,9 @@ MESSAGES = {
     " FLAKY_POLICY?); its default applies",
     "shard-gap": "SHARD_COUNT 3, but no metric runs shard 2: the verification passes without"
     " those tests",
+    "rollouts-version": "Deployment/argo-rollouts runs Argo Rollouts v1.9.1: before v1.10 a"
+    " terminated job measurement ends Successful, so an aborted verification that Kargo reuses"
+    " turns the Freight green",
     "deployment-not-proven": "metric 'acceptance': the verification-runner container sets"
     " neither PROVE_WORKLOAD nor PROVE_VERSION_URL: the runner tests whatever BASE_URL answers,"
     " so a verification of the previous release can turn the new Freight green"
@@ -239,6 +242,42 @@ def test_a_proof_from_an_expression_a_secret_or_a_literal_is_not_reported(tmp_pa
         _, found = findings(str(manifest))
         # The bad fixture's other finding stays: the variant silenced only its own.
         assert len([f for f in found if f["rule"] == "deployment-not-proven"]) == 1, name
+
+
+@pytest.mark.parametrize(
+    ("image", "judged"),
+    [
+        ("quay.io/argoproj/argo-rollouts:v1.9.1", True),
+        ("argoproj/argo-rollouts:v1.8.3@sha256:" + "0" * 64, True),
+        ("quay.io/argoproj/argo-rollouts:v1.10.0-rc1", False),
+        ("quay.io/argoproj/argo-rollouts:v2.0.0", False),
+        ("quay.io/argoproj/argo-rollouts:latest", False),
+        ("quay.io/argoproj/argo-rollouts@sha256:" + "0" * 64, False),
+        ("ghcr.io/acme/argo-rollouts-fork:v1.9.1", False),
+    ],
+)
+def test_rollouts_version_judges_only_a_version_tag(
+    tmp_path: Path, image: str, judged: bool
+) -> None:
+    text = (RULE_FIXTURES / "rollouts-version" / "bad.yaml").read_text(encoding="utf-8")
+    manifest = tmp_path / "set.yaml"
+    manifest.write_text(
+        text.replace("quay.io/argoproj/argo-rollouts:v1.9.1  # expect: rollouts-version", image),
+        encoding="utf-8",
+    )
+    code, found = findings(str(manifest))
+    assert [f["rule"] for f in found] == ["rollouts-version"] * judged
+    assert code == int(judged)
+
+
+def test_rollouts_version_needs_a_job_metric_in_the_set(tmp_path: Path) -> None:
+    """The fact is about the job provider: a controller linted alone is not judged."""
+    text = (RULE_FIXTURES / "rollouts-version" / "bad.yaml").read_text(encoding="utf-8")
+    (tmp_path / "controller.yaml").write_text(text.split("---\n", 1)[1], encoding="utf-8")
+    assert findings(str(tmp_path / "controller.yaml"))[1] == []
+    assert [
+        f["rule"] for f in findings(str(RULE_FIXTURES / "rollouts-version" / "bad.yaml"))[1]
+    ] == ["rollouts-version"]
 
 
 def test_unknown_rule_id_is_a_usage_error() -> None:

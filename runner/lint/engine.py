@@ -7,6 +7,7 @@ from typing import Any
 
 from runner.contract.exitcodes import ExitCode
 from runner.lint import (
+    checks_controller,
     checks_kargo,
     checks_kustomize,
     checks_kyverno,
@@ -33,6 +34,7 @@ CHECKS: tuple[Check, ...] = (
     *checks_kustomize.CHECKS,
     *checks_runner.CHECKS,
     *checks_prove.CHECKS,
+    *checks_controller.CHECKS,
 )
 
 

@@ -265,6 +265,17 @@ RULES: tuple[Rule, ...] = (
         policy="a verification may knowingly test a URL whose version nothing can prove",
     ),
     Rule(
+        "rollouts-version",
+        _E,
+        "The linted Argo Rollouts controller is older than v1.10 and a job metric is linted"
+        " too: a terminated job measurement ends Successful, so an aborted verification"
+        " (reused by Kargo when the same Freight is promoted again) turns the Freight green.",
+        "Rollouts' job provider marks a terminated measurement Successful up to v1.9.1 and"
+        " Inconclusive from v1.10.0-rc1 (metricproviders/job/job.go, Terminate).",
+        "Upgrade the controller to Argo Rollouts v1.10 or later.",
+        _JOB,
+    ),
+    Rule(
         "unknown-field",
         _E,
         "A field the CRD does not define is dropped by the API server: the setting you wrote"
