@@ -199,10 +199,10 @@ def termination_message(summary: Summary) -> str:
     )
     if summary.target:
         head += f"\ntarget: {one_line(summary.target, 200)}"
-    if summary.deployment:
-        head += f"\ndeployment {one_line(summary.deployment, 300)}"
     if summary.trees:
         head += "\ntrees: " + one_line("; ".join(t.describe() for t in summary.trees), 1500)
+    if summary.deployment:
+        head += f"\ndeployment {one_line(summary.deployment, 300)}"
     names = _failure_names(summary)
     text = head
     for shown, name in enumerate(names):
