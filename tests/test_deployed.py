@@ -186,6 +186,22 @@ def test_pods_of_another_workload_with_the_same_labels_do_not_count() -> None:
     assert found.proven and found.evidence["pods"] == 3
 
 
+@pytest.mark.parametrize("owners", [[], [{"kind": "Lease", "uid": "u-1", "controller": False}]])
+def test_an_orphaned_ready_pod_on_the_old_image_keeps_the_target_not_ready(
+    owners: list[dict[str, object]],
+) -> None:
+    # `kubectl delete rs --cascade=orphan` leaves pods no controller owns; the selector (and
+    # the Service) still finds them, so they serve the old release.
+    deploy, sets, pods = _deployment_world(3, 0)
+    orphan = k.pod(k.replica_set(deploy, "5c6d7e8f9a", 1), "o0", OLD, digest=D_OLD)
+    orphan["metadata"]["ownerReferences"] = owners
+    found = judge(
+        DEPLOYMENT, deploy, replica_sets=sets, pods=[*pods, orphan], expected=images.parse(NEW)
+    )
+    assert not found.proven
+    assert found.reason == f"1 of 4 Ready pods still run {OLD}, expected {NEW}"
+
+
 def test_a_moved_tag_is_caught_by_the_digest() -> None:
     deploy, sets, pods = _deployment_world(3, 0)
     found = judge(

@@ -7,8 +7,8 @@ own phase for a Rollout (argo-rollouts utils/rollout/rolloututil.go GetRolloutPh
 controller's `status.phase` once `status.observedGeneration`, a string there, equals
 `metadata.generation`; Healthy also needs `stableRS == currentPodHash`). On top of that, and
 stricter than kubectl: every Ready pod the workload owns (through its ReplicaSets for a
-Deployment or a Rollout; directly for a StatefulSet) runs the expected image, so a pod of the
-old template that still serves keeps the target "not ready".
+Deployment or a Rollout; directly for a StatefulSet), and every orphan its selector finds, runs
+the expected image, so a pod of the old template that still serves keeps the target "not ready".
 """
 
 from __future__ import annotations
@@ -125,7 +125,17 @@ def _owned_pods(
         parents = {uid}
     else:
         parents = {str(_meta(rs).get("uid")) for rs in replica_sets if uid in _owners(rs)}
-    return [p for p in pods if _owners(p) & parents]
+    # An orphan (no controller: `kubectl delete rs --cascade=orphan`) that the selector finds
+    # still gets the Service's traffic, so it counts as the workload's; another controller's
+    # pods with the same labels do not.
+    return [p for p in pods if _owners(p) & parents or not _controlled(p)]
+
+
+def _controlled(obj: Obj) -> bool:
+    refs = _meta(obj).get("ownerReferences")
+    return isinstance(refs, list) and any(
+        isinstance(r, Mapping) and r.get("controller") is True for r in refs
+    )
 
 
 def _ready(pod: Obj) -> bool:
