@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from hypothesis import given
+from hypothesis import strategies as st
 
 from runner.deployed import images, versions
 from runner.deployed.workloads import Workload, judge, parse_workload
@@ -110,10 +111,30 @@ def test_a_bad_version_source_is_refused(source: str) -> None:
         ("1.4.2", "1.4.2\n", True),
         ("1.4", "1.4.2", False),
         ("v1", "", False),
+        # Build numbers are hex digits too: 1234567 is not served by build 12345678.
+        ("1234567", "12345678", False),
+        ("9be04d7", "9be04d7a", False),  # two abbreviations: only a full SHA has prefixes
+        ("9be04d7", "9be04d7-dirty", False),
     ],
 )
 def test_versions_match_exactly_or_as_sha_prefixes(expected: str, served: str, same: bool) -> None:
     assert versions.matches(expected, served) is same
+
+
+@given(
+    st.from_regex(r"[0-9a-f]{7,39}", fullmatch=True),
+    st.from_regex(r"[0-9a-f]{7,39}", fullmatch=True),
+)
+def test_two_different_abbreviations_or_build_numbers_never_match(a: str, b: str) -> None:
+    assert versions.matches(a, b) is (a == b)
+
+
+@given(
+    st.from_regex(r"[0-9a-f]{64}", fullmatch=True), st.sampled_from([40, 64]), st.integers(7, 64)
+)
+def test_an_abbreviation_matches_its_full_sha_both_ways(digits: str, full: int, cut: int) -> None:
+    sha = digits[:full]
+    assert versions.matches(sha, sha[:cut]) and versions.matches(sha[:cut].upper(), sha)
 
 
 def _deployment_world(

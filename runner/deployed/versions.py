@@ -2,9 +2,11 @@
 
 `PROVE_VERSION_FROM` says where the version is in the answer to `PROVE_VERSION_URL`:
 `json:/pointer` (RFC 6901), `header:Name`, `regex:PATTERN` (its one group) or `body` (the
-whole body, trimmed). Matching: equal after trimming; two commit SHAs (7 to 64 hex digits)
-match when one is a prefix of the other, so `3f2a9c1` matches the full `3f2a9c1e...` (and
-the reverse), and nothing shorter than 7 digits matches anything by prefix.
+whole body, trimmed). Matching: equal after trimming, or an abbreviated commit SHA (7 or more
+hex digits) and the full one it abbreviates (40 hex digits, SHA-1; 64, SHA-256), either way
+round, ignoring case: `3f2a9c1` matches `3f2a9c1e...` (40 digits). Two abbreviations only
+match when equal, so build numbers (`1234567` vs `12345678`, digits are hex too) and
+`9be04d7` vs `9be04d7a` never match by prefix.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 _SHA = re.compile(r"[0-9a-fA-F]{7,64}\Z")
+_FULL_SHA = (40, 64)  # a git object name: SHA-1, SHA-256
 MAX_SHOWN = 80
 
 
@@ -91,8 +94,8 @@ def matches(expected: str, served: str) -> bool:
     if want == got:
         return True
     if _SHA.match(want) and _SHA.match(got):
-        a, b = want.lower(), got.lower()
-        return a.startswith(b) or b.startswith(a)
+        short, full = sorted((want.lower(), got.lower()), key=len)
+        return len(full) in _FULL_SHA and full.startswith(short)
     return False
 
 
