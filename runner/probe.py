@@ -144,7 +144,7 @@ def _probe(check: Check, timeout: float, sockets: list[socket.socket]) -> ProbeR
         except (OSError, http.client.HTTPException, ValueError) as exc:
             return ProbeResult(False, _error_reason(exc, url, timeout))
         if status in REDIRECTS and status not in check.statuses and location:
-            hop = _redirect(chain, urljoin(url, location), check.max_redirects)
+            hop = _redirect(chain, urljoin(url, location), check)
             if isinstance(hop, ProbeResult):
                 return hop
             chain.append(hop)
@@ -155,8 +155,16 @@ def _probe(check: Check, timeout: float, sockets: list[socket.socket]) -> ProbeR
         return _judge_version(check, check.version, body, received, end - time.monotonic())
 
 
-def _redirect(chain: list[str], target: str, limit: int) -> str | ProbeResult:
+def _redirect(chain: list[str], target: str, check: Check) -> str | ProbeResult:
     """The next URL to get, or why the redirect is not followed."""
+    limit = check.max_redirects
+    if check.version is not None and _origin(target) != _origin(check.url):
+        # Another host saying the version is not the target saying it.
+        return ProbeResult(
+            False,
+            f"redirected to another origin ({_display(target)}): the version must come "
+            "from the target itself",
+        )
     if target in chain:
         hops = " -> ".join(_display(u) for u in [*chain, target])
         return ProbeResult(False, f"redirect loop: {hops}")

@@ -295,6 +295,39 @@ def test_a_blank_prove_version_is_exit_2_not_a_green_run_without_the_proof(
     assert version_server.gets == 0
 
 
+def test_a_version_url_redirected_to_another_origin_proves_nothing(
+    tmp_path: Path, fake_npx: FakeNpx
+) -> None:
+    # Another host saying the Freight's version (production, a CDN) is not the target saying it.
+    new = "9be04d7e5f00112233445566778899aabbccddee"
+    version_server = _VersionServer(new, new, 0)
+    elsewhere = version_server.url + "/version.json"
+
+    class Redirect(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(302 if self.path == "/version.json" else 200)
+            self.send_header("Location", elsewhere)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    target = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=target.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{target.server_address[1]}"
+    try:
+        env = _http_env(tmp_path, fake_npx, url, READY_DEADLINE_SECONDS="1")
+        done = _call([*runner_command(), "run"], env)
+    finally:
+        target.shutdown()
+        target.server_close()
+        version_server.close()
+    assert done.returncode == 4, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert f"{url}/version.json: redirected to another origin ({version_server.url}" in last
+
+
 def test_a_run_without_a_proof_says_the_deployment_is_not_proven(
     tmp_path: Path, fake_npx: FakeNpx
 ) -> None:
