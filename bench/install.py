@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from runner import fetch
@@ -94,26 +95,33 @@ def _fetch_and_install(url: str, registry: str, cache: Path, scratch: Path) -> N
     fetched.remove()
 
 
+@contextmanager
+def served_app(base: Path) -> Iterator[tuple[str, str]]:
+    """The yarn 4 Backstage-shaped repository on the Git server, its packages on verdaccio:
+    yields (repository URL, registry URL)."""
+    with serve_registry(base / "registry") as registry, serve(base / "git") as server:
+        files = backstage_repo.workspace_files(pnpm=False, marker=base / "marker")
+        lock = backstage_repo.lock_file(
+            files, pnpm=False, registry=registry.url, work=base / "lock"
+        )
+        fast_import(server.repos / "public" / "app.git", backstage_repo.history(files, lock))
+        yield server.url("app"), registry.url
+
+
 def run(say: Callable[[str], None]) -> None:
     with tempfile.TemporaryDirectory(prefix="vr-bench-install-") as folder:
         base = Path(folder)
-        with serve_registry(base / "registry") as registry, serve(base / "git") as server:
-            files = backstage_repo.workspace_files(pnpm=False, marker=base / "marker")
-            lock = backstage_repo.lock_file(
-                files, pnpm=False, registry=registry.url, work=base / "lock"
-            )
-            fast_import(server.repos / "public" / "app.git", backstage_repo.history(files, lock))
-            url = server.url("app")
+        with served_app(base) as (url, registry_url):
             figures: dict[str, list[float]] = {}
             for round_ in range(ROUNDS):
                 for side, measure in (("baseline", _baseline), ("runner", _runner)):
                     cache = base / f"cache-{side}-{round_}"
                     work = base / f"work-{side}-{round_}"
                     figures.setdefault(f"{side} cold", []).append(
-                        measure(url, registry.url, cache, work)
+                        measure(url, registry_url, cache, work)
                     )
                     figures.setdefault(f"{side} warm", []).append(
-                        measure(url, registry.url, cache, work)
+                        measure(url, registry_url, cache, work)
                     )
     best = {name: min(values) for name, values in figures.items()}
     for name, value in best.items():
