@@ -114,6 +114,13 @@ def _items(listing: Mapping[str, Any]) -> list[Any]:
     return [i for i in items if isinstance(i, Mapping)] if isinstance(items, list) else []
 
 
+_NOT_A_SELECTOR = (
+    "the API answered with a workload whose spec.selector is not a label selector "
+    "(matchLabels a map, matchExpressions a list of {key, operator, values}): is "
+    "KUBERNETES_SERVICE_HOST the cluster's API server?"
+)
+
+
 def label_selector(workload: Mapping[str, Any]) -> str:
     """`spec.selector` (matchLabels and matchExpressions) as the API's labelSelector query."""
     spec = workload.get("spec")
@@ -125,8 +132,13 @@ def label_selector(workload: Mapping[str, Any]) -> str:
             "the workload has no spec.selector to find its pods by (a Rollout with workloadRef "
             "is not supported: name the Deployment it references in PROVE_WORKLOAD)"
         )
-    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
-    for expr in selector.get("matchExpressions") or []:
+    labels, expressions = selector.get("matchLabels") or {}, selector.get("matchExpressions") or []
+    if not isinstance(labels, Mapping) or not isinstance(expressions, list):
+        raise ProofRefused(_NOT_A_SELECTOR)
+    parts = [f"{k}={v}" for k, v in sorted(labels.items())]
+    for expr in expressions:
+        if not isinstance(expr, Mapping) or not isinstance(expr.get("values") or [], list):
+            raise ProofRefused(_NOT_A_SELECTOR)
         key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
         joined = ",".join(str(v) for v in values)
         if op == "In":

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from runner.deployed import images, versions
 from runner.deployed.workloads import Workload, judge, parse_workload
+from runner.proof import ProofRefused, label_selector
 from tests.helpers import kube_objects as k
 from tests.strategies import image_references
 
@@ -274,3 +275,18 @@ def test_a_workload_scaled_to_zero_proves_nothing() -> None:
 def test_a_bad_workload_is_refused(text: str) -> None:
     with pytest.raises(ValueError, match=r"expected|not a Kubernetes object name"):
         parse_workload(text)
+
+
+@pytest.mark.parametrize(
+    "selector",
+    [
+        {"matchLabels": ["app", "backstage"]},
+        {"matchExpressions": {"key": "app"}},
+        {"matchExpressions": ["app in (x)"]},
+        {"matchExpressions": [{"key": "app", "operator": "In", "values": "x"}]},
+    ],
+)
+def test_a_hostile_selector_is_one_line_exit_3_not_a_traceback(selector: dict[str, Any]) -> None:
+    with pytest.raises(ProofRefused, match="not a label selector"):
+        label_selector({"spec": {"selector": selector}})
+    assert ProofRefused("x").exit_code == 3
