@@ -4,10 +4,12 @@ in the README is run by the test named for it below (`make test` by .ci/run itse
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 import urllib.request
@@ -141,6 +143,7 @@ def test_the_report_folder_opens_with_show_report(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         env={**os.environ, "PLAYWRIGHT_HTML_OPEN": "never"},
+        start_new_session=True,  # npx runs the server in a child: stop the whole group
     )
     try:
         body = b""
@@ -154,7 +157,8 @@ def test_the_report_folder_opens_with_show_report(tmp_path: Path) -> None:
                 time.sleep(0.5)
         assert b"<title>report</title>" in body
     finally:
-        proc.terminate()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
 
 
