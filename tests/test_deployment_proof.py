@@ -16,7 +16,7 @@ import pytest
 
 from tests.conftest import REPO, FakeNpx, runner_command
 from tests.helpers import kube_objects as k
-from tests.helpers.kube_api import KubeApi, World, serve
+from tests.helpers.kube_api import KubeApi, World, serve, service_account
 from tests.test_readme import sh_blocks
 
 NS = "backstage-test"
@@ -29,18 +29,7 @@ PODS = f"/api/v1/namespaces/{NS}/pods"
 
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sa")
-    subprocess.run(
-        [
-            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-keyout", str(folder / "key.pem"), "-out", str(folder / "ca.crt")),
-            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (folder / "token").write_text("sa-token-proof-0123456789\n")
-    return folder
+    return service_account(tmp_path_factory.mktemp("sa"), "sa-token-proof-0123456789")
 
 
 def _world(new: int, old: int, *, updated: int | None = None, pull_fails: bool = False) -> World:

@@ -17,6 +17,7 @@ import pytest
 
 from runner.kube import job_time_left
 from tests.conftest import REPO, FakeNpx, runner_command
+from tests.helpers.kube_api import service_account
 
 AR_ANNOTATION = "analysisrun.argoproj.io/name"
 NS, JOB, AR = "backstage", "3f2b1c4d-5e6f-4a8b-9c0d-112233445566.acceptance.1", "test.01jd8x.abc"
@@ -63,31 +64,7 @@ def _late_job(path: str) -> dict[str, object] | None:
 
 @pytest.fixture(scope="module")
 def account(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("sa")
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-keyout",
-            str(folder / "key.pem"),
-            "-out",
-            str(folder / "ca.crt"),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    (folder / "token").write_text("sa-token-0123456789\n")
-    return folder
+    return service_account(tmp_path_factory.mktemp("sa"), "sa-token-0123456789")
 
 
 @pytest.fixture

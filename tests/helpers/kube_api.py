@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import ssl
+import subprocess
 import threading
 import urllib.parse
 from collections.abc import Iterator, Sequence
@@ -52,6 +53,22 @@ class KubeApi:
     @property
     def looks(self) -> int:
         return self._looks
+
+
+def service_account(folder: Path, token: str) -> Path:
+    """A ServiceAccount directory as the kubelet mounts it (token, ca.crt), plus the key of a
+    self-signed certificate for 127.0.0.1 that `serve` presents."""
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(folder / "key.pem"), "-out", str(folder / "ca.crt")),
+            *("-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (folder / "token").write_text(f"{token}\n")
+    return folder
 
 
 def _matches(obj: dict[str, Any], selector: str) -> bool:
