@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from runner.contract.errors import ConfigError
+from runner.fetching import registry as registries
 from runner.fetching.managers import find_lock, plan, tool_script
+from runner.fetching.registry import read_registry
 from runner.fetching.workspaces import manager_paths
 
 
@@ -122,3 +124,15 @@ def test_the_sparse_checkout_adds_every_workspace_manifest_and_nothing_outside(
     assert {".yarn/releases", ".yarn/patches", ".yarn/plugins", "patches/a.patch"} <= set(paths)
     assert not any(".." in p or p.startswith("!") for p in paths)
     assert len(said) == 1 and "must stay inside the repository" in said[0]
+
+
+def test_a_username_and_password_reach_the_install_s_npmrc(tmp_path: Path) -> None:
+    secret = _workspace(tmp_path / "secret", {"username": "kargo\n", "password": "pw-42\n"})
+    registry = read_registry("http://127.0.0.1:4873/", secret)
+    assert (registry.token, registry.username, registry.password) == (None, "kargo", "pw-42")
+    home = tmp_path / "home"
+    home.mkdir()
+    env = registries.environment(registry, home, "yarn classic")
+    assert env["npm_config_userconfig"] == str(home / ".npmrc")
+    assert "//127.0.0.1:4873/:_auth=a2FyZ286cHctNDI=" in (home / ".npmrc").read_text()
+    assert (home / ".npmrc").stat().st_mode & 0o777 == 0o600

@@ -61,7 +61,9 @@ def read_registry(url: str | None, credentials_dir: Path | None) -> Registry:
             f"PACKAGE_REGISTRY_CREDENTIALS_DIR={credentials_dir} has {USERNAME!r} or "
             f"{PASSWORD!r} without the other: the Secret needs {TOKEN!r}, or both"
         )
-    return Registry(url, token, user if token is None else None, password if token else None)
+    if token is not None:
+        return Registry(url, token)
+    return Registry(url, None, user, password)
 
 
 def _nerf(url: str) -> str:
