@@ -100,9 +100,9 @@ def served_app(base: Path) -> Iterator[tuple[str, str]]:
     """The yarn 4 Backstage-shaped repository on the Git server, its packages on verdaccio:
     yields (repository URL, registry URL)."""
     with serve_registry(base / "registry") as registry, serve(base / "git") as server:
-        files = backstage_repo.workspace_files(pnpm=False, marker=base / "marker")
+        files = backstage_repo.workspace_files(manager="yarn", marker=base / "marker")
         lock = backstage_repo.lock_file(
-            files, pnpm=False, registry=registry.url, work=base / "lock"
+            files, manager="yarn", registry=registry.url, work=base / "lock"
         )
         fast_import(server.repos / "public" / "app.git", backstage_repo.history(files, lock))
         yield server.url("app"), registry.url

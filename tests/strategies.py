@@ -284,3 +284,20 @@ secret_values = st.one_of(
     st.text(min_size=4, max_size=12),
     st.text(alphabet="<>&\"'=/ abcdefghijklmnopqrstuvwxyz:", min_size=4, max_size=10),
 )
+
+# yarn 1 lock entries: (package name, version, the registry base its tarball URL is on).
+_npm_names = st.from_regex(r"[a-z][a-z0-9-]{0,12}", fullmatch=True)
+npm_package_names = st.one_of(
+    _npm_names, st.tuples(_npm_names, _npm_names).map(lambda t: f"@{t[0]}/{t[1]}")
+)
+npm_versions = st.tuples(st.integers(0, 30), st.integers(0, 30), st.integers(0, 30)).map(
+    lambda t: ".".join(map(str, t))
+)
+npm_registry_bases = st.sampled_from(
+    [
+        "https://registry.yarnpkg.com/",
+        "https://registry.npmjs.org/",
+        "http://127.0.0.1:4873/",
+        "https://artifactory.example.com/artifactory/api/npm/npm-virtual/",
+    ]
+)

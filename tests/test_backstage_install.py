@@ -1,8 +1,13 @@
 """A Backstage-shaped repository (tests/helpers/backstage_repo.py) on the Kargo path, through the
 real CLI: served by the real Git server, fetched at a revision with the README's comma-separated
-PLUGIN_TESTS_GLOB, installed with the package manager its lock file names (yarn 4, pnpm) from a
-registry on 127.0.0.1 (verdaccio without uplink: nothing reaches the npm registry), and run by
-real Playwright: each spec once, the verdict following the revision.
+PLUGIN_TESTS_GLOB, installed with the package manager its lock file names (yarn 4, pnpm, yarn 1)
+from a registry on 127.0.0.1 (verdaccio without uplink: nothing reaches the npm registry), and
+run by real Playwright: each spec once, the verdict following the revision.
+
+The yarn 1 repository's yarn.lock and `.yarnrc` name the team's registry, a second verdaccio
+that is stopped once the lock is written: a cluster that reaches only its mirror
+(PACKAGE_REGISTRY). yarn 1 fetches every tarball from the lock's `resolved` URL whatever its
+registry setting says, so only the runner's rewrite of those URLs makes these installs work.
 """
 
 from __future__ import annotations
@@ -15,19 +20,22 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
+from runner.fetching import yarnlock
 from tests.conftest import REPO, runner_command
 from tests.helpers import backstage_repo
 from tests.helpers.git_repos import fast_import
 from tests.helpers.git_server import GitServer, serve
-from tests.helpers.registry import MANAGERS_DIR, Registry, serve_registry
+from tests.helpers.registry import MANAGERS_DIR, YARN_CLASSIC, Registry, serve_registry
 from tests.test_readiness import Response, http_server
 from tests.test_readme import run_shell
 
 pytestmark = [pytest.mark.nginx, pytest.mark.slow]
 UID = "5b1f3c2a-9d8e-4f70-a1b2-c3d4e5f60718"
+MANAGERS = ("yarn", "pnpm", "yarn-classic")  # repository names (backstage_repo.FLAVOUR)
 
 
 @dataclass(frozen=True)
@@ -35,6 +43,7 @@ class Repos:
     server: GitServer
     registry: Registry
     marker: Path  # an install script of the repository would create it
+    team: str  # the registry yarn-classic's lock and .yarnrc name: stopped, unreachable
 
     def url(self, name: str) -> str:
         return self.server.url(name)
@@ -44,18 +53,30 @@ class Repos:
 def repos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repos]:
     base = tmp_path_factory.mktemp("backstage")
     marker = base / "INSTALL-SCRIPT-RAN"
+    with serve_registry(base / "team-registry") as team:
+        classic = backstage_repo.workspace_files(
+            manager="yarn-classic", marker=marker, team_registry=team.url
+        )
+        classic_lock = backstage_repo.lock_file(
+            classic, manager="yarn-classic", registry=team.url, work=base / "lock-yarn-classic"
+        )
     with serve_registry(base / "registry") as registry, serve(base / "git") as server:
-        for pnpm in (False, True):
-            name = "pnpm" if pnpm else "yarn"
-            files = backstage_repo.workspace_files(pnpm=pnpm, marker=marker)
-            lock = backstage_repo.lock_file(
-                files, pnpm=pnpm, registry=registry.url, work=base / f"lock-{name}"
-            )
+        for manager in MANAGERS:
+            if manager == "yarn-classic":
+                files, lock = classic, classic_lock
+            else:
+                files = backstage_repo.workspace_files(manager=manager, marker=marker)
+                lock = backstage_repo.lock_file(
+                    files, manager=manager, registry=registry.url, work=base / f"lock-{manager}"
+                )
             commits = backstage_repo.history(files, lock)
-            fast_import(server.repos / "public" / f"{name}.git", commits)
+            fast_import(server.repos / "public" / f"{manager}.git", commits)
             stale = [commits[0], backstage_repo.stale_lock_commit(files)]
-            fast_import(server.repos / "public" / f"{name}-stale.git", stale)
-        yield Repos(server, registry, marker)
+            fast_import(server.repos / "public" / f"{manager}-stale.git", stale)
+            if manager == "yarn-classic":
+                pinned = [commits[0], backstage_repo.yarn_path_commit(files, marker)]
+                fast_import(server.repos / "public" / f"{manager}-pinned.git", pinned)
+        yield Repos(server, registry, marker, team.url)
 
 
 def _env(tmp_path: Path, url: str, revision: str, **extra: str) -> dict[str, str]:
@@ -95,7 +116,14 @@ def _run(env: dict[str, str], *command: str) -> subprocess.CompletedProcess[str]
     )
 
 
-@pytest.mark.parametrize("manager", ["yarn", "pnpm"])
+def _closed_url() -> str:
+    """A registry URL on 127.0.0.1 that nothing listens on."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        return f"http://127.0.0.1:{closed.getsockname()[1]}/"
+
+
+@pytest.mark.parametrize("manager", MANAGERS)
 def test_the_verdict_follows_the_revision_each_spec_once(
     tmp_path: Path, repos: Repos, manager: str
 ) -> None:
@@ -104,7 +132,7 @@ def test_the_verdict_follows_the_revision_each_spec_once(
         env = _env(tmp_path / tag, repos.url(manager), tag, PACKAGE_REGISTRY=repos.registry.url)
         done = _run(env)
         codes[tag] = done.returncode
-        flavour = "yarn berry" if manager == "yarn" else "pnpm"
+        flavour = backstage_repo.FLAVOUR[manager]
         assert f"with {flavour} from" in done.stdout, done.stdout[-3000:]
         last = done.stdout.splitlines()[-1]
         if tag == "broken":
@@ -115,28 +143,94 @@ def test_the_verdict_follows_the_revision_each_spec_once(
     assert not repos.marker.exists(), "an install script of the tests' repository ran"
 
 
-@pytest.mark.parametrize("manager", ["yarn", "pnpm"])
+@pytest.mark.parametrize("manager", MANAGERS)
 def test_a_lock_file_that_does_not_match_is_exit_3_saying_so(
     tmp_path: Path, repos: Repos, manager: str
 ) -> None:
+    """The app gains `kind-of@^6.0.0` and the lock file is not updated. yarn 1 installs it
+    anyway (test_yarn_1_itself_installs_the_stale_workspace_lock): the runner finds it."""
     env = _env(tmp_path, repos.url(f"{manager}-stale"), "main", PACKAGE_REGISTRY=repos.registry.url)
     done = _run(env)
     assert done.returncode == 3, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
-    lock = "yarn.lock" if manager == "yarn" else "pnpm-lock.yaml"
+    lock = backstage_repo.LOCK[manager]
     assert f"the lock file {lock} does not match package.json" in last, last
+    if manager == "yarn-classic":
+        assert "kind-of@^6.0.0" in last, last
 
 
+def test_yarn_1_itself_installs_the_stale_workspace_lock(tmp_path: Path, repos: Repos) -> None:
+    """Why the runner checks yarn 1's install itself: `yarn install --frozen-lockfile` (1.22.22)
+    checks only the root's dependencies against yarn.lock, not the workspaces'
+    (yarnpkg/yarn#5840, #4098): the stale lock passes. Should yarn ever fail it, the runner's
+    check is still right, and this test says the upstream fact changed."""
+    checkout = tmp_path / "checkout"
+    subprocess.run(
+        ["git", "clone", "-q", repos.url("yarn-classic-stale"), str(checkout)],
+        check=True,
+        env={**os.environ, "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull},
+    )
+    lock = checkout / "yarn.lock"
+    lock.write_text(yarnlock.pointed_at(lock.read_text(), repos.registry.url, set())[0])
+    (tmp_path / "home").mkdir()
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path / "home"),
+        "npm_config_registry": repos.registry.url,
+        "YARN_IGNORE_PATH": "1",
+    }
+    done = subprocess.run(
+        ["node", str(YARN_CLASSIC), "install", "--frozen-lockfile", "--ignore-scripts"],
+        cwd=checkout,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert (checkout / "node_modules" / "kind-of").is_dir()
+    assert "kind-of@^6.0.0" not in lock.read_text()
+
+
+@pytest.mark.parametrize("manager", ["yarn", "yarn-classic"])
 def test_an_unreachable_registry_is_one_line_naming_it_and_the_setting(
-    tmp_path: Path, repos: Repos
+    tmp_path: Path, repos: Repos, manager: str
 ) -> None:
-    with socket.socket() as closed:
-        closed.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{closed.getsockname()[1]}/"
-    done = _run(_env(tmp_path, repos.url("yarn"), "good", PACKAGE_REGISTRY=url))
+    """pnpm says the same after its retries, 80 s here (fetch-retries 2, backoff to 60 s):
+    left out for time."""
+    url = _closed_url()
+    done = _run(_env(tmp_path, repos.url(manager), "good", PACKAGE_REGISTRY=url))
     assert done.returncode == 3, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
     assert f"cannot reach the package registry {url}" in last and "PACKAGE_REGISTRY" in last
+
+
+def test_yarn_1_without_a_mirror_names_the_registry_its_lock_file_names(
+    tmp_path: Path, repos: Repos
+) -> None:
+    """No PACKAGE_REGISTRY: yarn 1 fetches from yarn.lock's URLs, on the team's registry that
+    the cluster cannot reach."""
+    done = _run(_env(tmp_path, repos.url("yarn-classic"), "good"))
+    assert done.returncode == 3, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    host = urlsplit(repos.team).netloc
+    assert f"cannot reach the package registry {host}: set PACKAGE_REGISTRY" in last, last
+
+
+@pytest.mark.parametrize("manager", MANAGERS)
+def test_the_package_cache_makes_the_next_install_reach_no_registry(
+    tmp_path: Path, repos: Repos, manager: str
+) -> None:
+    """A second verification with the same PACKAGE_CACHE_DIR (the cluster overlay's PVC)
+    installs from the cache alone: its registry is a closed port."""
+    cache = str(tmp_path / "shared-cache")
+    first = _env(tmp_path / "a", repos.url(manager), "good", PACKAGE_REGISTRY=repos.registry.url)
+    assert _run({**first, "PACKAGE_CACHE_DIR": cache}).returncode == 0
+    second = _env(tmp_path / "b", repos.url(manager), "good", PACKAGE_REGISTRY=_closed_url())
+    done = _run({**second, "PACKAGE_CACHE_DIR": cache})
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "all 2 tests passed" in done.stdout.splitlines()[-1]
 
 
 def test_a_missing_package_manager_is_exit_2_naming_the_setting(
@@ -156,42 +250,78 @@ def test_a_missing_package_manager_is_exit_2_naming_the_setting(
     assert "PACKAGE_MANAGERS_DIR=" in last and "setup-package-managers.sh pnpm@10.34.8" in last
 
 
+@pytest.mark.parametrize("manager", ["yarn", "yarn-classic"])
 def test_sparse_fetch_brings_every_workspace_manifest_and_no_sources(
-    tmp_path: Path, repos: Repos
+    tmp_path: Path, repos: Repos, manager: str
 ) -> None:
-    done = _run(_env(tmp_path, repos.url("yarn"), "good", PACKAGE_REGISTRY=repos.registry.url))
+    done = _run(_env(tmp_path, repos.url(manager), "good", PACKAGE_REGISTRY=repos.registry.url))
     assert done.returncode == 0, done.stdout[-3000:]
     (fetched,) = re.findall(r"^.*fetched \d+ files of .*$", done.stdout, re.MULTILINE)
     assert "/packages/*/package.json" in fetched and "/plugins/*/package.json" in fetched
     assert "/.yarn/releases/" in fetched
-    assert "installing the workspace's dependencies with yarn berry from yarn.lock" in done.stdout
+    flavour = backstage_repo.FLAVOUR[manager]
+    assert f"installing the workspace's dependencies with {flavour} from yarn.lock" in done.stdout
 
 
-def test_a_private_registry_takes_the_token_from_the_secret_and_masks_it(
-    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, repos: Repos
+def test_yarn_1_does_not_hand_the_install_to_the_release_yarnrc_pins(
+    tmp_path: Path, repos: Repos
 ) -> None:
+    """`.yarnrc`'s `yarn-path` would make yarn 1 re-run the install with a file of the
+    repository (here one that only writes the marker): the runner's own yarn 1 installs, its
+    `--ignore-scripts` over the `.yarnrc` / `.npmrc` that turn the scripts back on, and
+    PACKAGE_REGISTRY over their registry."""
+    env = _env(
+        tmp_path, repos.url("yarn-classic-pinned"), "main", PACKAGE_REGISTRY=repos.registry.url
+    )
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (
+        f"not running the release .yarnrc pins (yarn-path {backstage_repo.YARN_PATH})"
+        in done.stdout
+    )
+    assert not repos.marker.exists(), "the repository's yarn-path release ran"
+
+
+@pytest.mark.parametrize(
+    ("manager", "kind"), [(m, kind) for m in MANAGERS for kind in ("token", "password")]
+)
+def test_a_private_registry_takes_the_credentials_from_the_secret_and_masks_them(
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    repos: Repos,
+    manager: str,
+    kind: str,
+) -> None:
+    password = "planted-registry-password-42"  # noqa: S105 - planted to be looked for
     with serve_registry(tmp_path_factory.mktemp("private"), private=True) as private:
-        token = private.token("kargo", "planted-registry-password-42")
-        secret = tmp_path / "registry-secret"
-        secret.mkdir()
-        (secret / "token").write_text(token + "\n")
+        token = private.token("kargo", password)
+        folder = tmp_path / "registry-secret"
+        folder.mkdir()
+        if kind == "token":
+            (folder / "token").write_text(token + "\n")
+        else:
+            (folder / "username").write_text("kargo\n")
+            (folder / "password").write_text(password + "\n")
         refused = _run(
-            _env(tmp_path / "a", repos.url("pnpm"), "good", PACKAGE_REGISTRY=private.url)
+            _env(tmp_path / "a", repos.url(manager), "good", PACKAGE_REGISTRY=private.url)
         )
         assert refused.returncode == 3, refused.stdout[-3000:]
         last = refused.stdout.splitlines()[-1]
+        assert f"the package registry {private.url} refused the credentials" in last, last
         assert "PACKAGE_REGISTRY_CREDENTIALS_DIR" in last, last
         done = _run(
             _env(
                 tmp_path / "b",
-                repos.url("yarn"),
+                repos.url(manager),
                 "good",
                 PACKAGE_REGISTRY=private.url,
-                PACKAGE_REGISTRY_CREDENTIALS_DIR=str(secret),
+                PACKAGE_REGISTRY_CREDENTIALS_DIR=str(folder),
             )
         )
     assert done.returncode == 0, done.stdout[-3000:]
-    assert token not in done.stdout + done.stderr
+    assert "all 2 tests passed" in done.stdout.splitlines()[-1]
+    for planted in (token, password):
+        assert planted not in done.stdout + done.stderr + refused.stdout + refused.stderr
 
 
 def test_list_fetches_installs_and_lists_what_run_would(tmp_path: Path, repos: Repos) -> None:
@@ -206,12 +336,14 @@ def test_list_fetches_installs_and_lists_what_run_would(tmp_path: Path, repos: R
     assert not list((tmp_path / "scratch").glob("vr-tests-*"))
 
 
+@pytest.mark.parametrize("manager", ["yarn", "yarn-classic"])
 def test_without_tree_settings_a_backstage_app_runs_its_own_layout(
-    tmp_path: Path, repos: Repos
+    tmp_path: Path, repos: Repos, manager: str
 ) -> None:
     """No CENTRAL_TESTS_DIR nor PLUGIN_TESTS_GLOB: the sparse fetch brings every workspace
-    package's e2e-tests and the trees follow Backstage's layout, said in one line."""
-    env = _env(tmp_path, repos.url("yarn"), "broken", PACKAGE_REGISTRY=repos.registry.url)
+    package's e2e-tests (yarn 1: from `"workspaces": {"packages": [...]}`) and the trees follow
+    Backstage's layout, said in one line."""
+    env = _env(tmp_path, repos.url(manager), "broken", PACKAGE_REGISTRY=repos.registry.url)
     del env["CENTRAL_TESTS_DIR"], env["PLUGIN_TESTS_GLOB"]
     done = _run(env)
     assert done.returncode == 1, done.stdout[-3000:]

@@ -5,18 +5,22 @@ Exactly as the lock file says (`npm ci`, `--immutable`, `--frozen-lockfile`), wi
 script of the repository running (`--ignore-scripts`; yarn berry: YARN_ENABLE_SCRIPTS=false and
 `--mode=skip-build`), the package cache in PACKAGE_CACHE_DIR (under TMPDIR, the pod's emptyDir,
 by default; a PVC makes the next verification's install fast), the registry and its
-credentials from registry.py, HOME a scratch folder (no user configuration is read). A failure
-is one line: a lock file that does not match package.json, a registry that cannot be reached
-or refuses the credentials, else the package manager's first error. The runner's pinned
-@playwright/test still wins over a copy the workspace brings (playwright.config.ts,
-pinPlaywrightCopy).
+credentials from registry.py, HOME a scratch folder (no user configuration is read, nor the
+pod's `npm_config_*` / `YARN_*` / `PNPM_*` variables, in any case: yarn 1 and npm read them
+case-blind). yarn 1 gets its lock's tarball URLs on PACKAGE_REGISTRY first, and its install
+is checked against yarn.lock afterwards, as its `--frozen-lockfile` does not check the
+workspaces (yarnlock.py). A failure is one line: a lock file that does not match package.json,
+a registry that cannot be reached or refuses the credentials, else the package manager's first
+error. The runner's pinned @playwright/test still wins over a copy the workspace brings
+(playwright.config.ts, pinPlaywrightCopy).
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -24,6 +28,7 @@ from urllib.parse import urlsplit
 
 from runner.contract.errors import InfrastructureError
 from runner.fetching import registry as registries
+from runner.fetching import yarnlock
 from runner.fetching.managers import Manager, plan
 from runner.fetching.registry import Registry
 from runner.fetching.revisions import display_url
@@ -51,7 +56,13 @@ _ERROR_LINE = re.compile(
     r"^(?:npm (?:ERR!|error) (?!code )|➤ YN\d{4}: |error |ERR_PNPM_\w+\s*|\s*ERR_PNPM_\w+)(\S.*)$",
     re.MULTILINE,
 )
+# yarn 1 asks the registry only for what yarn.lock lacks (a frozen install with a complete lock
+# asks nothing), and says so for a registry that is down, too.
+_YARN1_UNLOCKED = re.compile(r'Couldn\'t find package "([^"]+)" required by "([^"]+)"')
 _URL = re.compile(r"https?://[^\s'\"()<>]+")
+_HOST = re.compile(
+    r"\b(?:ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH) ([\w.-]+(?::\d+)?)"
+)
 _ESCAPES = re.compile(r"\x1b\[[0-9;]*m")
 
 
@@ -93,6 +104,8 @@ def install_dependencies(
             f"{manager.command[0]} is not on PATH: it installs the workspace's {manager.lock} "
             "(the runner's image has Node.js; locally run scripts/setup-node.sh)"
         )
+    if manager.flavour == "yarn classic" and request.registry.url:
+        _point_lock_at(workspace / manager.lock, request.registry.url, sink.say)
     sink.say(f"installing the workspace's dependencies with {manager.flavour} from {manager.lock}")
     captured = Captured()
     outcome = run_streaming(
@@ -106,7 +119,54 @@ def install_dependencies(
     under.deadline.check(PHASE)
     if outcome.returncode != 0:
         raise InstallFailed(explain(_ESCAPES.sub("", captured.text()), manager, request))
+    if manager.flavour == "yarn classic":
+        _check_yarn_1(workspace, manager, request)
     return manager
+
+
+def _point_lock_at(lock: Path, registry: str, say: Callable[[str], None]) -> None:
+    text = lock.read_text(encoding="utf-8", errors="replace")
+    pointed, moved = yarnlock.pointed_at(text, registry, yarnlock.scoped_registries(lock.parent))
+    if not moved:
+        return
+    # A new file in the lock's place: a yarn.lock that is a symlink is replaced, never written
+    # through to wherever it points.
+    fresh = lock.with_name(f".{lock.name}.vr-registry")
+    fresh.write_text(pointed, encoding="utf-8")
+    os.replace(fresh, lock)
+    origins = ", ".join(display_url(origin) for origin in sorted(set(moved))[:3])
+    say(
+        f"yarn classic: {len(moved)} tarball URLs of {lock.name} ({origins}) fetched from "
+        f"PACKAGE_REGISTRY={display_url(registry)} instead: yarn 1 fetches from the lock's "
+        "resolved URLs, not its registry setting (integrity unchanged)"
+    )
+
+
+def _check_yarn_1(workspace: Path, manager: Manager, request: InstallRequest) -> None:
+    """yarn 1's --frozen-lockfile lets a workspace's dependency that yarn.lock lacks through
+    (yarnpkg/yarn#5840): what it resolved must all be in the lock file."""
+    missing = yarnlock.unlocked(workspace, manager.lock)
+    what = f"{manager.flavour} could not install {manager.lock} at {request.commit[:12]}"
+    if missing is None:
+        raise InstallFailed(
+            f"{what}: yarn left no {yarnlock.INTEGRITY} to check the install against the lock "
+            "file (a .yarnrc moving node_modules?); fix it in the tests' repository, or set "
+            "TESTS_INSTALL=never"
+        )
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise InstallFailed(_mismatch(what, manager, f"{manager.lock} has no entry for {shown}"))
+
+
+def _mismatch(what: str, manager: Manager, detail: str | None = None) -> str:
+    return (
+        f"{what}: the lock file {manager.lock} does not match package.json (and the "
+        "workspaces' package.json) at that commit"
+        + (f" ({detail})" if detail else "")
+        + "; run the install in the tests' repository and commit the lock file"
+    )
 
 
 def _environment(
@@ -115,7 +175,9 @@ def _environment(
     request.home.mkdir(parents=True, exist_ok=True)
     request.cache.mkdir(parents=True, exist_ok=True)
     # The user configuration of whoever runs the runner is not the repository's: HOME is empty.
-    env = {k: v for k, v in base.items() if not k.startswith(("npm_config_", "YARN_", "PNPM_"))}
+    env = {
+        k: v for k, v in base.items() if not k.lower().startswith(("npm_config_", "yarn_", "pnpm_"))
+    }
     env.update(
         {
             "HOME": str(request.home),
@@ -145,6 +207,8 @@ def _environment(
                 "YARN_ENABLE_COLORS": "false",
             }
         )
+    if manager.flavour == "yarn classic":
+        env["YARN_IGNORE_PATH"] = "1"  # .yarnrc's yarn-path: managers.py
     env.update(registries.environment(request.registry, request.home, manager.flavour))
     return env
 
@@ -153,11 +217,13 @@ def explain(output: str, manager: Manager, request: InstallRequest) -> str:
     """One line: why the install failed and what to change."""
     what = f"{manager.flavour} could not install {manager.lock} at {request.commit[:12]}"
     if _LOCK_MISMATCH.search(output):
-        return (
-            f"{what}: the lock file {manager.lock} does not match package.json (and the "
-            "workspaces' package.json) at that commit; run the install in the tests' "
-            "repository and commit the lock file"
+        return _mismatch(what, manager)
+    unlocked = _YARN1_UNLOCKED.search(output) if manager.flavour == "yarn classic" else None
+    if unlocked:
+        detail = (
+            f"{manager.lock} has no entry for {unlocked.group(1)}, which {unlocked.group(2)} needs"
         )
+        return _mismatch(what, manager, detail)
     if _REFUSED.search(output):
         return (
             f"{what}: the package registry {_registry_of(output, request)} refused the "
@@ -178,11 +244,14 @@ def explain(output: str, manager: Manager, request: InstallRequest) -> str:
 def _registry_of(output: str, request: InstallRequest) -> str:
     if request.registry.url:
         return display_url(request.registry.url)
-    found = _URL.search(output)
-    if found is None:
-        return request.registry.shown
-    parts = urlsplit(display_url(found.group(0)))
-    return f"{parts.scheme}://{parts.netloc}"
+    host = _HOST.search(output)  # yarn 1: "Error: connect ECONNREFUSED 127.0.0.1:4873", no URL
+    if host:
+        return host.group(1)
+    for found in _URL.finditer(output):
+        parts = urlsplit(display_url(found.group(0)))
+        if parts.hostname != "yarnpkg.com":  # yarn's "info Visit https://yarnpkg.com/en/docs/..."
+            return f"{parts.scheme}://{parts.netloc}"
+    return request.registry.shown
 
 
 def _last_line(output: str) -> str:

@@ -14,6 +14,9 @@ PACKAGE_MANAGERS_DIR, one folder per `<tool>-<version>` (scripts/setup-package-m
 the image has the versions its Dockerfile names). The exact version `packageManager` names wins;
 else the newest installed one of the same major version, said in one line. A `yarnPath` release
 the repository carries (`.yarn/releases/yarn-4.x.cjs`, what a Backstage app pins) runs as it is.
+yarn 1's `yarn-path` (`.yarnrc`) does not: yarn 1 would hand the install, flags and all, to
+whatever file it names (YARN_IGNORE_PATH=1 stops it, install.py), and every yarn 1 reads and
+installs the same v1 lock file, so the runner's own yarn 1 installs, said in one line.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ _ENTRY = {
 }
 _PACKAGE = {"yarn berry": "@yarnpkg/cli-dist", "yarn classic": "yarn", "pnpm": "pnpm"}
 _VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+_YARN_PATH = re.compile(r'^\s*"?yarn-path"?\s+"?([^"\r\n]+?)"?\s*$', re.MULTILINE)
+LAST_YARN_1 = "1.22.22"  # yarn classic's last release: what to install when nothing names one
 
 
 @dataclass(frozen=True)
@@ -145,11 +150,34 @@ def _yarn_path(workspace: Path) -> Path | None:
     return path
 
 
+def _yarnrc_path(workspace: Path) -> str | None:
+    """The `yarn-path` of the workspace's `.yarnrc` (yarn 1), as written."""
+    try:
+        text = (workspace / ".yarnrc").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    found = _YARN_PATH.search(text)
+    return found.group(1).strip() if found else None
+
+
 def tool_script(flavour: str, workspace: Path, directory: Path, say: Callable[[str], None]) -> Path:
     """The JavaScript file node runs as this workspace's yarn or pnpm."""
     if flavour == "yarn berry" and (pinned := _yarn_path(workspace)) is not None:
         say(f"yarn: the release the repository pins in .yarnrc.yml ({pinned.name})")
         return pinned
+    script = _installed_script(flavour, workspace, directory, say)
+    if flavour == "yarn classic" and (named := _yarnrc_path(workspace)) is not None:
+        say(
+            f"yarn classic: not running the release .yarnrc pins (yarn-path {named[:200]}): "
+            f"{script.parents[3].name.replace('-', ' ', 1)} from PACKAGE_MANAGERS_DIR installs "
+            "the v1 yarn.lock"
+        )
+    return script
+
+
+def _installed_script(
+    flavour: str, workspace: Path, directory: Path, say: Callable[[str], None]
+) -> Path:
     named = declared(workspace)
     wanted = named[1] if named and named[0] == flavour.split(maxsplit=1)[0] else None
     installed = _installed(directory, flavour)
@@ -167,7 +195,8 @@ def tool_script(flavour: str, workspace: Path, directory: Path, say: Callable[[s
             return installed[chosen]
     elif installed:
         return installed[max(installed)]
-    spec = f"{_PACKAGE[flavour]}@{wanted or 'VERSION'}"
+    fallback = LAST_YARN_1 if flavour == "yarn classic" else "VERSION"
+    spec = f"{_PACKAGE[flavour]}@{wanted or fallback}"
     raise ConfigError(
         f"PACKAGE_MANAGERS_DIR={directory} has no {flavour}"
         + (f" {wanted.split('.')[0]}.x (packageManager: {wanted})" if wanted else "")

@@ -3,12 +3,16 @@ yarn 4 workspaces (`packages/*`, `plugins/*`, `.yarnrc.yml` with `nodeLinker: no
 `backstage.json`), `packages/app/e2e-tests`, a plugin with `e2e-tests`, a workspace helper
 package (`@internal/e2e-utils`) that a spec imports through a `workspace:^` range, and a root
 `playwright.config.ts` whose projects a function makes the way `generateProjects()` does (one
-per workspace package with an `e2e-tests` folder). `pnpm=True` gives the same as a pnpm
-workspace (pnpm-workspace.yaml, pnpm-lock.yaml).
+per workspace package with an `e2e-tests` folder). `manager="pnpm"` gives the same as a pnpm
+workspace (pnpm-workspace.yaml, pnpm-lock.yaml); `manager="yarn-classic"` as the yarn 1
+monorepo older create-app versions made: `"workspaces": {"packages": [...]}`, plain version
+ranges between workspace packages (yarn 1 has no `workspace:` protocol), the backend's
+`"app": "link:../app"`, no `packageManager`, no `.yarnrc.yml`, and a `.yarnrc` naming the
+team's registry, the one its `yarn.lock` was written against.
 
-The lock file is written by the real package manager against the test registry
+The lock file is written by the real package manager against a registry on 127.0.0.1
 (tests/helpers/registry.py), once per module. History: the plugin's spec fails at tag `broken`
-and passes at `fixed` (and at `good`, before); branch `stale-lock` adds a dependency to the
+and passes at `fixed` (and at `good`, before); `stale_lock_commit` adds a dependency to the
 app without updating the lock file.
 """
 
@@ -21,10 +25,14 @@ import subprocess
 from pathlib import Path
 
 from tests.helpers.git_repos import Commit
-from tests.helpers.registry import PNPM, YARN_BERRY
+from tests.helpers.registry import PNPM, YARN_BERRY, YARN_CLASSIC
 
 HELPER = "packages/e2e-utils"
 GLOB = "plugins/*/e2e-tests,plugins/*/tests/acceptance"  # the README's own value
+# Repository name -> what the runner calls its package manager, and its lock file.
+FLAVOUR = {"yarn": "yarn berry", "pnpm": "pnpm", "yarn-classic": "yarn classic"}
+LOCK = {"yarn": "yarn.lock", "pnpm": "pnpm-lock.yaml", "yarn-classic": "yarn.lock"}
+YARN_PATH = ".yarn/releases/yarn-1.22.19.cjs"  # the yarn-path release yarn_path_commit pins
 
 GENERATE_PROJECTS = r"""const fs = require('node:fs');
 const path = require('node:path');
@@ -34,8 +42,9 @@ const isNumber = require('is-number');
  * an e2e-tests folder, named after its package.json, from the root the config runs in. */
 function generateProjects() {
   const root = process.cwd();
-  const globs = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).workspaces
-    || ['packages/*', 'plugins/*'];
+  let globs = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).workspaces;
+  if (globs && !Array.isArray(globs)) globs = globs.packages; // yarn 1's {"packages": [...]}
+  globs = globs || ['packages/*', 'plugins/*'];
   const projects = [];
   for (const glob of globs) {
     const parent = path.join(root, glob.replace(/\/\*$/, ''));
@@ -98,23 +107,35 @@ def _json(value: object) -> bytes:
     return (json.dumps(value, indent=2) + "\n").encode()
 
 
-def workspace_files(*, pnpm: bool, marker: Path) -> dict[str, bytes]:
+def workspace_files(
+    *, manager: str, marker: Path, team_registry: str | None = None
+) -> dict[str, bytes]:
     """The repository's files at its first commit, lock file aside. `marker`: the file an
-    install script would create if one ever ran."""
+    install script would create if one ever ran; `team_registry`: the registry yarn 1's
+    `.yarnrc` names (yarn-classic only)."""
+    classic = manager == "yarn-classic"
     globs = ["packages/*", "plugins/*"]
+    # yarn 1 links a workspace package for a plain range its version satisfies.
+    internal = "^0.1.0" if classic else "workspace:^"
     root: dict[str, object] = {
         "name": "root",
         "version": "1.0.0",
         "private": True,
-        "packageManager": "pnpm@10.34.8" if pnpm else "yarn@4.18.1",
         "scripts": {"postinstall": f"node -e \"require('fs').writeFileSync('{marker}', 'root')\""},
         # The config's generateProjects(), as Backstage's root has @backstage/e2e-test-utils
         # (pnpm links only what a package declares).
-        "devDependencies": {"@internal/e2e-utils": "workspace:^"},
+        "devDependencies": {"@internal/e2e-utils": internal},
     }
-    if not pnpm:
+    if not classic:
+        root["packageManager"] = {"yarn": "yarn@4.18.1", "pnpm": "pnpm@10.34.8"}[manager]
+    if manager == "yarn":
         root["workspaces"] = globs
+    elif classic:
+        root["workspaces"] = {"packages": globs}
     script = f"node -e \"require('fs').writeFileSync('{marker}', 'app')\""
+    backend: dict[str, object] = {"name": "backend", "version": "0.0.0", "private": True}
+    if classic:
+        backend["dependencies"] = {"app": "link:../app"}
     files = {
         "package.json": _json(root),
         "backstage.json": _json({"version": "1.55.0"}),
@@ -126,14 +147,12 @@ def workspace_files(*, pnpm: bool, marker: Path) -> dict[str, bytes]:
                 "private": True,
                 "scripts": {"postinstall": script},
                 "dependencies": {"is-odd": "^3.0.1"},
-                "devDependencies": {"@internal/e2e-utils": "workspace:^"},
+                "devDependencies": {"@internal/e2e-utils": internal},
             }
         ),
         "packages/app/e2e-tests/app.test.ts": APP_SPEC.encode(),
         "packages/app/src/App.tsx": b"export const App = () => null;\n",
-        "packages/backend/package.json": _json(
-            {"name": "backend", "version": "0.0.0", "private": True}
-        ),
+        "packages/backend/package.json": _json(backend),
         "packages/backend/src/index.ts": b"export {};\n",
         f"{HELPER}/package.json": _json(
             {
@@ -154,15 +173,21 @@ def workspace_files(*, pnpm: bool, marker: Path) -> dict[str, bytes]:
         "plugins/hello/e2e-tests/hello.test.ts": PLUGIN_SPEC.format(expected=5).encode(),
         "plugins/hello/src/index.ts": b"export const hello = 'hello';\n",
     }
-    if pnpm:
+    if manager == "pnpm":
         files["pnpm-workspace.yaml"] = b"packages:\n  - 'packages/*'\n  - 'plugins/*'\n"
-    else:
+    elif manager == "yarn":
         files[".yarnrc.yml"] = b"nodeLinker: node-modules\n"
+    else:
+        if team_registry is None:
+            raise ValueError("a yarn 1 repository names its team's registry in .yarnrc")
+        files[".yarnrc"] = (
+            f'# The team\'s registry: yarn.lock was written against it\nregistry "{team_registry}"\n'
+        ).encode()
     return files
 
 
 def lock_file(
-    files: dict[str, bytes], *, pnpm: bool, registry: str, work: Path
+    files: dict[str, bytes], *, manager: str, registry: str, work: Path
 ) -> tuple[str, bytes]:
     """The lock file the real package manager writes for `files` against `registry`."""
     shutil.rmtree(work, ignore_errors=True)
@@ -183,16 +208,18 @@ def lock_file(
         "npm_config_registry": registry,
         "COREPACK_ENABLE_STRICT": "0",
     }
-    if pnpm:
+    if manager == "pnpm":
         command = ["node", str(PNPM), "install", "--lockfile-only", "--ignore-scripts"]
         command.append(f"--store-dir={home / 'pnpm-store'}")
-        name = "pnpm-lock.yaml"
-    else:
+    elif manager == "yarn":
         command = ["node", str(YARN_BERRY), "install", "--mode=update-lockfile"]
-        name = "yarn.lock"
+    else:  # yarn 1 has no lock-only mode: a plain install writes yarn.lock
+        command = ["node", str(YARN_CLASSIC), "install", "--ignore-scripts", "--non-interactive"]
+        command.append(f"--cache-folder={home / 'yarn-classic-cache'}")
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{command}: {done.stdout[-3000:]}{done.stderr[-3000:]}")
+    name = LOCK[manager]
     return name, (work / name).read_bytes()
 
 
@@ -208,9 +235,30 @@ def history(files: dict[str, bytes], lock: tuple[str, bytes]) -> list[Commit]:
 
 
 def stale_lock_commit(files: dict[str, bytes]) -> Commit:
-    """The app gains a dependency; the lock file is not updated."""
+    """The app gains a dependency on a range nobody has locked (`kind-of@^6.0.0`; the plugin
+    locks `^6.0.3`), and the lock file is not updated. A range the lock already has would not
+    do for yarn 1: its lock keys entries by `name@range` only, so `yarn install` writes the
+    same yarn.lock for it and the install is exact."""
     app = json.loads(files["packages/app/package.json"])
-    app["dependencies"]["is-number"] = "^7.0.0"
+    app["dependencies"]["kind-of"] = "^6.0.0"
     return Commit(
         "Add a dependency, forget the lock file", {"packages/app/package.json": _json(app)}
+    )
+
+
+def yarn_path_commit(files: dict[str, bytes], marker: Path) -> Commit:
+    """yarn 1's `.yarnrc` pins a release the repository carries (`yarn-path`), one that only
+    writes the marker: yarn 1 would hand the install over to it. `.yarnrc` and `.npmrc` also
+    turn install scripts back on, and `.npmrc` names a registry nothing listens on."""
+    release = f"require('fs').writeFileSync({str(marker)!r}, 'yarn-path');\n"
+    yarnrc = (
+        files[".yarnrc"]
+        + (
+            f'yarn-path "{YARN_PATH}"\nignore-scripts false\n--install.ignore-scripts false\n'
+        ).encode()
+    )
+    npmrc = b"registry=http://127.0.0.1:1/\nignore-scripts=false\n"
+    return Commit(
+        "Pin yarn with yarn-path, run the install scripts",
+        {".yarnrc": yarnrc, ".npmrc": npmrc, YARN_PATH: release.encode()},
     )
