@@ -9,6 +9,7 @@ variables built here; their names are fixed in docs/contract.md.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -25,20 +26,20 @@ from runner.volume.artifacts import AttemptLayout, MergedLayout
 CONFIG_FILE = "playwright.config.ts"
 
 
+def executable(home: Path) -> Path:
+    """The runner's Playwright: the `playwright` command npm links into PLAYWRIGHT_HOME's
+    node_modules/.bin, started directly. `npx --no-install --prefix home` finds the same file,
+    after half a second of npm's own start-up on every run and merge (bench/backstage.py)."""
+    return home / "node_modules" / ".bin" / "playwright"
+
+
 def command(
     home: Path, extra_args: Sequence[str], *, shard: int | None = None, shards: int = 1
 ) -> list[str]:
-    # --no-install: never let npx fetch a package at run time; a missing Playwright is an
-    # installation error to report, not something to download inside a verification Job.
-    # --prefix: the runner's Playwright, found from the workspace, the working directory.
     # Playwright's shards count from 1, Kubernetes' completion indexes from 0.
     sharding = [] if shard is None else [f"--shard={shard + 1}/{shards}"]
     return [
-        "npx",
-        "--no-install",
-        "--prefix",
-        str(home),
-        "playwright",
+        str(executable(home)),
         "test",
         "--config",
         str(home / CONFIG_FILE),
@@ -139,17 +140,10 @@ def _option_names(arg: str) -> list[str]:
     return names
 
 
-def merge_command(blobs: Path) -> list[str]:
+def merge_command(home: Path, blobs: Path) -> list[str]:
     """Merge the shards' blob reports in `blobs` (merge-reports exits 0 even when tests
     failed; the verdict comes from the merged JUnit, as for a single run)."""
-    return [
-        "npx",
-        "--no-install",
-        "playwright",
-        "merge-reports",
-        "--reporter=junit,html,json",
-        str(blobs),
-    ]
+    return [str(executable(home)), "merge-reports", "--reporter=junit,html,json", str(blobs)]
 
 
 def check_workspace_config(settings: Settings, workspace: Path) -> Path | None:
@@ -178,13 +172,19 @@ def check_home(home: Path) -> None:
         )
 
 
-def check_installed(home: Path, playwright_version: str | None) -> None:
-    """Without @playwright/test, npx fails with an npm message and the verdict would blame
-    the JUnit file: say what is wrong instead."""
-    if playwright_version is None:
+def check_installed(home: Path, playwright_version: str | None, node_version: str | None) -> None:
+    """Without @playwright/test or Node.js, Playwright cannot start and the verdict would
+    blame the missing JUnit file: say what is wrong instead."""
+    if playwright_version is None or not os.access(executable(home), os.X_OK):
         raise InfrastructureError(
-            f"@playwright/test is not installed in PLAYWRIGHT_HOME={home} "
-            "(no node_modules/@playwright/test): run `npm ci` there, or use the runner's image"
+            f"@playwright/test is not installed in PLAYWRIGHT_HOME={home} (no "
+            "node_modules/@playwright/test or node_modules/.bin/playwright): run `npm ci` "
+            "there, or use the runner's image"
+        )
+    if node_version is None:
+        raise InfrastructureError(
+            "node is not installed or not on PATH: Playwright needs Node.js (Debian: apt-get "
+            "install nodejs npm), or use the runner's image"
         )
 
 

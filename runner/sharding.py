@@ -350,7 +350,7 @@ def _merge_reports(
         os.link(blob, scratch / f"{SHARD_PREFIX}{index}.zip")
     try:
         run_streaming(
-            playwright.merge_command(scratch),
+            playwright.merge_command(ctx.home, scratch),
             env={**ctx.base_env, **playwright.merge_env(out)},
             cwd=ctx.home,
             under=Supervision(  # a stop ends it through _MergeDeadline, not at once

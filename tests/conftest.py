@@ -12,6 +12,8 @@ import psutil
 import pytest
 from hypothesis import settings
 
+from runner.playwright import CONFIG_FILE
+
 REPO = Path(__file__).resolve().parents[1]
 # `make mutate` runs a module's tests once per mutant: a fifth of the examples there
 # (--hypothesis-profile=mutate); the explicit @example cases always run.
@@ -38,51 +40,73 @@ def no_orphan_processes() -> Iterator[None]:
 
 
 @dataclass(frozen=True)
-class FakeNpx:
+class FakePlaywright:
     bin_dir: Path
     record: Path
 
+    @property
+    def home(self) -> Path:
+        """The PLAYWRIGHT_HOME whose Playwright this stand-in is."""
+        return fake_home(self.bin_dir)
+
     def env(self, root: Path, script: str, **extra: str) -> dict[str, str]:
-        """A runner environment whose `npx` is the stand-in, running `script` (see FAKE_PW)."""
+        """A runner environment whose Playwright is the stand-in, running `script` (see FAKE_PW)."""
         return runner_env(
             self.bin_dir, root, FAKE_PW=script, FAKE_PW_RECORD=str(self.record), **extra
         )
 
 
 def runner_env(bin_dir: Path, root: Path, **extra: str) -> dict[str, str]:
-    """A runner environment: `bin_dir` (a stand-in `npx`) first on PATH, evidence under
-    `root`, the example workspace, this checkout's Playwright side; `extra` on top."""
+    """A runner environment: the stand-in `playwright` in `bin_dir` as the runner's Playwright
+    (fake_home) and `bin_dir` first on PATH, evidence under `root`, the example workspace;
+    `extra` on top."""
     env = {
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "HOME": os.environ.get("HOME", "/root"),
         "ARTIFACT_ROOT": str(root),
         "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-        "PLAYWRIGHT_HOME": str(REPO),
+        "PLAYWRIGHT_HOME": str(fake_home(bin_dir)),
         "KILL_GRACE_SECONDS": "2",
     }
     env.update(extra)
     return env
 
 
+def fake_home(bin_dir: Path) -> Path:
+    """A PLAYWRIGHT_HOME whose Playwright is the stand-in in `bin_dir`: the runner starts
+    <home>/node_modules/.bin/playwright, and that folder is `bin_dir`. This checkout's config,
+    reporters and @playwright/test (whose version the runner reads) are linked in."""
+    home = bin_dir.parent / f"{bin_dir.name}-home"
+    modules = home / "node_modules"
+    if not modules.is_dir():
+        modules.mkdir(parents=True)
+        (modules / ".bin").symlink_to(bin_dir.absolute(), target_is_directory=True)
+        (modules / "@playwright").symlink_to(REPO / "node_modules" / "@playwright")
+        for name in (CONFIG_FILE, "package.json", "config", "reporters"):
+            (home / name).symlink_to(REPO / name)
+    return home
+
+
 def write_shim(folder: Path, body: str) -> Path:
-    """An executable `npx` in `folder` (made if needed) running the shell `body`; the folder."""
+    """An executable `playwright` in `folder` (made if needed) running the shell `body`; the
+    folder, which runner_env makes the runner's Playwright."""
     folder.mkdir(exist_ok=True)
-    shim = folder / "npx"
+    shim = folder / "playwright"
     shim.write_text(f"#!/bin/sh\n{body}\n")
     shim.chmod(0o755)
     return folder
 
 
-def npx_shim(folder: Path, script: Path, *, launcher: str = "") -> FakeNpx:
-    """An `npx` in `folder` that runs `script` (a stand-in Playwright) with its arguments,
+def playwright_shim(folder: Path, script: Path, *, launcher: str = "") -> FakePlaywright:
+    """A `playwright` in `folder` that runs `script` (a stand-in Playwright) with its arguments,
     through `launcher` (e.g. `env -u LD_PRELOAD`) when given."""
     write_shim(folder, f'exec {launcher} "{sys.executable}" "{script}" "$@"'.replace("  ", " "))
-    return FakeNpx(bin_dir=folder, record=folder.parent / f"{folder.name}-record.json")
+    return FakePlaywright(bin_dir=folder, record=folder.parent / f"{folder.name}-record.json")
 
 
 @pytest.fixture
-def fake_npx(tmp_path: Path) -> FakeNpx:
-    return npx_shim(tmp_path / "fake-bin", FAKE_PLAYWRIGHT)
+def fake_pw(tmp_path: Path) -> FakePlaywright:
+    return playwright_shim(tmp_path / "fake-bin", FAKE_PLAYWRIGHT)
 
 
 def runner_command() -> list[str]:

@@ -28,7 +28,7 @@ import pytest
 import yaml
 
 from runner.volume.artifacts import ACTIVE_LOCK, LEDGER_LOCK
-from tests.conftest import FAKE_PLAYWRIGHT, FakeNpx, npx_shim, runner_command
+from tests.conftest import FAKE_PLAYWRIGHT, FakePlaywright, playwright_shim, runner_command
 
 REPO = Path(__file__).resolve().parents[1]
 SERVER_CONF = REPO / "kustomize" / "components" / "artifact-server" / "artifact-server.conf"
@@ -102,9 +102,9 @@ def _free_port() -> int:
 def _verify(base: Path, root: Path, job: str, script: str) -> int:
     """One verification Job's pod: `verification-runner run` with the Job's downward-API env."""
     bin_dir = base / "fake-bin"
-    fake = FakeNpx(bin_dir, base / "fake-bin-record.json")
+    fake = FakePlaywright(bin_dir, base / "fake-bin-record.json")
     if not bin_dir.exists():
-        fake = npx_shim(bin_dir, FAKE_PLAYWRIGHT)
+        fake = playwright_shim(bin_dir, FAKE_PLAYWRIGHT)
     uid = job.partition(".")[0]
     env = fake.env(
         root,

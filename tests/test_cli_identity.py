@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from runner.cli import main
-from tests.conftest import FakeNpx, run_runner
+from tests.conftest import FakePlaywright, run_runner
 
 UID = "3f2b1c4d-5e6f-4a8b-9c0d-112233445566"
 
@@ -78,14 +78,14 @@ def test_a_job_name_without_a_uid_gives_none(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_the_runner_warns_when_rollouts_is_older_than_1_10(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     """The pod of a Job that Argo Rollouts v1.9 made has no uid label (ANALYSIS_RUN_UID reads
     empty); there a terminated verification is recorded Successful (docs/platform-facts.md,
     "Termination, and what it records"): the run says so in its log, and only there."""
     job = f"{UID}.acceptance.1"
     for label, warned in (("", True), (UID, False)):
-        env = fake_npx.env(
+        env = fake_pw.env(
             tmp_path / f"artifacts-{bool(label)}",
             "discovery:3,junit:pass:3",  # one test per tree of the example
             ANALYSIS_RUN_UID=label,

@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.conftest import REPO, FakeNpx, runner_command, runner_env, write_shim
+from tests.conftest import REPO, FakePlaywright, runner_command, runner_env, write_shim
 
 # Each test starts the real Playwright (a listing: no browser), a few seconds each.
 pytestmark = pytest.mark.slow
@@ -190,11 +190,11 @@ def test_a_backstage_app_s_trees_follow_its_layout_said_in_one_line(tmp_path: Pa
     )
 
 
-def test_list_and_run_name_the_same_missing_tree(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_list_and_run_name_the_same_missing_tree(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     """Not a Backstage app: the missing default tree is exit 2 in both, not "No tests found"."""
     workspace = _app(tmp_path / "app", backstage=False)
     listed = _list(tmp_path, workspace)
-    env = fake_npx.env(tmp_path / "artifacts", "discovery:1,junit:pass:1")
+    env = fake_pw.env(tmp_path / "artifacts", "discovery:1,junit:pass:1")
     env["TESTS_WORKSPACE"] = str(workspace)
     ran = subprocess.run(
         [*runner_command(), "run"], env=env, capture_output=True, text=True, check=False

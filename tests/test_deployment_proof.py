@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakePlaywright, runner_command
 from tests.helpers import kube_objects as k
 from tests.helpers.kube_api import KubeApi, World, serve, service_account
 from tests.test_readme import sh_blocks
@@ -220,8 +220,8 @@ def version_server() -> Iterator[_VersionServer]:
     server.close()
 
 
-def _http_env(tmp_path: Path, fake_npx: FakeNpx, url: str, **extra: str) -> dict[str, str]:
-    return fake_npx.env(
+def _http_env(tmp_path: Path, fake_pw: FakePlaywright, url: str, **extra: str) -> dict[str, str]:
+    return fake_pw.env(
         tmp_path / "a",
         "discovery:3,junit:pass:3",  # a test in each of the example's 3 trees
         BASE_URL=url,
@@ -235,11 +235,11 @@ def _http_env(tmp_path: Path, fake_npx: FakeNpx, url: str, **extra: str) -> dict
 
 
 def test_the_http_way_waits_for_the_new_version_then_the_suite_runs(
-    tmp_path: Path, fake_npx: FakeNpx, version_server: _VersionServer
+    tmp_path: Path, fake_pw: FakePlaywright, version_server: _VersionServer
 ) -> None:
     env = _http_env(
         tmp_path,
-        fake_npx,
+        fake_pw,
         version_server.url,
         TERMINATION_MESSAGE_PATH=str(tmp_path / "termination-log"),
     )
@@ -257,11 +257,11 @@ def test_the_http_way_waits_for_the_new_version_then_the_suite_runs(
 
 
 def test_the_http_way_that_never_switches_is_exit_4_naming_both(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     server = _VersionServer("3f2a9c1e00", "3f2a9c1e00", 0)
     try:
-        env = _http_env(tmp_path, fake_npx, server.url, READY_DEADLINE_SECONDS="1")
+        env = _http_env(tmp_path, fake_pw, server.url, READY_DEADLINE_SECONDS="1")
         done = _call([*runner_command(), "run"], env)
     finally:
         server.close()
@@ -273,10 +273,10 @@ def test_the_http_way_that_never_switches_is_exit_4_naming_both(
 
 @pytest.mark.parametrize("blank", [" ", "\t\n"])
 def test_a_blank_prove_version_is_exit_2_not_a_green_run_without_the_proof(
-    tmp_path: Path, fake_npx: FakeNpx, version_server: _VersionServer, blank: str
+    tmp_path: Path, fake_pw: FakePlaywright, version_server: _VersionServer, blank: str
 ) -> None:
     # A Kargo expression that rendered to blanks must not switch the asked-for proof off.
-    env = {**_http_env(tmp_path, fake_npx, version_server.url), "PROVE_VERSION": blank}
+    env = {**_http_env(tmp_path, fake_pw, version_server.url), "PROVE_VERSION": blank}
     done = _call([*runner_command(), "run"], env)
     assert done.returncode == 2, done.stdout[-3000:]
     assert "PROVE_VERSION" in done.stdout + done.stderr
@@ -285,7 +285,7 @@ def test_a_blank_prove_version_is_exit_2_not_a_green_run_without_the_proof(
 
 
 def test_a_version_url_redirected_to_another_origin_proves_nothing(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     # Another host saying the Freight's version (production, a CDN) is not the target saying it.
     new = "9be04d7e5f00112233445566778899aabbccddee"
@@ -306,7 +306,7 @@ def test_a_version_url_redirected_to_another_origin_proves_nothing(
     threading.Thread(target=target.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{target.server_address[1]}"
     try:
-        env = _http_env(tmp_path, fake_npx, url, READY_DEADLINE_SECONDS="1")
+        env = _http_env(tmp_path, fake_pw, url, READY_DEADLINE_SECONDS="1")
         done = _call([*runner_command(), "run"], env)
     finally:
         target.shutdown()
@@ -318,9 +318,9 @@ def test_a_version_url_redirected_to_another_origin_proves_nothing(
 
 
 def test_a_run_without_a_proof_says_the_deployment_is_not_proven(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
-    env = fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3")
+    env = fake_pw.env(tmp_path / "a", "discovery:3,junit:pass:3")
     done = _call([*runner_command(), "run"], env)
     assert done.returncode == 0, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]

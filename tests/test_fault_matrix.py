@@ -42,7 +42,14 @@ import pytest
 
 from runner.files.walk import remove_tree
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
-from tests.conftest import REPO, npx_shim, read_until, runner_command, runner_env, start_runner
+from tests.conftest import (
+    REPO,
+    playwright_shim,
+    read_until,
+    runner_command,
+    runner_env,
+    start_runner,
+)
 
 HELPERS = REPO / "tests" / "helpers"
 UID = "5a1c0e2f-7b3d-4c4e-9f10-aabbccddeeff"
@@ -508,7 +515,7 @@ def hide_browser(case: Case) -> None:
         "/usr/bin/chromium",
         "--",
     ]
-    case.env["PATH"] = os.environ["PATH"]  # the real npx
+    case.env.update(PATH=os.environ["PATH"], PLAYWRIGHT_HOME=str(REPO))  # the real Playwright
     case.env.update(
         PLAYWRIGHT_BROWSERS_PATH=str(case.tmp / "no-browsers"),
         BROWSER_EXECUTABLE=str(case.tmp / "no-chromium"),
@@ -525,7 +532,7 @@ def broken_browser(case: Case) -> None:
         "exit 127\n"
     )
     chromium.chmod(0o755)
-    case.env["PATH"] = os.environ["PATH"]  # the real npx
+    case.env.update(PATH=os.environ["PATH"], PLAYWRIGHT_HOME=str(REPO))  # the real Playwright
     case.env.update(
         PLAYWRIGHT_BROWSERS_PATH=str(case.tmp / "no-browsers"),
         BROWSER_EXECUTABLE=str(chromium),
@@ -667,7 +674,7 @@ def nothing_outside_the_root(case: Case, done: subprocess.CompletedProcess[bytes
     (run,) = [p for p in case.root.iterdir() if p.name[0] not in "._"]
     assert run.name.startswith("h-")
     assert not (case.root / "_jobs").exists()  # an invalid Job name is not indexed
-    assert sorted(p.name for p in case.tmp.iterdir()) == ["bin", "root"]
+    assert sorted(p.name for p in case.tmp.iterdir()) == ["bin", "bin-home", "root"]
     assert not list(REPO.glob("pwned")) and not list(case.root.rglob("pwned"))
 
 
@@ -786,6 +793,7 @@ def real_workspace(files: dict[str, str]) -> Setup:
             path.write_text(IMPORT + text)
         case.env.update(
             PATH=os.environ["PATH"],
+            PLAYWRIGHT_HOME=str(REPO),  # the real Playwright
             TESTS_WORKSPACE=str(workspace),
             SUITE="kargo",
             BASE_URL="http://127.0.0.1:9",
@@ -1057,7 +1065,9 @@ FAULTS: list[Fault] = [
         "all 1 test(s) skipped",
     ),
     # -- installation ----------------------------------------------------------------------------
-    Fault("npx missing", "", 3, "not installed or not on PATH", env={"PATH": "/nonexistent"}),
+    Fault(
+        "node missing", "", 3, "node is not installed or not on PATH", env={"PATH": "/nonexistent"}
+    ),
     Fault(
         "Playwright not installed",
         "",
@@ -1376,7 +1386,9 @@ def adopt_orphans() -> Iterator[None]:
 @pytest.mark.parametrize("fault", [pytest.param(f, id=f.name, marks=f.marks) for f in FAULTS])
 def test_fault(fault: Fault, tmp_path: Path) -> None:
     # LD_PRELOAD (libfaketime) is for the runner only; Python's sleep breaks under it.
-    npx = npx_shim(tmp_path / "bin", HELPERS / "fault_playwright.py", launcher="env -u LD_PRELOAD")
+    npx = playwright_shim(
+        tmp_path / "bin", HELPERS / "fault_playwright.py", launcher="env -u LD_PRELOAD"
+    )
     case = Case(
         tmp=tmp_path,
         root=tmp_path / "root",

@@ -25,8 +25,8 @@ import pytest
 
 from tests.conftest import (
     REPO,
-    FakeNpx,
-    npx_shim,
+    FakePlaywright,
+    playwright_shim,
     read_until,
     run_runner,
     runner_command,
@@ -102,8 +102,10 @@ def _credentials(tmp_path: Path, password: str = PASSWORD) -> Path:
     return folder
 
 
-def _env(tmp_path: Path, fake_npx: FakeNpx, script: str = FAKE_OK, **extra: str) -> dict[str, str]:
-    env = fake_npx.env(tmp_path / "artifacts", script, ANALYSIS_RUN_UID=UID, READY_SKIP="true")
+def _env(
+    tmp_path: Path, fake_pw: FakePlaywright, script: str = FAKE_OK, **extra: str
+) -> dict[str, str]:
+    env = fake_pw.env(tmp_path / "artifacts", script, ANALYSIS_RUN_UID=UID, READY_SKIP="true")
     del env["TESTS_WORKSPACE"]  # the fetched checkout is the workspace
     env["BASE_URL"] = "http://127.0.0.1:9"
     env["TMPDIR"] = str(tmp_path / "scratch")
@@ -124,8 +126,8 @@ def _metadata(tmp_path: Path) -> dict[str, object]:
     return dict(json.loads((_attempt(tmp_path) / "execution-metadata.json").read_text()))
 
 
-def _seen(fake_npx: FakeNpx) -> dict[str, Any]:
-    return dict(json.loads(Path(f"{fake_npx.record}.workspace").read_text()))
+def _seen(fake_pw: FakePlaywright) -> dict[str, Any]:
+    return dict(json.loads(Path(f"{fake_pw.record}.workspace").read_text()))
 
 
 @pytest.mark.parametrize(
@@ -139,11 +141,11 @@ def _seen(fake_npx: FakeNpx) -> dict[str, Any]:
     ],
 )
 def test_every_kind_of_revision_runs_its_exact_commit(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite, revision: str, number: int
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite, revision: str, number: int
 ) -> None:
     commit = suite.at(number)
     given = {"full": commit, "short": commit[:9]}.get(revision, revision)
-    env = _env(tmp_path, fake_npx, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION=given)
+    env = _env(tmp_path, fake_pw, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION=given)
     done = _run(env)
     assert done.returncode == 0, done.stdout[-3000:]
     meta = _metadata(tmp_path)
@@ -155,7 +157,7 @@ def test_every_kind_of_revision_runs_its_exact_commit(
     assert f"tests: {suite.server.url('suite')} at {commit[:12]} ({given})" in last
     summary = json.loads((_attempt(tmp_path) / "summary.json").read_text())
     assert (summary["tests_commit"], summary["tests_revision"]) == (commit, given)
-    seen = _seen(fake_npx)
+    seen = _seen(fake_pw)
     files = set(seen["files"])
     # Sparse: the trees that run and the workspace root's files, nothing else.
     assert {f"{CENTRAL}/math.spec.ts", f"{PLUGIN}/catalog.spec.ts", "package.json"} <= files
@@ -167,18 +169,18 @@ def test_every_kind_of_revision_runs_its_exact_commit(
 
 
 def test_sparse_paths_add_what_the_tests_import(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     env = _env(
         tmp_path,
-        fake_npx,
+        fake_pw,
         TESTS_REPO=suite.server.url("suite"),
         FREIGHT_COMMIT=suite.at(FIXED_AT)[:7],  # the default revision, as Kargo passes it
         TESTS_SPARSE_PATHS=f"{SUPPORT}, docs/missing-is-fine",
     )
     done = _run(env)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert f"{SUPPORT}/math.ts" in _seen(fake_npx)["files"]
+    assert f"{SUPPORT}/math.ts" in _seen(fake_pw)["files"]
     assert _metadata(tmp_path)["tests_commit"] == suite.at(FIXED_AT)
     assert "WARNING" not in done.stdout
 
@@ -187,7 +189,7 @@ README_GLOB = "plugins/*/e2e-tests,plugins/*/tests/acceptance"  # the README's o
 
 
 def test_the_readme_s_comma_separated_glob_fetches_every_plugin_tree(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     """Issue 21: both globs of PLUGIN_TESTS_GLOB reach the sparse checkout, one pattern each
     (they once went in as one pattern, `plugins/*/e2e-tests,plugins/*/tests/acceptance/`,
@@ -202,7 +204,7 @@ def test_the_readme_s_comma_separated_glob_fetches_every_plugin_tree(
     fast_import(suite.server.repos / "public" / "two-globs.git", [git_repos.Commit("one", files)])
     env = _env(
         tmp_path,
-        fake_npx,
+        fake_pw,
         TESTS_REPO=suite.server.url("two-globs"),
         TESTS_REVISION="main",
         CENTRAL_TESTS_DIR="packages/app/e2e-tests",
@@ -211,7 +213,7 @@ def test_the_readme_s_comma_separated_glob_fetches_every_plugin_tree(
     env["FAKE_PW"] = "workspace,discovery:3,junit:pass:3"  # a test in each of the three trees
     done = _run(env)
     assert done.returncode == 0, done.stdout[-3000:]
-    seen = set(_seen(fake_npx)["files"])
+    seen = set(_seen(fake_pw)["files"])
     assert {"plugins/a/e2e-tests/a.spec.ts", "plugins/b/tests/acceptance/b.spec.ts"} <= seen
     assert "plugins/b/src/index.ts" not in seen
 
@@ -245,11 +247,11 @@ def test_verdict_follows_the_revision_with_real_playwright(tmp_path: Path, suite
 
 
 def test_private_repository_with_credentials_never_shows_the_password(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     env = _env(
         tmp_path,
-        fake_npx,
+        fake_pw,
         TESTS_REPO=suite.server.url("suite", private=True),
         TESTS_REVISION="v1.1.0",
         GIT_CREDENTIALS_DIR=str(_credentials(tmp_path)),
@@ -258,7 +260,7 @@ def test_private_repository_with_credentials_never_shows_the_password(
     done = _run(env)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "credentials: password" in done.stdout
-    seen = _seen(fake_npx)
+    seen = _seen(fake_pw)
     assert PASSWORD not in json.dumps(seen["env"]), "the password reached Playwright's environment"
     assert PASSWORD not in str(seen["git_config"]) and "url" not in str(seen["git_config"])
     assert PASSWORD not in done.stdout + done.stderr
@@ -281,7 +283,7 @@ def test_private_repository_with_credentials_never_shows_the_password(
     ],
 )
 def test_fetch_failures_are_exit_3_with_one_line_that_says_what_to_do(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite, case: str, expected: str
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite, case: str, expected: str
 ) -> None:
     url, revision, extra = suite.server.url("suite"), "v1.1.0", {}
     if case == "wrong password":
@@ -301,21 +303,21 @@ def test_fetch_failures_are_exit_3_with_one_line_that_says_what_to_do(
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             url = f"http://127.0.0.1:{sock.getsockname()[1]}/public/suite.git"
-    env = _env(tmp_path, fake_npx, TESTS_REPO=url, TESTS_REVISION=revision, **extra)
+    env = _env(tmp_path, fake_pw, TESTS_REPO=url, TESTS_REVISION=revision, **extra)
     done = _run(env)
     assert done.returncode == 3, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
     assert last.startswith("[verification-runner] VERIFICATION INFRASTRUCTURE ERROR (exit 3)")
     assert expected in last, last
-    assert not Path(f"{fake_npx.record}.workspace").exists(), "Playwright must not have run"
+    assert not Path(f"{fake_pw.record}.workspace").exists(), "Playwright must not have run"
     assert not list((tmp_path / "scratch").iterdir()), "a failed fetch leaves nothing behind"
 
 
 def test_ambiguous_short_commit_is_a_configuration_error(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     prefix = suite.colliding[:4]
-    env = _env(tmp_path, fake_npx, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION=prefix)
+    env = _env(tmp_path, fake_pw, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION=prefix)
     done = _run(env)
     assert done.returncode == 2, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
@@ -324,7 +326,7 @@ def test_ambiguous_short_commit_is_a_configuration_error(
 
 
 def test_a_branch_named_like_the_freight_commit_does_not_decide_the_tests(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     """FREIGHT_COMMIT is the image's (abbreviated) commit id. A branch someone named after it,
     pointing at another commit (one whose suite passes), was fetched instead: git prefers a
@@ -333,7 +335,7 @@ def test_a_branch_named_like_the_freight_commit_does_not_decide_the_tests(
     public = suite.server.repos / "public" / "suite.git"
     git_repos.git(public, "branch", image, suite.ids[-1])
     try:
-        env = _env(tmp_path, fake_npx, TESTS_REPO=suite.server.url("suite"), FREIGHT_COMMIT=image)
+        env = _env(tmp_path, fake_pw, TESTS_REPO=suite.server.url("suite"), FREIGHT_COMMIT=image)
         done = _run(env)
     finally:
         git_repos.git(public, "branch", "-D", image)
@@ -344,11 +346,11 @@ def test_a_branch_named_like_the_freight_commit_does_not_decide_the_tests(
 
 
 def test_freight_commit_that_differs_from_the_tests_commit_is_said_loudly(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     env = _env(
         tmp_path,
-        fake_npx,
+        fake_pw,
         TESTS_REPO=suite.server.url("suite"),
         TESTS_REVISION="v1.1.0",
         FREIGHT_COMMIT=suite.at(BROKEN_AT)[:7],
@@ -361,7 +363,7 @@ def test_freight_commit_that_differs_from_the_tests_commit_is_said_loudly(
 
 
 def test_a_server_that_never_answers_ends_at_the_deadline(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     with socket.socket() as silent:  # the kernel accepts connections; nobody ever answers
         silent.bind(("127.0.0.1", 0))
@@ -369,7 +371,7 @@ def test_a_server_that_never_answers_ends_at_the_deadline(
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/public/suite.git"
         env = _env(
             tmp_path,
-            fake_npx,
+            fake_pw,
             TESTS_REPO=url,
             TESTS_REVISION="v1.1.0",
             RUN_DEADLINE_SECONDS="6",
@@ -386,13 +388,13 @@ def test_a_server_that_never_answers_ends_at_the_deadline(
 
 
 def test_sigterm_during_the_fetch_is_143_with_the_verdict_last(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     with socket.socket() as silent:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/public/suite.git"
-        env = _env(tmp_path, fake_npx, TESTS_REPO=url, TESTS_REVISION="v1.1.0")
+        env = _env(tmp_path, fake_pw, TESTS_REPO=url, TESTS_REVISION="v1.1.0")
         runner = start_runner(env)
         read_until(runner, b"$ git ls-remote")
         runner.send_signal(signal.SIGTERM)
@@ -404,20 +406,20 @@ def test_sigterm_during_the_fetch_is_143_with_the_verdict_last(
 
 
 def test_lock_file_dependencies_are_installed_or_fail_with_npm_s_reason(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
     url = suite.server.url("locked")
-    done = _run(_env(tmp_path / "a", fake_npx, TESTS_REPO=url, TESTS_REVISION="main"))
+    done = _run(_env(tmp_path / "a", fake_pw, TESTS_REPO=url, TESTS_REVISION="main"))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "$ npm ci --ignore-scripts" in done.stdout
     skipped = _run(
-        _env(tmp_path / "b", fake_npx, TESTS_REPO=url, TESTS_REVISION="main", TESTS_INSTALL="never")
+        _env(tmp_path / "b", fake_pw, TESTS_REPO=url, TESTS_REVISION="main", TESTS_INSTALL="never")
     )
     assert skipped.returncode == 0 and "TESTS_INSTALL=never" in skipped.stdout
     stale = _run(
         _env(
             tmp_path / "c",
-            fake_npx,
+            fake_pw,
             TESTS_REPO=suite.server.url("stale-lock"),
             TESTS_REVISION="main",
         )
@@ -442,10 +444,10 @@ def test_lock_file_dependencies_are_installed_or_fail_with_npm_s_reason(
     ],
 )
 def test_hostile_or_mistyped_fetch_settings_are_exit_2(
-    tmp_path: Path, fake_npx: FakeNpx, extra: dict[str, str | None], expected: str
+    tmp_path: Path, fake_pw: FakePlaywright, extra: dict[str, str | None], expected: str
 ) -> None:
     env = _env(
-        tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git", TESTS_REVISION="main"
+        tmp_path, fake_pw, TESTS_REPO="https://git.example.com/suite.git", TESTS_REVISION="main"
     )
     for name, value in extra.items():
         if value is None:
@@ -461,13 +463,13 @@ def test_hostile_or_mistyped_fetch_settings_are_exit_2(
 
 
 def test_freight_without_a_revision_annotation_says_which_and_how_to_build_it(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     """The Job as the AnalysisTemplate makes it for Freight whose image lacks the revision
     annotation: Kargo's quote() of the missing annotation is "", so TESTS_REVISION and
     FREIGHT_COMMIT arrive empty beside TESTS_REPO. One line names the annotation and the build
     flag; a local run keeps the plain reason."""
-    env = _env(tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git")
+    env = _env(tmp_path, fake_pw, TESTS_REPO="https://git.example.com/suite.git")
     env.update({"TESTS_REVISION": "", "FREIGHT_COMMIT": "", "JOB_NAME": f"{UID}.acceptance.1"})
     done = _run(env)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -483,8 +485,8 @@ def test_freight_without_a_revision_annotation_says_which_and_how_to_build_it(
     assert "annotation" not in local.stderr
 
 
-def test_tmpdir_on_the_artifact_volume_is_refused(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    env = _env(tmp_path, fake_npx, TESTS_REPO="https://git.example.com/suite.git")
+def test_tmpdir_on_the_artifact_volume_is_refused(tmp_path: Path, fake_pw: FakePlaywright) -> None:
+    env = _env(tmp_path, fake_pw, TESTS_REPO="https://git.example.com/suite.git")
     env.update({"TESTS_REVISION": "main", "TMPDIR": str(tmp_path / "artifacts" / "tmp")})
     done = _run(env)
     assert done.returncode == 2, done.stdout[-3000:]
@@ -494,14 +496,16 @@ def test_tmpdir_on_the_artifact_volume_is_refused(tmp_path: Path, fake_npx: Fake
 @pytest.mark.skipif(
     os.geteuid() != 0 and not os.environ.get("CI"), reason="mounts a tmpfs: needs root"
 )
-def test_a_full_tmp_is_exit_3_saying_so(tmp_path: Path, fake_npx: FakeNpx, suite: Suite) -> None:
+def test_a_full_tmp_is_exit_3_saying_so(
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
+) -> None:
     small = tmp_path / "small-tmp"
     small.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=320k", "tmpfs", small], check=True)
     try:
         env = _env(
             tmp_path,
-            fake_npx,
+            fake_pw,
             TESTS_REPO=suite.server.url("suite"),
             TESTS_REVISION="v1.1.0",
             TESTS_SPARSE_PATHS="docs",  # a 512 KiB file: more than the 320 KiB there is
@@ -519,7 +523,7 @@ def test_a_full_tmp_is_exit_3_saying_so(tmp_path: Path, fake_npx: FakeNpx, suite
 def _shard(
     tmp_path: Path, suite: Suite, index: int, revision: str, tmp: str
 ) -> subprocess.Popen[str]:
-    npx = FakeNpx(tmp_path / "shard-bin", tmp_path / "shard-bin-record.json")
+    npx = FakePlaywright(tmp_path / "shard-bin", tmp_path / "shard-bin-record.json")
     env = npx.env(
         tmp_path / "artifacts",
         "discovery:2,sleep:1,junit:pass:2",
@@ -550,7 +554,7 @@ def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
 ) -> None:
     """Each shard fetches for itself, at the same path in its pod. Shards whose /tmp is shared
     (pods on one host volume, a laptop) take turns at that path instead of diverging."""
-    npx_shim(tmp_path / "shard-bin", REPO / "tests" / "helpers" / "fake_shards.py")
+    playwright_shim(tmp_path / "shard-bin", REPO / "tests" / "helpers" / "fake_shards.py")
     for index in range(2):
         (tmp_path / f"pod-{index}").mkdir()
     revisions = ["v1.1.0", "v1.1.0" if same else "v1.0.0"]
@@ -589,7 +593,7 @@ def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
 
 
 def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     """The issue's reproduction: a Kargo Job whose image carries no source annotation gets an
     empty tests-repo; the run stops (no test tree: exit 2; trees without specs: exit 6) and
@@ -598,7 +602,7 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
     empty.mkdir()
     env = _env(
         tmp_path,
-        fake_npx,
+        fake_pw,
         "notests",
         KUBERNETES_SERVICE_HOST="10.0.0.1",
         LOCAL_SITE_DIR="verification-site",  # no BASE_URL: the suite's own site, said so
@@ -620,7 +624,7 @@ def test_an_empty_tests_repo_in_a_pod_says_where_tests_come_from(
 
 @pytest.mark.parametrize("host_key", ["pinned", "unpinned", "wrong"])
 def test_ssh_with_a_deploy_key_from_the_secret(
-    tmp_path: Path, fake_npx: FakeNpx, suite: Suite, host_key: str
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite, host_key: str
 ) -> None:
     """git over ssh against a real sshd on 127.0.0.1: the key comes from the Secret's
     sshPrivateKey (0644 as a Secret volume mounts it; ssh needs 0600, so the runner copies
@@ -638,7 +642,7 @@ def test_ssh_with_a_deploy_key_from_the_secret(
         url = sshd.url(suite.server.repos / "public" / "suite.git")
         env = _env(
             tmp_path,
-            fake_npx,
+            fake_pw,
             TESTS_REPO=url,
             TESTS_REVISION="v1.1.0",
             GIT_CREDENTIALS_DIR=str(secret),
@@ -657,7 +661,7 @@ def test_ssh_with_a_deploy_key_from_the_secret(
     assert meta["tests_commit"] == suite.at(FIXED_AT)
     assert meta["tests_repo"] == url.replace(f"{sshd.user}@", "")  # no userinfo
     key = sshd.client_key.read_text()
-    seen = json.dumps(_seen(fake_npx))
+    seen = json.dumps(_seen(fake_pw))
     assert key.splitlines()[1] not in seen + done.stdout
 
 

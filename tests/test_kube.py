@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from runner.kube import job_time_left
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakePlaywright, runner_command
 from tests.helpers.kube_api import service_account
 
 AR_ANNOTATION = "analysisrun.argoproj.io/name"
@@ -111,9 +111,9 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
 
 
 def _lookup_env(
-    tmp_path: Path, fake_npx: FakeNpx, port: int, account: Path, job: str
+    tmp_path: Path, fake_pw: FakePlaywright, port: int, account: Path, job: str
 ) -> dict[str, str]:
-    return fake_npx.env(
+    return fake_pw.env(
         tmp_path / "a",
         "discovery:3,junit:pass:3",
         KUBERNETES_SERVICE_HOST="127.0.0.1",
@@ -132,10 +132,10 @@ def _metadata(root: Path) -> dict[str, object]:
 
 
 def test_promotion_comes_from_the_analysis_run(
-    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+    tmp_path: Path, fake_pw: FakePlaywright, api: tuple[int, list[str]], account: Path
 ) -> None:
     port, seen = api
-    env = _lookup_env(tmp_path, fake_npx, port, account, JOB)
+    env = _lookup_env(tmp_path, fake_pw, port, account, JOB)
     done = _run(env)
     assert done.returncode == 0, done.stdout.decode()[-2000:]
     meta = _metadata(tmp_path / "a")
@@ -151,10 +151,10 @@ def test_promotion_comes_from_the_analysis_run(
 
 
 def test_a_failed_lookup_is_logged_and_never_fatal(
-    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+    tmp_path: Path, fake_pw: FakePlaywright, api: tuple[int, list[str]], account: Path
 ) -> None:
     port, _ = api
-    env = _lookup_env(tmp_path, fake_npx, port, account, "someone-elses-job")
+    env = _lookup_env(tmp_path, fake_pw, port, account, "someone-elses-job")
     done = _run(env)
     assert done.returncode == 0
     assert (
@@ -165,9 +165,9 @@ def test_a_failed_lookup_is_logged_and_never_fatal(
 
 
 def test_no_service_account_means_no_lookup_and_a_clear_line(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
-    env = fake_npx.env(
+    env = fake_pw.env(
         tmp_path / "a",
         "discovery:3,junit:pass:3",
         KUBERNETES_SERVICE_HOST="127.0.0.1",
@@ -184,10 +184,10 @@ def test_no_service_account_means_no_lookup_and_a_clear_line(
 
 @pytest.mark.slow
 def test_an_api_server_that_trickles_its_answer_cannot_hold_the_run(
-    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+    tmp_path: Path, fake_pw: FakePlaywright, api: tuple[int, list[str]], account: Path
 ) -> None:
     port, _ = api
-    env = _lookup_env(tmp_path, fake_npx, port, account, TRICKLE)
+    env = _lookup_env(tmp_path, fake_pw, port, account, TRICKLE)
     started = time.monotonic()
     done = _run(env)
     assert done.returncode == 0, done.stdout.decode()[-2000:]
@@ -196,13 +196,13 @@ def test_an_api_server_that_trickles_its_answer_cannot_hold_the_run(
 
 
 def test_a_job_with_little_time_left_bounds_the_run(
-    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+    tmp_path: Path, fake_pw: FakePlaywright, api: tuple[int, list[str]], account: Path
 ) -> None:
     """Issue 22, item 12: a pod that replaced an evicted one has RUN_DEADLINE_SECONDS (1800)
     from its own start, but the Job ends 10 s from now: less the margin for the verdict, nothing
     is left. Exit 5 with its evidence, before the tests, never killed by the Job mid-verdict."""
     port, _ = api
-    env = _lookup_env(tmp_path, fake_npx, port, account, "spent-job")
+    env = _lookup_env(tmp_path, fake_pw, port, account, "spent-job")
     done = _run({**env, "FAKE_PW": "discovery:1,sleep:60,junit:pass:1"})
     out = done.stdout.decode()
     assert done.returncode == 5, out[-2000:]
@@ -216,11 +216,11 @@ def test_a_job_with_little_time_left_bounds_the_run(
 
 @pytest.mark.slow
 def test_the_job_s_deadline_stops_the_tests_in_time(
-    tmp_path: Path, fake_npx: FakeNpx, api: tuple[int, list[str]], account: Path
+    tmp_path: Path, fake_pw: FakePlaywright, api: tuple[int, list[str]], account: Path
 ) -> None:
     """55 s left, 52 s kept for the verdict: the tests get 3 s, then are stopped (exit 5)."""
     port, _ = api
-    env = _lookup_env(tmp_path, fake_npx, port, account, "late-job")
+    env = _lookup_env(tmp_path, fake_pw, port, account, "late-job")
     started = time.monotonic()
     done = _run({**env, "FAKE_PW": "discovery:1,sleep:60,junit:pass:1"})
     assert done.returncode == 5, done.stdout.decode()[-2000:]

@@ -25,7 +25,7 @@ from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES, RunLayout
 from runner.volume.cleanup import carry_out, cleanup, survey
 from runner.volume.ledger import Host, LedgerLine
 from runner.volume.retention import Plan, Policy, Reason, RunInfo, newest_first, select
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakePlaywright, runner_command
 from tests.strategies import RETENTION_NOW, retention_policies, run_dir_names, run_infos
 
 NOW = RETENTION_NOW
@@ -351,13 +351,13 @@ def test_cleanup_command_dry_run_says_why_and_removes_nothing(tmp_path: Path) ->
     assert runs_on_disk(tmp_path) == {"run-0"}
 
 
-def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     root = tmp_path / "a"
     days = (datetime.now(UTC) - NOW).days
     for i in range(3):
         make_run(root, f"old-{i}", age_days=30 + days, job=f"old-{i}")
     make_run(root, "old-running", age_days=30 + days)
-    env = fake_npx.env(
+    env = fake_pw.env(
         root,
         "discovery:3,junit:pass:3",
         RETENTION_KEEP_RUNS="1",
@@ -385,10 +385,10 @@ def test_run_prunes_after_it_writes_its_results(tmp_path: Path, fake_npx: FakeNp
     assert set(index_targets(root)) == {"ns/verify-1.log"}
 
 
-def test_retention_disabled_keeps_everything(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_retention_disabled_keeps_everything(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     root = tmp_path / "a"
     make_run(root, "old", age_days=30 + (datetime.now(UTC) - NOW).days)
-    env = fake_npx.env(
+    env = fake_pw.env(
         root, "discovery:3,junit:pass:3", RETENTION_KEEP_RUNS="0", RETENTION_ENABLED="false"
     )
     done = subprocess.run(

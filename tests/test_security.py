@@ -34,7 +34,7 @@ import pytest
 
 from runner.log.masking import is_secret_name
 from runner.volume.artifacts import ACTIVE_HOLDER, LEDGER, RUN_MARKER
-from tests.conftest import REPO, npx_shim, runner_command, written_forms
+from tests.conftest import REPO, fake_home, playwright_shim, runner_command, written_forms
 
 # Quotes, backslashes and non-ASCII: JSON escapes them, so a mask applied to serialized text
 # would miss them (a header value must stay Latin-1, so no non-ASCII there).
@@ -85,12 +85,14 @@ def _base_env(tmp_path: Path) -> dict[str, str]:
         "HOME": str(tmp_path),
         "ARTIFACT_ROOT": str(tmp_path / "root"),
         "TESTS_WORKSPACE": str(REPO / "examples" / "workspace"),
-        "PLAYWRIGHT_HOME": str(REPO),
+        "PLAYWRIGHT_HOME": str(fake_home(_shim(tmp_path))),
     }
 
 
 def _shim(tmp_path: Path) -> Path:
-    return npx_shim(tmp_path / "bin", REPO / "tests" / "helpers" / "fault_playwright.py").bin_dir
+    return playwright_shim(
+        tmp_path / "bin", REPO / "tests" / "helpers" / "fault_playwright.py"
+    ).bin_dir
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from hypothesis import given
 from runner.config.mistyped import distance, env_names, suspicious_variables
 from runner.config.settings import Settings, load_settings
 from runner.config.settings_view import in_effect, render
-from tests.conftest import FakeNpx, run_runner
+from tests.conftest import FakePlaywright, run_runner
 from tests.strategies import variable_names
 
 KNOWN = env_names(Settings)
@@ -84,9 +84,9 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_a_run_lists_its_settings_and_warns_about_a_near_miss(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
-    env = fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3", FLAKY_POLCY="fail")
+    env = fake_pw.env(tmp_path / "a", "discovery:3,junit:pass:3", FLAKY_POLCY="fail")
     done = _run(env, "run")
     assert done.returncode == 0, done.stdout[-2000:]
     (attempt,) = (tmp_path / "a").glob("*/attempt-1")
@@ -106,17 +106,19 @@ def test_a_run_lists_its_settings_and_warns_about_a_near_miss(
     ]
 
 
-def test_strict_settings_turn_the_warning_into_exit_2(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    env = fake_npx.env(tmp_path / "a", "junit:pass:1", FLAKY_POLCY="fail", STRICT_SETTINGS="true")
+def test_strict_settings_turn_the_warning_into_exit_2(
+    tmp_path: Path, fake_pw: FakePlaywright
+) -> None:
+    env = fake_pw.env(tmp_path / "a", "junit:pass:1", FLAKY_POLCY="fail", STRICT_SETTINGS="true")
     for command in (["run"], ["identity"], ["list"]):
         done = _run(env, *command)
         assert done.returncode == 2, (command, done.stdout, done.stderr)
         assert "did you mean FLAKY_POLICY?" in done.stderr
     assert not (tmp_path / "a").exists()
-    assert not fake_npx.record.exists()
+    assert not fake_pw.record.exists()
 
 
-def test_other_commands_warn_on_stderr(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    done = _run(fake_npx.env(tmp_path / "a", "", READY_TIMEOUT="5"), "identity")
+def test_other_commands_warn_on_stderr(tmp_path: Path, fake_pw: FakePlaywright) -> None:
+    done = _run(fake_pw.env(tmp_path / "a", "", READY_TIMEOUT="5"), "identity")
     assert done.returncode == 0
     assert "WARNING: READY_TIMEOUT is not a setting of the runner" in done.stderr

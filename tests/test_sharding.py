@@ -25,7 +25,7 @@ from filelock import FileLock
 from runner.volume.artifacts import LEDGER
 from runner.volume.cleanup import cleanup
 from runner.volume.retention import Policy
-from tests.conftest import REPO, FakeNpx, npx_shim, runner_command, written_forms
+from tests.conftest import REPO, FakePlaywright, playwright_shim, runner_command, written_forms
 
 UID = "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
 pytestmark = pytest.mark.slow  # every test starts several runners at once
@@ -35,12 +35,12 @@ FAKE_SHARDS = REPO / "tests" / "helpers" / "fake_shards.py"
 
 
 @pytest.fixture
-def npx(tmp_path: Path) -> FakeNpx:
-    return npx_shim(tmp_path / "shard-bin", FAKE_SHARDS)
+def npx(tmp_path: Path) -> FakePlaywright:
+    return playwright_shim(tmp_path / "shard-bin", FAKE_SHARDS)
 
 
 def _start(
-    npx: FakeNpx, root: Path, index: int, script: str, count: int = 3, **extra: str
+    npx: FakePlaywright, root: Path, index: int, script: str, count: int = 3, **extra: str
 ) -> subprocess.Popen[str]:
     env = npx.env(
         root,
@@ -62,7 +62,7 @@ def _start(
     )
 
 
-def _shards(npx: FakeNpx, root: Path, scripts: Sequence[str]) -> list[tuple[int, str]]:
+def _shards(npx: FakePlaywright, root: Path, scripts: Sequence[str]) -> list[tuple[int, str]]:
     procs = [_start(npx, root, i, s, len(scripts)) for i, s in enumerate(scripts)]
     return [(p.wait(timeout=120), p.communicate()[0]) for p in procs]
 
@@ -76,7 +76,7 @@ def _merges(root: Path) -> list[dict[str, object]]:
     return [line for line in map(json.loads, lines) if line["event"] == "merged"]
 
 
-def test_the_merged_summary_masks_secrets(tmp_path: Path, npx: FakeNpx) -> None:
+def test_the_merged_summary_masks_secrets(tmp_path: Path, npx: FakePlaywright) -> None:
     """merged/summary.json masks what a shard's own files mask, escaped characters included."""
     secret = 'merge-"SECRET\\7e2f-ü'  # noqa: S105 - planted on purpose
     procs = [
@@ -111,7 +111,7 @@ def test_the_merged_summary_masks_secrets(tmp_path: Path, npx: FakeNpx) -> None:
     assert b"****" in summary
 
 
-def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
+def test_shards_merge_into_one_report(tmp_path: Path, npx: FakePlaywright) -> None:
     done = _shards(npx, tmp_path, ["discovery:2,sleep:1,junit:pass:2"] * 3)
     assert [code for code, _ in done] == [0, 0, 0], done
     merged = _merged(tmp_path)
@@ -134,7 +134,7 @@ def test_shards_merge_into_one_report(tmp_path: Path, npx: FakeNpx) -> None:
 
 @pytest.mark.parametrize("first", [0, 1])
 def test_one_failing_shard_fails_the_merging_shard(
-    tmp_path: Path, npx: FakeNpx, first: int
+    tmp_path: Path, npx: FakePlaywright, first: int
 ) -> None:
     """Whichever shard ends first waits for the other and merges; it exits with the merged
     verdict (1 even when its own tests passed), the other with its own."""
@@ -159,7 +159,7 @@ def test_one_failing_shard_fails_the_merging_shard(
     assert merged["failures"][0]["name"] == "fails on purpose"
 
 
-def test_a_shard_that_crashes_before_its_blob_is_named(tmp_path: Path, npx: FakeNpx) -> None:
+def test_a_shard_that_crashes_before_its_blob_is_named(tmp_path: Path, npx: FakePlaywright) -> None:
     done = _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,segv"])
     assert done[1][0] == 3 and done[_merger(done)][0] == 3, done
     merged = _merged(tmp_path)
@@ -167,7 +167,7 @@ def test_a_shard_that_crashes_before_its_blob_is_named(tmp_path: Path, npx: Fake
     assert "shard 1 (attempt 1 ended infrastructure error without a blob" in str(merged["reason"])
 
 
-def test_a_killed_shard_is_reported_missing(tmp_path: Path, npx: FakeNpx) -> None:
+def test_a_killed_shard_is_reported_missing(tmp_path: Path, npx: FakePlaywright) -> None:
     slow = _start(npx, tmp_path, 1, "discovery:2,hang", count=2)
     _wait_for(tmp_path / RUN / "shard-1" / "attempt-1" / "verification.log")
     fast = _start(npx, tmp_path, 0, "discovery:2,junit:pass:2", count=2)
@@ -191,7 +191,9 @@ def test_a_killed_shard_is_reported_missing(tmp_path: Path, npx: FakeNpx) -> Non
     assert "shard 1 (attempt 1 killed before it finished)" in str(merged["reason"])
 
 
-def test_a_shard_that_never_starts_fails_the_merging_shard(tmp_path: Path, npx: FakeNpx) -> None:
+def test_a_shard_that_never_starts_fails_the_merging_shard(
+    tmp_path: Path, npx: FakePlaywright
+) -> None:
     """SHARD_COUNT=3 and no shard 2 (a pod never scheduled, a metric nobody runs): the shards
     that ran pass, and the one that merges exits 3 naming shard 2, once it has waited the
     SHARD_START_WAIT_SECONDS bound (2 s here; 600 s by default) instead of its whole deadline."""
@@ -218,7 +220,9 @@ def test_a_shard_that_never_starts_fails_the_merging_shard(tmp_path: Path, npx: 
     assert "the shards were merged already" in slow_out
 
 
-def test_shards_that_disagree_on_shard_count_are_exit_3(tmp_path: Path, npx: FakeNpx) -> None:
+def test_shards_that_disagree_on_shard_count_are_exit_3(
+    tmp_path: Path, npx: FakePlaywright
+) -> None:
     """A shard given SHARD_COUNT=3 in a run whose shard 0 has 2 is refused at once, naming
     both; shard 0, which merges, sees the disagreement in the ledger and stops waiting for
     the shard it will never see (with the default 600 s wait, this test would time out)."""
@@ -248,7 +252,7 @@ def test_shards_that_disagree_on_shard_count_are_exit_3(tmp_path: Path, npx: Fak
 
 
 def _two_shards_then_merging(
-    tmp_path: Path, npx: FakeNpx, scripts: Sequence[str], **extra: str
+    tmp_path: Path, npx: FakePlaywright, scripts: Sequence[str], **extra: str
 ) -> tuple[subprocess.Popen[str], subprocess.Popen[str], str]:
     """Shard 1 runs `scripts[1]` after a release file, shard 0 `scripts[0]`; returns once
     shard 0 has ended and waits (holding the merge lock) for shard 1: (shard 0, shard 1,
@@ -260,7 +264,7 @@ def _two_shards_then_merging(
     return fast, slow, _read_until(fast, "waiting for shard(s) 1")
 
 
-def test_terminated_shards_merge_what_exists(tmp_path: Path, npx: FakeNpx) -> None:
+def test_terminated_shards_merge_what_exists(tmp_path: Path, npx: FakePlaywright) -> None:
     """As Argo Rollouts does once a metric failed (or on an abort): every shard's Job is
     deleted, SIGTERM to every pod. Shard 0 (failed, waiting to merge) merges what exists at
     once; shard 1 (in its tests) writes its evidence and merges again with it. merged/ names
@@ -286,7 +290,7 @@ def test_terminated_shards_merge_what_exists(tmp_path: Path, npx: FakeNpx) -> No
 
 
 def _sigterm_during_the_merge(
-    tmp_path: Path, npx: FakeNpx, *, grace: str
+    tmp_path: Path, npx: FakePlaywright, *, grace: str
 ) -> tuple[subprocess.Popen[str], subprocess.Popen[str], str, Path]:
     """Two passing shards; shard 0 merges, and gets SIGTERM while merge-reports waits for the
     release file returned last (TERMINATION_GRACE_SECONDS=grace)."""
@@ -301,7 +305,9 @@ def _sigterm_during_the_merge(
     return fast, slow, out, merging
 
 
-def test_a_merge_outlives_the_sigterm_of_its_merging_shard(tmp_path: Path, npx: FakeNpx) -> None:
+def test_a_merge_outlives_the_sigterm_of_its_merging_shard(
+    tmp_path: Path, npx: FakePlaywright
+) -> None:
     """SIGTERM while merge-reports runs (the other shard's exit made Rollouts delete this
     Job): the merge is finished within the termination grace, not killed with the pod."""
     fast, slow, out, merging = _sigterm_during_the_merge(tmp_path, npx, grace="120")
@@ -316,7 +322,7 @@ def test_a_merge_outlives_the_sigterm_of_its_merging_shard(tmp_path: Path, npx: 
 
 
 def test_a_merge_after_sigterm_ends_within_the_termination_grace(
-    tmp_path: Path, npx: FakeNpx
+    tmp_path: Path, npx: FakePlaywright
 ) -> None:
     """A merge-reports that never ends is stopped TERMINATION_GRACE_SECONDS after the signal
     less 5 s (here 1 s), so the pod exits before its SIGKILL, with a merged verdict."""
@@ -335,7 +341,7 @@ def test_a_merge_after_sigterm_ends_within_the_termination_grace(
     assert slow.returncode == 0, slow_out  # its own verdict: it merged nothing
 
 
-def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeNpx) -> None:
+def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakePlaywright) -> None:
     _shards(npx, tmp_path, ["discovery:2,junit:pass:2", "discovery:2,junit:fail:2,exit:1"])
     again = _start(npx, tmp_path, 1, "discovery:2,junit:pass:2", count=2)
     out, _ = again.communicate(timeout=120)
@@ -352,7 +358,7 @@ def test_a_retried_shard_is_detected_and_merged_again(tmp_path: Path, npx: FakeN
 
 
 def test_duplicates_of_one_shard_are_refused_other_shards_are_not(
-    tmp_path: Path, npx: FakeNpx
+    tmp_path: Path, npx: FakePlaywright
 ) -> None:
     release = tmp_path / "release-first"  # held until the duplicate is refused, not for a time
     first = _start(npx, tmp_path, 0, f"discovery:2,await:{release},junit:pass:2", count=2)
@@ -368,14 +374,14 @@ def test_duplicates_of_one_shard_are_refused_other_shards_are_not(
     assert _merged(tmp_path)["total"] == 4
 
 
-def test_an_empty_shard_passes(tmp_path: Path, npx: FakeNpx) -> None:
+def test_an_empty_shard_passes(tmp_path: Path, npx: FakePlaywright) -> None:
     done = _shards(npx, tmp_path, ["discovery:3,junit:pass:3", "discovery:0,junit:zero"])
     assert [code for code, _ in done] == [0, 0], done
     assert "no test fell to this shard" in done[1][1]
     assert (_merged(tmp_path)["verdict"], _merged(tmp_path)["total"]) == ("passed", 3)
 
 
-def test_the_merge_judges_every_tree_over_all_shards(tmp_path: Path, npx: FakeNpx) -> None:
+def test_the_merge_judges_every_tree_over_all_shards(tmp_path: Path, npx: FakePlaywright) -> None:
     """A shard may hold none of a tree's tests; the run as a whole may not. merged/summary.json
     carries each tree's counts over every shard."""
     done = _shards(npx, tmp_path, ["discovery:1,junit:pass:1"] * 3)
@@ -398,7 +404,7 @@ def test_the_merge_judges_every_tree_over_all_shards(tmp_path: Path, npx: FakeNp
     )
 
 
-def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakeNpx) -> None:
+def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakePlaywright) -> None:
     """Playwright's first shard gets a test whenever the suite has one: when it gets none, the
     suite was emptied (--pass-with-no-tests, an empty --test-list; PWTEST_* is refused)
     and every shard passing would be a false green."""
@@ -409,7 +415,7 @@ def test_an_empty_first_shard_is_an_empty_suite(tmp_path: Path, npx: FakeNpx) ->
     assert "no test fell to this shard" in done[1][1]
 
 
-def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakeNpx) -> None:
+def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakePlaywright) -> None:
     proc = _start(npx, tmp_path, 3, "junit:pass", count=3)
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 2 and "SHARD_INDEX=3 must be below SHARD_COUNT (3)" in out, out
@@ -430,7 +436,7 @@ def test_an_index_outside_the_count_is_a_usage_error(tmp_path: Path, npx: FakeNp
     ],
 )
 def test_a_missing_index_or_a_bad_shard_setting_is_a_usage_error(
-    tmp_path: Path, npx: FakeNpx, extra: dict[str, str], says: str
+    tmp_path: Path, npx: FakePlaywright, extra: dict[str, str], says: str
 ) -> None:
     proc = _start(npx, tmp_path, 1, "junit:pass", count=2, **extra)
     out, _ = proc.communicate(timeout=60)
@@ -443,7 +449,7 @@ def _job_log(root: Path, job: str) -> str:
 
 
 def test_each_metric_shard_publishes_its_log_under_its_own_job(
-    tmp_path: Path, npx: FakeNpx
+    tmp_path: Path, npx: FakePlaywright
 ) -> None:
     """Parallel metrics: each shard is its own Job `<uid>.acceptance-<i>.1`, the name Kargo's
     urlTemplate asks for; that name shows the shard's own log, ending with the merge when it was
@@ -465,7 +471,7 @@ def test_each_metric_shard_publishes_its_log_under_its_own_job(
 
 @pytest.mark.parametrize("lock", ["shard-1/.active.lock", ".merge.lock"])
 def test_retention_keeps_a_sharded_run_while_any_shard_lock_is_held(
-    tmp_path: Path, npx: FakeNpx, lock: str
+    tmp_path: Path, npx: FakePlaywright, lock: str
 ) -> None:
     _shards(npx, tmp_path, ["discovery:2,junit:pass:2"] * 2)
     policy = Policy(keep_runs=0, max_age=timedelta(0))

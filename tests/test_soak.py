@@ -26,7 +26,7 @@ from runner.config.settings import load_settings
 from runner.execution import run_verification
 from runner.log.tee import LogSink
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
-from tests.conftest import REPO, FakeNpx, runner_command, start_runner
+from tests.conftest import REPO, FakePlaywright, runner_command, start_runner
 
 # 250 runs ("a few hundred") take about 100 s on the 2-core development VM (each run starts Python twice and
 # Node once); SOAK_RUNS raises it for a longer soak by hand.
@@ -53,9 +53,11 @@ SCRIPTS = [
 ]
 
 
-def _one_run(i: int, fake_npx: FakeNpx, root: Path, rng: random.Random) -> tuple[int, bytes, str]:
+def _one_run(
+    i: int, fake_pw: FakePlaywright, root: Path, rng: random.Random
+) -> tuple[int, bytes, str]:
     script = rng.choices([s for s, _ in SCRIPTS], [w for _, w in SCRIPTS])[0]
-    env = fake_npx.env(
+    env = fake_pw.env(
         root,
         script,
         ANALYSIS_RUN_UID=f"{_identity(rng):08x}-0000-4000-8000-000000000000",
@@ -92,11 +94,11 @@ def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
         proc.send_signal(sig)
 
 
-def test_soak_accounts_for_every_attempt(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_soak_accounts_for_every_attempt(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     root = tmp_path / "volume"
     go = tmp_path / "go"
     cleanup_env = {
-        **fake_npx.env(root, ""),
+        **fake_pw.env(root, ""),
         "RETENTION_KEEP_RUNS": "12",
         "RETENTION_MAX_AGE_DAYS": "0",
     }
@@ -115,7 +117,7 @@ def test_soak_accounts_for_every_attempt(tmp_path: Path, fake_npx: FakeNpx) -> N
     seeds = [random.Random(rng.random()) for _ in range(RUNS)]
     started = time.monotonic()
     with ThreadPoolExecutor(WORKERS) as pool:
-        outcomes = list(pool.map(lambda i: _one_run(i, fake_npx, root, seeds[i]), range(RUNS)))
+        outcomes = list(pool.map(lambda i: _one_run(i, fake_pw, root, seeds[i]), range(RUNS)))
     for cleanup in cleanups:
         _, err = cleanup.communicate(timeout=120)
         assert cleanup.returncode == 0, err.decode()[-2000:]
@@ -184,14 +186,14 @@ def _check_volume(root: Path) -> int:
     return kept
 
 
-def test_many_attempts_in_one_process_do_not_grow(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_many_attempts_in_one_process_do_not_grow(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     """Memory and open files of the runner itself, across attempts in one process."""
     scripts = ["discovery:3,print:50,junit:pass:3,exit:0", "discovery:3,junit:fail:3,exit:1"]
     me = psutil.Process()
     with open(os.devnull, "wb") as devnull:
 
         def attempt(i: int) -> int:
-            env = fake_npx.env(tmp_path / "root", scripts[i % 2], RETENTION_KEEP_RUNS="5")
+            env = fake_pw.env(tmp_path / "root", scripts[i % 2], RETENTION_KEEP_RUNS="5")
             env["KARGO_PROMOTION_ID"] = f"promo-{i}"
             sink = LogSink(console_fd=devnull.fileno())
             return int(

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakePlaywright, runner_command
 
 PASSING = "discovery:3,junit:pass:3"
 
@@ -24,8 +24,8 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _kargo(tmp_path: Path, fake_npx: FakeNpx, **extra: str) -> dict[str, str]:
-    return fake_npx.env(
+def _kargo(tmp_path: Path, fake_pw: FakePlaywright, **extra: str) -> dict[str, str]:
+    return fake_pw.env(
         tmp_path / "a",
         PASSING,
         KUBERNETES_SERVICE_HOST="10.0.0.1",
@@ -36,40 +36,42 @@ def _kargo(tmp_path: Path, fake_npx: FakeNpx, **extra: str) -> dict[str, str]:
     )
 
 
-def test_a_kargo_run_without_base_url_is_exit_2(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_a_kargo_run_without_base_url_is_exit_2(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     """A Stage that forgets its baseURL arg: BASE_URL empty. Before, the suite's own site
     passed in the deployment's place, exit 0."""
-    done = _run(_kargo(tmp_path, fake_npx, BASE_URL=""))
+    done = _run(_kargo(tmp_path, fake_pw, BASE_URL=""))
     assert done.returncode == 2, done.stdout[-3000:]
     last = done.stdout.splitlines()[-1]
     assert "BASE_URL is unset or empty in a Kargo run" in last
-    assert not fake_npx.record.exists()  # nothing ran
+    assert not fake_pw.record.exists()  # nothing ran
     assert "BASE_URL is unset or empty" in (tmp_path / "termination-log").read_text()
 
 
-def test_a_kargo_run_serves_its_own_site_only_when_told(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    done = _run(_kargo(tmp_path, fake_npx, LOCAL_SITE_DIR="verification-site"))
+def test_a_kargo_run_serves_its_own_site_only_when_told(
+    tmp_path: Path, fake_pw: FakePlaywright
+) -> None:
+    done = _run(_kargo(tmp_path, fake_pw, LOCAL_SITE_DIR="verification-site"))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "target local site (" in done.stdout
 
 
 def test_no_base_url_and_no_local_site_is_one_line_exit_2(
-    tmp_path: Path, fake_npx: FakeNpx
+    tmp_path: Path, fake_pw: FakePlaywright
 ) -> None:
     """Before: exit 3 with a JavaScript stack trace from the config."""
     workspace = tmp_path / "ws"
     shutil.copytree(REPO / "examples" / "workspace", workspace)
     shutil.rmtree(workspace / "verification-site")
-    done = _run(fake_npx.env(tmp_path / "a", PASSING, TESTS_WORKSPACE=str(workspace)))
+    done = _run(fake_pw.env(tmp_path / "a", PASSING, TESTS_WORKSPACE=str(workspace)))
     assert done.returncode == 2, done.stdout[-3000:]
     (line,) = [line for line in done.stdout.splitlines() if "no local site" in line]
     assert "BASE_URL is unset and there is no local site to serve instead" in line
     assert "set BASE_URL to the deployment to test" in line
-    assert not fake_npx.record.exists()
+    assert not fake_pw.record.exists()
 
 
-def test_local_site_dir_is_inside_the_workspace(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_local_site_dir_is_inside_the_workspace(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     for value in ("/srv/site", "../elsewhere"):
-        done = _run(fake_npx.env(tmp_path / "a", PASSING, LOCAL_SITE_DIR=value))
+        done = _run(fake_pw.env(tmp_path / "a", PASSING, LOCAL_SITE_DIR=value))
         assert done.returncode == 2, (value, done.stdout[-2000:])
         assert "LOCAL_SITE_DIR=" in done.stdout + done.stderr

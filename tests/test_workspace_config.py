@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from runner.playwright import command
-from tests.conftest import REPO, FakeNpx, runner_command
+from tests.conftest import REPO, FakePlaywright, runner_command
 
 # Each test starts the real Playwright (a listing: no browser), a few seconds each.
 pytestmark = pytest.mark.slow
@@ -270,15 +270,15 @@ def _run(env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
     )
 
 
-def test_playwright_runs_in_the_workspace(tmp_path: Path, fake_npx: FakeNpx) -> None:
-    done = _run(fake_npx.env(tmp_path / "a", "discovery:3,junit:pass:3"))
+def test_playwright_runs_in_the_workspace(tmp_path: Path, fake_pw: FakePlaywright) -> None:
+    done = _run(fake_pw.env(tmp_path / "a", "discovery:3,junit:pass:3"))
     assert done.returncode == 0, done.stdout[-2000:]
-    record = json.loads(fake_npx.record.read_text())
+    record = json.loads(fake_pw.record.read_text())
     assert record["cwd"] == str(REPO / "examples" / "workspace")
     assert "VERIFICATION_STATE_DIR" in record["env"]
 
 
-def test_bad_tree_and_config_settings_are_exit_2(tmp_path: Path, fake_npx: FakeNpx) -> None:
+def test_bad_tree_and_config_settings_are_exit_2(tmp_path: Path, fake_pw: FakePlaywright) -> None:
     for name, value, says in [
         ("PLUGIN_TESTS_GLOB", "plugins/*/e2e-tests,plugins/e2e", "exactly one '*'"),
         ("PLUGIN_TESTS_GLOB", "plugins/*/*", "exactly one '*'"),
@@ -286,10 +286,10 @@ def test_bad_tree_and_config_settings_are_exit_2(tmp_path: Path, fake_npx: FakeN
         ("TEST_MATCH", " , ", "comma-separated globs"),
         ("WORKSPACE_CONFIG", "nope.config.ts", "no such file"),
     ]:
-        done = _run(fake_npx.env(tmp_path / name, "junit:pass:1", **{name: value}))
+        done = _run(fake_pw.env(tmp_path / name, "junit:pass:1", **{name: value}))
         assert done.returncode == 2, (name, value, done.stdout[-2000:], done.stderr[-2000:])
         assert says in (done.stdout + done.stderr).decode(), (name, value)
-        assert not fake_npx.record.exists()
+        assert not fake_pw.record.exists()
 
 
 # A Backstage app's root playwright.config.ts, as create-app writes it, with a stand-in for
