@@ -20,17 +20,20 @@ Two suites in that checkout:
   sides the checkout's projects take the Chromium and the flags the runner uses instead (the
   runner replaces `channel` anyway, docs/workspace-config.md), so both launch the same browser.
 
-Rounds alternate, the best of each side counts (the machine is noisy).
+Rounds alternate, the best of each side counts (the machine is noisy), in wall time and in CPU
+time (user + system of every process waited for), which other jobs on the machine move less.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.install import _baseline as clone_and_install
@@ -147,22 +150,54 @@ def _browser_suite(fixture: Path, work: Path) -> None:
     helper.write_text(patched, encoding="utf-8")
 
 
-def _timed(argv: list[str], cwd: Path, env: dict[str, str], *expect: str) -> float:
+# Bare Playwright under a subreaper that waits for every descendant, as the runner does (it is
+# one, runner/processes/reaper.py): Chromium's helper processes outlive the browser process and
+# are reparented, so without this their CPU time would count on the runner's side only.
+REAPED = """
+import ctypes, os, subprocess, sys
+ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+code = subprocess.call(sys.argv[1:])
+while True:
+    try:
+        os.wait()
+    except ChildProcessError:
+        break
+sys.exit(code)
+"""
+
+
+def _timed(argv: list[str], cwd: Path, env: dict[str, str], *expect: str) -> tuple[float, float]:
+    """Wall time and CPU time (user + system of every process it waited for) of `argv`: CPU
+    time hardly moves when other jobs load the machine, wall time does."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0 or not all(line in done.stdout for line in expect):
         output = done.stdout[-3000:] + done.stderr[-3000:]
         raise SystemExit(f"{argv[:2]} failed ({done.returncode}):\n{output}")
-    return elapsed
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return elapsed, cpu
+
+
+@dataclass
+class Best:
+    """The best wall and the best CPU time seen for one side."""
+
+    wall: float = float("inf")
+    cpu: float = float("inf")
+
+    def add(self, measured: tuple[float, float]) -> None:
+        self.wall, self.cpu = min(self.wall, measured[0]), min(self.cpu, measured[1])
 
 
 def _compare(
     work: Path, target: str, tests: int, artifacts: Path, base: dict[str, str]
-) -> tuple[float, float]:
+) -> tuple[Best, Best]:
     """Best of ROUNDS for bare Playwright and the runner on the checkout `work`."""
     bare_env = {**base, "NODE_PATH": str(REPO / "node_modules"), "PLAYWRIGHT_URL": target}
-    bare = [str(REPO / "node_modules" / ".bin" / "playwright"), "test"]
+    bare_argv = [sys.executable, "-c", REAPED, str(REPO / "node_modules/.bin/playwright"), "test"]
     runner_env = {
         **base,
         "BASE_URL": target,
@@ -170,16 +205,17 @@ def _compare(
         "CENTRAL_TESTS_DIR": "packages/app/e2e-tests",
         "PLUGIN_TESTS_GLOB": GLOB,
     }
-    runner = [sys.executable, "-m", "runner", "run"]
-    bare_best = runner_best = float("inf")
+    runner_argv = [sys.executable, "-m", "runner", "run"]
+    bare, runner = Best(), Best()
     for n in range(ROUNDS):
-        bare_best = min(bare_best, _timed(bare, work, bare_env, f"{tests} passed"))
+        bare.add(_timed(bare_argv, work, bare_env, f"{tests} passed"))
         runner_env["ARTIFACT_ROOT"] = str(artifacts / f"{work.name}-{n}")
-        runner_best = min(
-            runner_best,
-            _timed(runner, REPO, runner_env, f"all {tests} tests passed", CONFIG_USED),
-        )
-    return bare_best, runner_best
+        runner.add(_timed(runner_argv, REPO, runner_env, f"all {tests} tests passed", CONFIG_USED))
+    return bare, runner
+
+
+def _line(bare: float, runner: float) -> str:
+    return f"bare {bare:.2f}s, runner {runner:.2f}s, ratio {runner / bare:.3f}"
 
 
 def run(say: Callable[[str], None]) -> None:
@@ -194,16 +230,25 @@ def run(say: Callable[[str], None]) -> None:
         browser = tmp / "checkout" / "browser"
         _browser_suite(fixture, browser)
         with http_server(_site) as target:
-            bare, runner = _compare(fixture, target, 2, tmp / "artifacts", base)
-            say(
-                f"  fixture suite (2 specs, no browser: start-up only), best of {ROUNDS}: bare "
-                f"playwright test {bare:.2f}s, verification-runner run {runner:.2f}s: fixed "
-                f"cost {runner - bare:.2f}s (ratio {runner / bare:.3f}, no target)"
-            )
+            bare0, runner0 = _compare(fixture, target, 2, tmp / "artifacts", base)
             bare, runner = _compare(browser, target, 5, tmp / "artifacts", base)
-            say(
-                f"  browser suite (5 create-app style specs in Chromium, own "
-                f"playwright.config.ts), best of {ROUNDS}: bare playwright test {bare:.2f}s, "
-                f"verification-runner run {runner:.2f}s, ratio {runner / bare:.3f} "
-                "(target <= 1.05)"
-            )
+    say(
+        f"  fixture suite (2 specs, no browser: start-up only), best of {ROUNDS}: "
+        f"wall {_line(bare0.wall, runner0.wall)}; CPU {_line(bare0.cpu, runner0.cpu)}"
+    )
+    say(
+        f"  the runner's fixed cost: wall {runner0.wall - bare0.wall:.2f}s, "
+        f"CPU {runner0.cpu - bare0.cpu:.2f}s (no target)"
+    )
+    say(
+        f"  browser suite (5 create-app style specs in Chromium, own playwright.config.ts), "
+        f"best of {ROUNDS}: wall {_line(bare.wall, runner.wall)} (target <= 1.05); "
+        f"CPU {_line(bare.cpu, runner.cpu)}"
+    )
+    # What the browser specs add over the start-up, on each side: the runner's effect on the
+    # tests themselves (its config, reporters and trace settings), without the fixed cost.
+    say(
+        "  per-test work (browser suite - fixture suite): "
+        f"wall {_line(bare.wall - bare0.wall, runner.wall - runner0.wall)}; "
+        f"CPU {_line(bare.cpu - bare0.cpu, runner.cpu - runner0.cpu)}"
+    )
