@@ -123,7 +123,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
             say=sink.say,
         )
         metadata = metadata.learned(versions=Versions(node=node, playwright=version))
-        playwright.check_installed(settings.playwright_home, version, node)
+        playwright.check_installed(settings.playwright_home, version, env.get("PATH"))
         ctx.stop.check("start-up")
         ctx.deadline.check("start-up")
         gate = readiness.gate(settings, overall=ctx.deadline, stop=ctx.stop, say=sink.say)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import socket
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -172,16 +173,17 @@ def check_home(home: Path) -> None:
         )
 
 
-def check_installed(home: Path, playwright_version: str | None, node_version: str | None) -> None:
-    """Without @playwright/test or Node.js, Playwright cannot start and the verdict would
-    blame the missing JUnit file: say what is wrong instead."""
+def check_installed(home: Path, playwright_version: str | None, path: str | None) -> None:
+    """Without @playwright/test or Node.js (`node` on the child's PATH), Playwright cannot
+    start and the verdict would blame the missing JUnit file: say what is wrong instead. A
+    `node --version` that failed for another reason is not a missing node."""
     if playwright_version is None or not os.access(executable(home), os.X_OK):
         raise InfrastructureError(
             f"@playwright/test is not installed in PLAYWRIGHT_HOME={home} (no "
             "node_modules/@playwright/test or node_modules/.bin/playwright): run `npm ci` "
             "there, or use the runner's image"
         )
-    if node_version is None:
+    if shutil.which("node", path=path if path is not None else os.defpath) is None:
         raise InfrastructureError(
             "node is not installed or not on PATH: Playwright needs Node.js (Debian: apt-get "
             "install nodejs npm), or use the runner's image"
