@@ -76,6 +76,11 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repos]:
             if manager == "yarn-classic":
                 pinned = [commits[0], backstage_repo.yarn_path_commit(files, marker)]
                 fast_import(server.repos / "public" / f"{manager}-pinned.git", pinned)
+                dep = server.repos / "public" / "prepare-dep.git"
+                spec = f"git+{server.url('prepare-dep')}#"
+                spec += fast_import(dep, backstage_repo.prepare_dependency(marker))[-1]
+                with_git = [commits[0], backstage_repo.git_dependency_commit(files, lock, spec)]
+                fast_import(server.repos / "public" / f"{manager}-git-dependency.git", with_git)
         yield Repos(server, registry, marker, team.url)
 
 
@@ -280,6 +285,17 @@ def test_yarn_1_does_not_hand_the_install_to_the_release_yarnrc_pins(
         in done.stdout
     )
     assert not repos.marker.exists(), "the repository's yarn-path release ran"
+
+
+def test_yarn_1_runs_no_prepare_script_of_a_git_dependency(tmp_path: Path, repos: Repos) -> None:
+    """yarn 1 installs a Git dependency that has a `prepare` script in a scratch clone to pack
+    it, and that nested install runs the scripts whatever `--ignore-scripts` says (1.22.22's
+    GitFetcher.fetchFromInstallAndPack): only `yarn_ignore_scripts` in the environment reaches
+    it. The dependency is installed, its script not run."""
+    url = repos.url("yarn-classic-git-dependency")
+    done = _run(_env(tmp_path, url, "main", PACKAGE_REGISTRY=repos.registry.url))
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert not repos.marker.exists(), "the Git dependency's prepare script ran"
 
 
 @pytest.mark.parametrize(

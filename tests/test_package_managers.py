@@ -326,6 +326,7 @@ def test_the_pod_s_package_manager_variables_do_not_reach_the_install_in_any_cas
     assert "pnpm_config_store_dir" not in env
     assert env["npm_config_registry"] == "http://127.0.0.1:4873/"
     assert env["YARN_IGNORE_PATH"] == "1"
+    assert env["YARN_IGNORE_SCRIPTS"] == "true"  # over a Git dependency's .yarnrc, too
 
 
 def test_a_yarn_lock_symlink_is_replaced_not_written_through(tmp_path: Path) -> None:

@@ -2,9 +2,10 @@
 `@backstage/e2e-test-utils`) with the package manager its lock file names (managers.py).
 
 Exactly as the lock file says (`npm ci`, `--immutable`, `--frozen-lockfile`), with no install
-script of the repository running (`--ignore-scripts`; yarn berry: YARN_ENABLE_SCRIPTS=false and
-`--mode=skip-build`), the package cache in PACKAGE_CACHE_DIR (under TMPDIR, the pod's emptyDir,
-by default; a PVC makes the next verification's install fast), the registry and its
+script of the repository running (`--ignore-scripts`; yarn 1 also YARN_IGNORE_SCRIPTS=true, for
+its Git dependencies; yarn berry: YARN_ENABLE_SCRIPTS=false and `--mode=skip-build`), the
+package cache in PACKAGE_CACHE_DIR (under TMPDIR, the pod's emptyDir, by default; a PVC makes
+the next verification's install fast), the registry and its
 credentials from registry.py, HOME a scratch folder (no user configuration is read, nor the
 pod's `npm_config_*` / `YARN_*` / `PNPM_*` variables, in any case: yarn 1 and npm read them
 case-blind). yarn 1 gets its lock's tarball URLs on PACKAGE_REGISTRY first, and its install
@@ -209,6 +210,11 @@ def _environment(
         )
     if manager.flavour == "yarn classic":
         env["YARN_IGNORE_PATH"] = "1"  # .yarnrc's yarn-path: managers.py
+        # yarn 1 packs a Git dependency that has a `prepare` script by installing it in a
+        # scratch clone, and that install ignores --ignore-scripts (1.22.22:
+        # GitFetcher.fetchFromInstallAndPack passes no flags); the environment reaches it, over
+        # the clone's own .yarnrc / .npmrc.
+        env["YARN_IGNORE_SCRIPTS"] = "true"
     env.update(registries.environment(request.registry, request.home, manager.flavour))
     return env
 

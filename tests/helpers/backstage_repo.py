@@ -262,3 +262,30 @@ def yarn_path_commit(files: dict[str, bytes], marker: Path) -> Commit:
         "Pin yarn with yarn-path, run the install scripts",
         {".yarnrc": yarnrc, ".npmrc": npmrc, YARN_PATH: release.encode()},
     )
+
+
+def prepare_dependency(marker: Path) -> list[Commit]:
+    """A package in its own Git repository whose `prepare` script writes the marker, and whose
+    `.yarnrc` / `.npmrc` turn the scripts on."""
+    script = f"node -e \"require('fs').writeFileSync('{marker}', 'prepare')\""
+    manifest = {"name": "prepare-dep", "version": "1.0.0", "scripts": {"prepare": script}}
+    files = {
+        "package.json": _json(manifest),
+        ".yarnrc": b"ignore-scripts false\n",
+        ".npmrc": b"ignore-scripts=false\n",
+    }
+    return [Commit("A package built by its prepare script", files)]
+
+
+def git_dependency_commit(files: dict[str, bytes], lock: tuple[str, bytes], spec: str) -> Commit:
+    """The root depends on `prepare-dep` at `spec` (`git+http://...#<commit>`), locked as yarn 1
+    locks a Git dependency. yarn 1 packs a Git dependency that has a `prepare` script by
+    installing it in a scratch clone, with scripts on (1.22.22:
+    GitFetcher.fetchFromInstallAndPack)."""
+    root = json.loads(files["package.json"])
+    root["dependencies"] = {"prepare-dep": spec}
+    entry = f'\n"prepare-dep@{spec}":\n  version "1.0.0"\n  resolved "{spec}"\n'
+    return Commit(
+        "Depend on a package in Git",
+        {"package.json": _json(root), lock[0]: lock[1] + entry.encode()},
+    )
