@@ -18,7 +18,7 @@ import re
 import socket
 import subprocess
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -77,10 +77,18 @@ def repos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repos]:
                 pinned = [commits[0], backstage_repo.yarn_path_commit(files, marker)]
                 fast_import(server.repos / "public" / f"{manager}-pinned.git", pinned)
                 dep = server.repos / "public" / "prepare-dep.git"
-                spec = f"git+{server.url('prepare-dep')}#"
-                spec += fast_import(dep, backstage_repo.prepare_dependency(marker))[-1]
+                branch = f"git+{server.url('prepare-dep')}"
+                first = fast_import(dep, backstage_repo.prepare_dependency(marker))[0]
+                spec = f"{branch}#{first}"
                 with_git = [commits[0], backstage_repo.git_dependency_commit(files, lock, spec)]
                 fast_import(server.repos / "public" / f"{manager}-git-dependency.git", with_git)
+                # The branch is locked at its first commit; yarn resolving afresh takes the next.
+                on_branch = replace(
+                    backstage_repo.git_dependency_commit(files, lock, branch, resolved=spec),
+                    tag="locked",
+                )
+                afresh = [commits[0], on_branch, backstage_repo.no_lockfile_commit(files)]
+                fast_import(server.repos / "public" / f"{manager}-no-lockfile.git", afresh)
         yield Repos(server, registry, marker, team.url)
 
 
@@ -296,6 +304,24 @@ def test_yarn_1_runs_no_prepare_script_of_a_git_dependency(tmp_path: Path, repos
     done = _run(_env(tmp_path, url, "main", PACKAGE_REGISTRY=repos.registry.url))
     assert done.returncode == 0, done.stdout[-3000:]
     assert not repos.marker.exists(), "the Git dependency's prepare script ran"
+
+
+def test_a_yarnrc_that_makes_yarn_1_skip_its_lock_file_is_exit_3(
+    tmp_path: Path, repos: Repos
+) -> None:
+    """`.yarnrc` can pass yarn 1 arguments: `--no-lockfile` makes it resolve everything afresh,
+    yarn.lock unread, and `--frozen-lockfile` still passes. Here the Git dependency's branch
+    moved past the commit yarn.lock pins: what was installed is not what the lock file says."""
+    url = repos.url("yarn-classic-no-lockfile")
+    locked = _run(_env(tmp_path / "locked", url, "locked", PACKAGE_REGISTRY=repos.registry.url))
+    assert locked.returncode == 0, locked.stdout[-3000:]  # the same, yarn.lock read
+    done = _run(_env(tmp_path / "afresh", url, "main", PACKAGE_REGISTRY=repos.registry.url))
+    assert done.returncode == 3, done.stdout[-3000:]
+    last = done.stdout.splitlines()[-1]
+    assert (
+        "yarn installed other packages than yarn.lock pins (a .yarnrc passing --no-lockfile?): "
+        "prepare-dep@git+http://"
+    ) in last, last
 
 
 @pytest.mark.parametrize(

@@ -239,17 +239,36 @@ def test_a_yarn_1_tarball_url_keeps_its_package_path_and_hash_on_any_registry(
     assert yarnlock.lock_keys(pointed) == {f"{name}@^{version}"}
 
 
-def test_yarn_1_unlocked_is_what_the_install_resolved_beyond_the_lock(tmp_path: Path) -> None:
-    entries = {
-        "is-number@^7.0.0": "http://127.0.0.1:1/is-number/-/is-number-7.0.0.tgz#75",
-        "kind-of@^6.0.0": "http://127.0.0.1:1/kind-of/-/kind-of-6.0.3.tgz#07",
-        "kind-of@^6.0.3": "http://127.0.0.1:1/kind-of/-/kind-of-6.0.3.tgz#07",
-    }
-    ws = _workspace(tmp_path, {"yarn.lock": YARN_1_LOCK})
+def test_yarn_1_unlocked_is_what_the_install_resolved_beyond_or_besides_the_lock(
+    tmp_path: Path,
+) -> None:
+    registry = "http://127.0.0.1:1/"
+    lock = yarnlock.pointed_at(YARN_1_LOCK, registry, set())[0]
+    is_number = (
+        f"{registry}is-number/-/is-number-7.0.0.tgz#7535345b896734d5f80c4d06c50955527a14f12b"
+    )
+    kind_of = f"{registry}kind-of/-/kind-of-6.0.3.tgz#07c05034a6c349fa06e24fa35aa76db4580ce4dd"
+    entries = {"is-number@^7.0.0": is_number, "kind-of@^6.0.0": kind_of, "kind-of@^6.0.3": kind_of}
+    ws = _workspace(tmp_path, {"yarn.lock": lock})
     assert yarnlock.unlocked(ws, "yarn.lock") is None  # no install: nothing to tell
-    integrity = {"topLevelPatterns": sorted(entries), "lockfileEntries": entries}
-    _workspace(ws, {"node_modules/.yarn-integrity": json.dumps(integrity)})
-    assert yarnlock.unlocked(ws, "yarn.lock") == ["kind-of@^6.0.0"]
+
+    def installed(entries: dict[str, str]) -> tuple[list[str], list[str]] | None:
+        integrity = {"topLevelPatterns": sorted(entries), "lockfileEntries": entries}
+        _workspace(ws, {"node_modules/.yarn-integrity": json.dumps(integrity)})
+        return yarnlock.unlocked(ws, "yarn.lock")
+
+    assert installed(entries) == (["kind-of@^6.0.0"], [])
+    del entries["kind-of@^6.0.0"]
+    assert installed(entries) == ([], [])
+    # resolved afresh (--no-lockfile): another version, another registry, another Git commit
+    left_pad = "https://codeload.github.com/stevemao/left-pad/tar.gz/"
+    afresh = {
+        "is-number@~7.0.0": is_number.replace("7.0.0", "7.0.1"),
+        "kind-of@^6.0.3": "https://registry.npmjs.org/kind-of/-/kind-of-6.0.3.tgz#07c05034",
+        "left-pad@github:stevemao/left-pad": left_pad + "0" * 40,
+        "@babel/code-frame@^7.0.0": "http://127.0.0.1:1/@babel/code-frame/-/code-frame-7.12.13.tgz",
+    }
+    assert installed(afresh) == ([], sorted(afresh)[1:])  # the sha1 left out is the same tarball
 
 
 CLASSIC = Manager("yarn classic", "yarn.lock", ("node", "yarn.js", "install"))

@@ -146,19 +146,27 @@ def _point_lock_at(lock: Path, registry: str, say: Callable[[str], None]) -> Non
 def _check_yarn_1(workspace: Path, manager: Manager, request: InstallRequest) -> None:
     """yarn 1's --frozen-lockfile lets a workspace's dependency that yarn.lock lacks through
     (yarnpkg/yarn#5840): what it resolved must all be in the lock file."""
-    missing = yarnlock.unlocked(workspace, manager.lock)
+    found = yarnlock.unlocked(workspace, manager.lock)
     what = f"{manager.flavour} could not install {manager.lock} at {request.commit[:12]}"
-    if missing is None:
+    if found is None:
         raise InstallFailed(
             f"{what}: yarn left no {yarnlock.INTEGRITY} to check the install against the lock "
             "file (a .yarnrc moving node_modules?); fix it in the tests' repository, or set "
             "TESTS_INSTALL=never"
         )
+    missing, moved = found
     if missing:
-        shown = ", ".join(missing[:3]) + (
-            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        detail = f"{manager.lock} has no entry for {_some(missing)}"
+        raise InstallFailed(_mismatch(what, manager, detail))
+    if moved:
+        raise InstallFailed(
+            f"{what}: yarn installed other packages than {manager.lock} pins (a .yarnrc passing "
+            f"--no-lockfile?): {_some(moved)}; fix it in the tests' repository"
         )
-        raise InstallFailed(_mismatch(what, manager, f"{manager.lock} has no entry for {shown}"))
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f" and {len(keys) - 3} more" if len(keys) > 3 else "")
 
 
 def _mismatch(what: str, manager: Manager, detail: str | None = None) -> str:

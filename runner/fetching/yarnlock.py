@@ -14,8 +14,10 @@ the check, after the install, that yarn resolved nothing the lock file lacks.
   workspaces' (yarnpkg/yarn#5840, #4098): a workspace dependency missing from the lock is
   resolved from the registry and installed. What yarn resolved is in
   `node_modules/.yarn-integrity` (`lockfileEntries`, the lock yarn would write); a key there
-  that yarn.lock lacks is a lock file that does not match. Entries yarn.lock has and nothing
-  needs are accepted, as yarn accepts them (it would only prune them).
+  that yarn.lock lacks is a lock file that does not match, and so is a key whose URL there is
+  not the one yarn.lock gives it: a `.yarnrc` can pass yarn arguments, and its `--no-lockfile`
+  makes yarn resolve everything afresh, yarn.lock unread, `--frozen-lockfile` or not. Entries
+  yarn.lock has and nothing needs are accepted, as yarn accepts them (it would only prune them).
 """
 
 from __future__ import annotations
@@ -31,17 +33,23 @@ _RESOLVED = re.compile(r'^(  resolved )"?([^"\s]+)"?[ \t]*$', re.MULTILINE)
 _SCOPED_REGISTRY = re.compile(r'^\s*"?(@[\w.-]+):registry"?\s*[=\s]', re.MULTILINE)
 
 
-def lock_keys(text: str) -> set[str]:
-    """Every `name@range` yarn.lock has an entry for (`a@^1, "b@~2":` is two)."""
-    keys: set[str] = set()
+def lock_entries(text: str) -> dict[str, str | None]:
+    """Every `name@range` yarn.lock has an entry for (`a@^1, "b@~2":` is two), with the entry's
+    `resolved` URL (None without one)."""
+    entries: dict[str, str | None] = {}
+    keys: list[str] = []
     for line in text.splitlines():
-        if not line or line[0] in " \t#" or not line.endswith(":"):
-            continue
-        for quoted, bare in _KEY.findall(line[:-1]):
-            key = (quoted or bare).strip()
-            if key:
-                keys.add(key)
-    return keys
+        if line and line[0] not in " \t#" and line.endswith(":"):
+            keys = [k for q, b in _KEY.findall(line[:-1]) if (k := (q or b).strip())]
+            entries.update(dict.fromkeys(keys))
+        elif keys and (resolved := _RESOLVED.match(line)):
+            entries.update(dict.fromkeys(keys, resolved.group(2)))
+    return entries
+
+
+def lock_keys(text: str) -> set[str]:
+    """Every `name@range` yarn.lock has an entry for."""
+    return set(lock_entries(text))
 
 
 def scoped_registries(workspace: Path) -> set[str]:
@@ -94,9 +102,20 @@ def pointed_at(text: str, registry: str, keep_scopes: set[str]) -> tuple[str, li
     return _RESOLVED.sub(rewrite, text), moved
 
 
-def unlocked(workspace: Path, lock: str) -> list[str] | None:
-    """What the install resolved that the lock file has no entry for, sorted; None when yarn
-    left no `.yarn-integrity` to tell."""
+def _same(installed: object, locked: str) -> bool:
+    """The URL yarn installed from is the lock's; the `#<hash>` part (a tarball's sha1, a Git
+    commit) counts when both have one."""
+    if not isinstance(installed, str):
+        return False
+    if "#" in installed and "#" in locked:
+        return installed == locked
+    return installed.partition("#")[0] == locked.partition("#")[0]
+
+
+def unlocked(workspace: Path, lock: str) -> tuple[list[str], list[str]] | None:
+    """What the install resolved that the lock file has no entry for, and what it took from
+    elsewhere than the entry's `resolved` URL (`.yarnrc`'s `--no-lockfile`: yarn.lock unread),
+    each sorted; None when yarn left no `.yarn-integrity` to tell."""
     try:
         record = json.loads((workspace / INTEGRITY).read_text(encoding="utf-8"))
         text = (workspace / lock).read_text(encoding="utf-8", errors="replace")
@@ -105,4 +124,11 @@ def unlocked(workspace: Path, lock: str) -> list[str] | None:
     entries = record.get("lockfileEntries") if isinstance(record, dict) else None
     if not isinstance(entries, dict):
         return None
-    return sorted(set(entries) - lock_keys(text))
+    locked = lock_entries(text)
+    missing = sorted(set(entries) - set(locked))
+    moved = sorted(
+        key
+        for key, installed in entries.items()
+        if (url := locked.get(key)) is not None and not _same(installed, url)
+    )
+    return missing, moved

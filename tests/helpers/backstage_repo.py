@@ -266,7 +266,7 @@ def yarn_path_commit(files: dict[str, bytes], marker: Path) -> Commit:
 
 def prepare_dependency(marker: Path) -> list[Commit]:
     """A package in its own Git repository whose `prepare` script writes the marker, and whose
-    `.yarnrc` / `.npmrc` turn the scripts on."""
+    `.yarnrc` / `.npmrc` turn the scripts on; 1.0.0, then 1.0.1 on the same branch."""
     script = f"node -e \"require('fs').writeFileSync('{marker}', 'prepare')\""
     manifest = {"name": "prepare-dep", "version": "1.0.0", "scripts": {"prepare": script}}
     files = {
@@ -274,18 +274,32 @@ def prepare_dependency(marker: Path) -> list[Commit]:
         ".yarnrc": b"ignore-scripts false\n",
         ".npmrc": b"ignore-scripts=false\n",
     }
-    return [Commit("A package built by its prepare script", files)]
+    bumped = {"package.json": _json({**manifest, "version": "1.0.1"})}
+    return [
+        Commit("A package built by its prepare script", files),
+        Commit("A newer version, on the same branch", bumped),
+    ]
 
 
-def git_dependency_commit(files: dict[str, bytes], lock: tuple[str, bytes], spec: str) -> Commit:
+def git_dependency_commit(
+    files: dict[str, bytes], lock: tuple[str, bytes], spec: str, *, resolved: str | None = None
+) -> Commit:
     """The root depends on `prepare-dep` at `spec` (`git+http://...#<commit>`), locked as yarn 1
-    locks a Git dependency. yarn 1 packs a Git dependency that has a `prepare` script by
-    installing it in a scratch clone, with scripts on (1.22.22:
+    locks a Git dependency (at `resolved`, by default `spec`). yarn 1 packs a Git dependency
+    that has a `prepare` script by installing it in a scratch clone, with scripts on (1.22.22:
     GitFetcher.fetchFromInstallAndPack)."""
     root = json.loads(files["package.json"])
     root["dependencies"] = {"prepare-dep": spec}
-    entry = f'\n"prepare-dep@{spec}":\n  version "1.0.0"\n  resolved "{spec}"\n'
+    entry = f'\n"prepare-dep@{spec}":\n  version "1.0.0"\n  resolved "{resolved or spec}"\n'
     return Commit(
         "Depend on a package in Git",
         {"package.json": _json(root), lock[0]: lock[1] + entry.encode()},
+    )
+
+
+def no_lockfile_commit(files: dict[str, bytes]) -> Commit:
+    """`.yarnrc` passes yarn 1 `--no-lockfile`: it resolves everything afresh, yarn.lock unread,
+    and `--frozen-lockfile` passes."""
+    return Commit(
+        "Let yarn resolve afresh", {".yarnrc": files[".yarnrc"] + b"--install.no-lockfile true\n"}
     )
