@@ -366,6 +366,30 @@ def test_a_private_registry_takes_the_credentials_from_the_secret_and_masks_them
         assert planted not in done.stdout + done.stderr + refused.stdout + refused.stderr
 
 
+@pytest.mark.parametrize("manager", MANAGERS)
+def test_a_registry_host_in_capitals_still_gets_the_credentials(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, repos: Repos, manager: str
+) -> None:
+    """PACKAGE_REGISTRY=http://LocalHost:<port>/: npm and pnpm look the credentials up under the
+    host in lower case; before, pnpm sent none for a `.npmrc` keyed as it was typed and the
+    install failed as 'refused the credentials' (yarn 1 and yarn berry sent them)."""
+    with serve_registry(tmp_path_factory.mktemp("private"), private=True) as private:
+        folder = tmp_path / "registry-secret"
+        folder.mkdir()
+        (folder / "token").write_text(private.token("kargo", "planted-registry-password-42"))
+        typed = private.url.replace("127.0.0.1", "LocalHost")
+        done = _run(
+            _env(
+                tmp_path,
+                repos.url(manager),
+                "good",
+                PACKAGE_REGISTRY=typed,
+                PACKAGE_REGISTRY_CREDENTIALS_DIR=str(folder),
+            )
+        )
+    assert done.returncode == 0, done.stdout[-3000:]
+
+
 def test_list_fetches_installs_and_lists_what_run_would(tmp_path: Path, repos: Repos) -> None:
     env = _env(tmp_path, repos.url("pnpm"), "broken", PACKAGE_REGISTRY=repos.registry.url)
     done = _run(env, "list", "--json")

@@ -256,6 +256,24 @@ def test_settings_are_case_sensitive_and_another_case_is_a_near_miss() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (
+            "HTTPS://Nexus.Example:443/repository/npm-group",
+            "https://nexus.example/repository/npm-group/",
+        ),
+        ("http://Mirror.Example:8081//", "http://mirror.example:8081/"),
+        ("http://[::1]:80/npm/", "http://[::1]/npm/"),
+    ],
+)
+def test_the_registry_is_spelled_as_npm_looks_its_credentials_up(value: str, expected: str) -> None:
+    """npm and pnpm find a registry's credentials in `.npmrc` under `//host[:port]/path/` as the
+    WHATWG URL spells it (nerf-dart: host in lower case, no default port): spelled otherwise,
+    the key in the runner's `.npmrc` is never found and the registry refuses the install."""
+    assert load_settings({"PACKAGE_REGISTRY": value}).package_registry == expected
+
+
+@pytest.mark.parametrize(
     ("name", "value", "says"),
     [
         ("PACKAGE_REGISTRY", "ftp://mirror.example", "http:// or https:// URL"),
@@ -264,6 +282,8 @@ def test_settings_are_case_sensitive_and_another_case_is_a_near_miss() -> None:
             "https://ci:hunter2@mirror.example/npm",
             "PACKAGE_REGISTRY_CREDENTIALS_DIR",
         ),
+        ("PACKAGE_REGISTRY", "https://mirror.example:84430/npm", "port from 1 to 65535"),
+        ("PACKAGE_REGISTRY", "https://mirror.example/npm?group=all", "?query or #fragment"),
         ("PACKAGE_MANAGERS_DIR", "FILE", "expected a directory"),
         ("PACKAGE_CACHE_DIR", "FILE", "expected a directory"),
         ("PACKAGE_REGISTRY_CREDENTIALS_DIR", "FILE", "where the registry's Secret is mounted"),

@@ -17,7 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     Field,
@@ -357,7 +357,20 @@ class Settings(BaseSettings):
                 "holds credentials: put them in the Secret mounted at "
                 "PACKAGE_REGISTRY_CREDENTIALS_DIR (token, or username and password)"
             )
-        return value.rstrip("/") + "/"
+        if parts.query or parts.fragment or value.endswith(("?", "#")):
+            raise ValueError("has a ?query or #fragment: package managers add paths to it")
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError("expected a port from 1 to 65535 after the host") from None
+        if port == 0:
+            raise ValueError("expected a port from 1 to 65535 after the host")
+        # npm and pnpm look credentials up under the registry as the WHATWG URL spells it
+        # (nerf-dart: host in lower case, no default port); `.npmrc`'s key must be that too.
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        if port is not None and port != {"http": 80, "https": 443}[parts.scheme]:
+            host += f":{port}"
+        return urlunsplit((parts.scheme, host, parts.path.rstrip("/") + "/", "", ""))
 
     @field_validator("package_managers_dir", "package_cache_dir")
     @classmethod
