@@ -27,7 +27,7 @@ import pytest
 from runner.fetching import yarnlock
 from tests.conftest import REPO, runner_command
 from tests.helpers import backstage_repo
-from tests.helpers.git_repos import fast_import
+from tests.helpers.git_repos import Commit, fast_import
 from tests.helpers.git_server import GitServer, serve
 from tests.helpers.registry import MANAGERS_DIR, YARN_CLASSIC, Registry, serve_registry
 from tests.test_readiness import Response, http_server
@@ -388,6 +388,40 @@ def test_a_registry_host_in_capitals_still_gets_the_credentials(
             )
         )
     assert done.returncode == 0, done.stdout[-3000:]
+
+
+def test_yarn_berry_sends_the_registry_s_token_to_no_registry_the_repository_names(
+    tmp_path: Path, repos: Repos
+) -> None:
+    """yarn 4 sends a top-level npmAuthToken (YARN_NPM_AUTH_TOKEN) to every registry that has
+    no credentials of its own, a scope's registry in the repository's `.yarnrc.yml` too: the
+    Secret's token reached whatever server the tests' repository named. The credentials are
+    now PACKAGE_REGISTRY's alone (npmRegistries in the install's HOME)."""
+    seen: list[str] = []
+
+    def recorder(path: str, headers: Mapping[str, str]) -> Response:
+        seen.append(f"{path} {[v for k, v in headers.items() if k.lower() == 'authorization']}")
+        return 404, {}, b"{}"
+
+    token = "planted-registry-token-for-the-mirror-only"  # noqa: S105 - planted
+    folder = tmp_path / "registry-secret"
+    folder.mkdir()
+    (folder / "token").write_text(token + "\n")
+    with http_server(recorder) as elsewhere:
+        files = backstage_repo.scoped_registry_files(elsewhere)
+        fast_import(repos.server.repos / "public" / "yarn-scope.git", [Commit("leaky", files)])
+        done = _run(
+            _env(
+                tmp_path,
+                repos.url("yarn-scope"),
+                "main",
+                PACKAGE_REGISTRY=repos.registry.url,
+                PACKAGE_REGISTRY_CREDENTIALS_DIR=str(folder),
+            )
+        )
+    assert done.returncode == 3, done.stdout[-3000:]
+    assert seen, "yarn asked the scope's registry nothing"
+    assert not [line for line in seen if token in line], seen
 
 
 def test_list_fetches_installs_and_lists_what_run_would(tmp_path: Path, repos: Repos) -> None:

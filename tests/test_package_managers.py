@@ -327,6 +327,14 @@ def test_a_username_and_password_reach_the_install_s_npmrc(tmp_path: Path) -> No
     assert env["npm_config_userconfig"] == str(home / ".npmrc")
     assert "//127.0.0.1:4873/:_auth=a2FyZ286cHctNDI=" in (home / ".npmrc").read_text()
     assert (home / ".npmrc").stat().st_mode & 0o777 == 0o600
+    berry = registries.environment(registry, home, "yarn berry")
+    assert not [name for name in berry if "AUTH" in name]  # a top-level one goes anywhere
+    assert json.loads((home / ".yarnrc.yml").read_text()) == {
+        "npmRegistries": {
+            "http://127.0.0.1:4873": {"npmAuthIdent": "kargo:pw-42", "npmAlwaysAuth": True}
+        }
+    }
+    assert (home / ".yarnrc.yml").stat().st_mode & 0o777 == 0o600
 
 
 def test_the_pod_s_package_manager_variables_do_not_reach_the_install_in_any_case(

@@ -5,13 +5,15 @@ which npm, pnpm, yarn classic and yarn berry all rank above the repository's own
 `.yarnrc.yml`; unset, the workspace's own configuration (or the public registry) applies. The
 credentials are the mounted Secret at PACKAGE_REGISTRY_CREDENTIALS_DIR: `token` (a bearer
 token), or `username` + `password`. They reach npm, pnpm and yarn classic as a 0600 `.npmrc`
-in the install's own HOME (a scratch folder, never the workspace), and yarn berry as
-YARN_NPM_AUTH_TOKEN / YARN_NPM_AUTH_IDENT; never an argument, never the log.
+in the install's own HOME (a scratch folder, never the workspace), and yarn berry as that HOME's
+0600 `.yarnrc.yml` (`npmRegistries` of PACKAGE_REGISTRY alone, as `yarn npm login` writes it);
+never an argument, never the environment, never the log.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -85,12 +87,18 @@ def environment(registry: Registry, home: Path, flavour: str) -> dict[str, str]:
         env["YARN_NPM_REGISTRY_SERVER"] = registry.url
         if urlsplit(registry.url).scheme == "http":  # yarn refuses plain http otherwise
             env["YARN_UNSAFE_HTTP_WHITELIST"] = urlsplit(registry.url).hostname or ""
+        # For this registry only: yarn sends a top-level npmAuthToken (YARN_NPM_AUTH_TOKEN) to
+        # every registry without credentials of its own, a scope's registry that the
+        # repository's .yarnrc.yml names too. `yarn npm login` writes the same entry.
+        auth: dict[str, str | bool] = {}
         if registry.token:
-            env["YARN_NPM_AUTH_TOKEN"] = registry.token
+            auth["npmAuthToken"] = registry.token
         elif ident:
-            env["YARN_NPM_AUTH_IDENT"] = ident
-        if registry.token or ident:
-            env["YARN_NPM_ALWAYS_AUTH"] = "true"
+            auth["npmAuthIdent"] = ident
+        if auth:
+            auth["npmAlwaysAuth"] = True
+            entry = {"npmRegistries": {registry.url.rstrip("/"): auth}}
+            _write_private(home / ".yarnrc.yml", json.dumps(entry) + "\n")  # JSON is YAML
         return env
     env["npm_config_registry"] = registry.url
     lines = [f"registry={registry.url}"]
@@ -102,8 +110,12 @@ def environment(registry: Registry, home: Path, flavour: str) -> dict[str, str]:
     if registry.token or ident:
         lines.append("always-auth=true")
     npmrc = home / ".npmrc"
-    fd = os.open(npmrc, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("".join(f"{line}\n" for line in lines))
+    _write_private(npmrc, "".join(f"{line}\n" for line in lines))
     env["npm_config_userconfig"] = str(npmrc)
     return env
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
