@@ -219,6 +219,8 @@ def test_yarn_1_tarball_urls_move_onto_the_registry_but_a_scope_s_own_and_git_on
     ]
     assert yarnlock.pointed_at(pointed, mirror, {"@corp"}) == (pointed, [])
     assert pointed.count("\n") == YARN_1_LOCK.count("\n")
+    crlf = YARN_1_LOCK.replace("\n", "\r\n")  # yarn 1 installs it as it is
+    assert yarnlock.pointed_at(crlf, mirror, {"@corp"}) == (pointed.replace("\n", "\r\n"), moved)
 
 
 @given(

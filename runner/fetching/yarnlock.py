@@ -29,7 +29,8 @@ from urllib.parse import urlsplit
 
 INTEGRITY = Path("node_modules") / ".yarn-integrity"
 _KEY = re.compile(r'"((?:[^"\\]|\\.)*)"|([^,\s][^,]*)')
-_RESOLVED = re.compile(r'^(  resolved )"?([^"\s]+)"?[ \t]*$', re.MULTILINE)
+# `\r?`: yarn 1 reads a yarn.lock with CRLF line ends (one committed from Windows) as well.
+_RESOLVED = re.compile(r'^(  resolved )"?([^"\s]+)"?([ \t]*\r?)$', re.MULTILINE)
 _SCOPED_REGISTRY = re.compile(r'^\s*"?(@[\w.-]+):registry"?\s*[=\s]', re.MULTILINE)
 
 
@@ -97,7 +98,7 @@ def pointed_at(text: str, registry: str, keep_scopes: set[str]) -> tuple[str, li
         if new != match.group(2):
             parts = urlsplit(url)
             moved.append(f"{parts.scheme}://{parts.netloc}")
-        return f'{match.group(1)}"{new}"'
+        return f'{match.group(1)}"{new}"{match.group(3)}'
 
     return _RESOLVED.sub(rewrite, text), moved
 
