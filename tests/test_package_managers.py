@@ -339,6 +339,21 @@ def test_a_username_and_password_reach_the_install_s_npmrc(tmp_path: Path) -> No
     assert (home / ".yarnrc.yml").stat().st_mode & 0o777 == 0o600
 
 
+@pytest.mark.parametrize("name", ["token", "password", "username"])
+def test_a_secret_value_with_a_line_break_inside_is_exit_2_not_shown(
+    tmp_path: Path, name: str
+) -> None:
+    values = {"token": None, "username": "kargo", "password": "pw-42"}
+    if name == "token":
+        values = {"token": "dG9rZW4tcGFydC1vbmUt\nbGluZS10d28=\n"}
+    else:
+        values[name] = "planted-first-line\r\nsecond\n"
+    secret = _workspace(tmp_path, {k: v for k, v in values.items() if v is not None})
+    with pytest.raises(ConfigError, match=f"{name} has a line break") as raised:
+        read_registry("http://127.0.0.1:4873/", secret)
+    assert "planted" not in str(raised.value) and "dG9r" not in str(raised.value)
+
+
 def test_the_pod_s_package_manager_variables_do_not_reach_the_install_in_any_case(
     tmp_path: Path,
 ) -> None:

@@ -38,11 +38,19 @@ class Registry:
 
 def _read(path: Path) -> str | None:
     try:
-        return path.read_text(encoding="utf-8").strip() or None
+        value = path.read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
+    # Inside a value, a line break would split the `.npmrc` line it goes into (the rest a key
+    # of its own) and is no valid HTTP header in yarn berry: say it, never the value.
+    if value is not None and any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ConfigError(
+            f"{path} has a line break or control character inside the value: write it as one "
+            "line (a token base64-wrapped at 76 columns? `base64 -w0`)"
+        )
+    return value
 
 
 def read_registry(url: str | None, credentials_dir: Path | None) -> Registry:
