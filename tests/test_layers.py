@@ -97,14 +97,12 @@ def test_loading_the_settings_loads_no_machinery() -> None:
 
 
 def test_children_start_through_the_one_wrapper() -> None:
-    """runner/processes/ starts every child (`run_streaming`, `run_bounded`, the reaper); only
-    lint's parallel renders (`rendering._run_both`, outside any run) start their own."""
-    allowed = {
-        "runner/processes/child.py",
-        "runner/processes/reaper.py",
-        "runner/lint/rendering.py",
-    }
-    importing = set()
+    """runner/processes/ starts every child (`run_streaming`, `run_bounded`; the reaper with
+    os.posix_spawn); only lint's parallel renders (`rendering._run_both`, outside any run)
+    start their own."""
+    allowed = {"runner/processes/child.py", "runner/lint/rendering.py"}
+    starting = {"fork", "forkpty", "posix_spawn", "posix_spawnp", "system", "popen"}
+    importing, spawning = set(), set()
     for path in (REPO / "runner").rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
@@ -117,4 +115,12 @@ def test_children_start_through_the_one_wrapper() -> None:
             )
             if any(n.split(".")[0] in ("subprocess", "multiprocessing") for n in names):
                 importing.add(path.relative_to(REPO).as_posix())
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "os"
+                and (node.attr in starting or node.attr.startswith(("exec", "spawn")))
+            ):
+                spawning.add(path.relative_to(REPO).as_posix())
     assert importing == allowed
+    assert spawning == {"runner/processes/reaper.py"}

@@ -182,7 +182,7 @@ def run_streaming(
     # Under the reaper (runner/processes/reaper.py), so the tree dies with the runner even when the
     # runner is SIGKILLed; started from this (the main) thread, whose end is what the
     # kernel's parent-death signal watches.
-    reaped = [sys.executable, "-I", str(REAPER), str(os.getpid()), "--", program, *argv[1:]]
+    reaped = [sys.executable, "-I", "-S", str(REAPER), str(os.getpid()), "--", program, *argv[1:]]
     try:
         child = subprocess.Popen(
             reaped,
