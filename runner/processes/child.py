@@ -120,6 +120,8 @@ def descendants() -> list[psutil.Process]:
 def kill_descendants(grace: float, sig: int = signal.SIGTERM) -> None:
     """Signal every descendant, wait up to `grace`, SIGKILL the rest, and reap them."""
     procs = descendants()
+    if not procs:  # the usual end: nothing is left that could start another
+        return
     for proc in procs:
         with contextlib.suppress(psutil.Error):
             proc.send_signal(sig)
@@ -215,6 +217,7 @@ class _Supervisor:
         self.stopped_for: str | None = None
         self.kill_at: float | None = None
         self.linger_until: float | None = None
+        self._pause = threading.Event()  # never set: a sleep that the wall clock cannot break
 
     def run(self) -> ProcessOutcome:
         # A thread does blocking reads into the tee; this thread supervises. A select() per
@@ -234,7 +237,13 @@ class _Supervisor:
                     self.linger_until = self.linger_until or now + self.LINGER
                     if now >= self.linger_until:
                         break  # a descendant still holds the pipe: stop it below
-                reader.join(timeout=0.2)
+                if reader.is_alive():
+                    reader.join(timeout=0.2)
+                else:  # the output has ended and the child is exiting: pause, do not spin.
+                    # Not Popen.wait(timeout): its time.sleep fails (EINVAL) once the wall
+                    # clock jumps back under libfaketime (the fault matrix); a lock's timed
+                    # wait, as join's, does not.
+                    self._pause.wait(0.01)
         finally:
             self.child.wait()
             kill_descendants(grace=min(self.grace, self.LINGER))
