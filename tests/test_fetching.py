@@ -73,6 +73,10 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
         public = server.repos / "public" / "suite.git"
         git_repos.git(public, "branch", "release-1.0", ids[BROKEN_AT - 1])
         colliding = colliding_commit(public, parent=ids[-1], branch="side", prefix_length=4)
+        # Apart: the short-SHA resolution fetches every tag's object, a file's too.
+        tagged = server.repos / "public" / "tagged.git"
+        fast_import(tagged, commits)
+        git_repos.git(tagged, "tag", "-a", "-m", "A file's tag", "of-a-blob", f"{ids[-1]}:{BULK}")
         lock = {
             "package.json": b'{"name": "suite", "version": "1.0.0", "private": true}\n',
             "package-lock.json": json.dumps(
@@ -278,6 +282,9 @@ def test_private_repository_with_credentials_never_shows_the_password(
         ("unknown tag", "revision no-such-tag not found"),
         ("unknown commit", "not found in http://127.0.0.1:"),
         ("unknown short commit", "revision 0000000 not found"),
+        # rev-parse may not fetch the 512 KiB file to peel it: a local git command allows no
+        # transport (runner/fetching/command.py)
+        ("a tag of a file", "of-a-blob in http://127.0.0.1:"),
         ("no repository", "repository http://127.0.0.1:"),
         ("nothing listening", "network error reaching http://127.0.0.1:"),
     ],
@@ -297,6 +304,8 @@ def test_fetch_failures_are_exit_3_with_one_line_that_says_what_to_do(
         revision = "0123456789" * 4
     elif case == "unknown short commit":
         revision = "0000000"
+    elif case == "a tag of a file":
+        url, revision = suite.server.url("tagged"), "of-a-blob"
     elif case == "no repository":
         url = suite.server.url("nope")
     elif case == "nothing listening":

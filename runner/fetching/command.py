@@ -1,10 +1,17 @@
 """Running git for a fetch: through runner/processes/child.py (deadline, SIGTERM, the tee), its
 output kept to explain a failure in one line, and a progress line while it works.
+
+A command that talks to the server or checks files out (ls-remote, fetch, checkout: a partial
+clone's checkout fetches blobs, so it starts git processes of its own) runs under the reaper
+(`run_streaming`); one that only reads or writes the local repository and starts nothing (init,
+config, rev-parse) runs bounded (`run_bounded`), without the reaper's tens of milliseconds of
+Python start-up, which were most of a small fetch's time (bench/install.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import shlex
 import threading
 import time
 from collections.abc import Callable
@@ -13,10 +20,11 @@ from pathlib import Path
 
 from runner.contract.errors import InfrastructureError
 from runner.fetching.failures import explain
-from runner.processes.child import Captured, Supervision, run_streaming
+from runner.processes.child import Captured, Supervision, run_bounded, run_streaming
 
 PROGRESS_EVERY = 4.0  # seconds; the issue promises a line at least every 5
 PHASE = "fetching the tests"
+LOCAL_TIMEOUT = 60.0  # seconds for a local command (init, config, rev-parse): milliseconds
 
 
 class FetchFailed(InfrastructureError):
@@ -42,8 +50,34 @@ class GitCommand:
         )
         self.under.stop.check(PHASE)
         self.under.deadline.check(PHASE)
-        output = captured.text()
-        if outcome.returncode != 0:
+        return self._checked(outcome.returncode, captured.text(), what)
+
+    def local(self, cwd: Path, *args: str, what: str, check: bool = True) -> str:
+        """A command that starts no process of its own and touches no server. No transport is
+        allowed: a partial clone would fetch an object it lacks (a lazy fetch, a process of its
+        own), and here that fails at once instead. `check=False`: the output, whatever the
+        exit status (`rev-parse --verify --quiet` says "no" by printing nothing)."""
+        argv = ["git", *args]
+        sink = self.under.sink
+        sink.say(f"$ {shlex.join(argv)}")
+        timeout = min(LOCAL_TIMEOUT, self.under.deadline.remaining())
+        env = {**self.env, "GIT_ALLOW_PROTOCOL": "none"}  # a name that is no transport
+        try:
+            done = run_bounded(argv, env=env, timeout=timeout, cwd=cwd)
+        except OSError as exc:
+            raise FetchFailed(f"cannot start {what}: {exc.strerror or exc}") from exc
+        self.under.stop.check(PHASE)
+        self.under.deadline.check(PHASE)
+        if done is None:
+            raise FetchFailed(f"{what} did not finish within {timeout:.0f}s in {cwd}")
+        data = done.stdout + done.stderr
+        sink.feed(data)
+        sink.flush()
+        output = data.decode("utf-8", "replace")
+        return self._checked(done.returncode, output, what) if check else output
+
+    def _checked(self, returncode: int, output: str, what: str) -> str:
+        if returncode != 0:
             raise FetchFailed(explain(output, repo=self.repo, revision=self.revision, what=what))
         return output
 

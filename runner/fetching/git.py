@@ -176,7 +176,7 @@ def _check_out(
     A tag or branch is fetched by name (every server allows that; a commit id needs protocol
     v2 or uploadpack.allowReachableSHA1InWant). Returns the commit checked out."""
     object_format = "sha256" if len(resolved.commit) == 64 else "sha1"
-    git(
+    git.local(
         scratch,
         "init",
         "--quiet",
@@ -184,7 +184,7 @@ def _check_out(
         str(checkout),
         what="git init",
     )
-    git(checkout, "config", "core.sparseCheckout", "true", what="git config")
+    git.local(checkout, "config", "core.sparseCheckout", "true", what="git config")
     (checkout / ".git" / "info").mkdir(exist_ok=True)
     (checkout / ".git" / "info" / "sparse-checkout").write_text(
         "".join(f"{pattern}\n" for pattern in request.patterns), encoding="utf-8"
@@ -192,8 +192,11 @@ def _check_out(
     want = resolved.ref or resolved.commit
     fetch = ["fetch", "--quiet", "--no-tags", "--depth=1", "--filter=blob:none", "origin", want]
     git(checkout, *fetch, what="git fetch")
-    peeled = git(
-        checkout, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}", what="git rev-parse"
+    peeled = git.local(
+        checkout,
+        *("rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"),
+        what="git rev-parse",
+        check=False,  # a tag of a tree or a blob: no output, and the sentence below
     )
     found = re.search(r"^([0-9a-f]{40}|[0-9a-f]{64})$", peeled, re.MULTILINE)
     shown = display_url(request.repo)

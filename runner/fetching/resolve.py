@@ -66,7 +66,7 @@ def resolve(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Pat
 
 def _abbreviation(git: GitCommand, request: FetchRequest, scratch: Path, resolver: Path) -> str:
     prefix, shown = request.revision.text.lower(), display_url(request.repo)
-    git(scratch, "init", "--quiet", "--bare", str(resolver), what="git init")
+    git.local(scratch, "init", "--quiet", "--bare", str(resolver), what="git init")
     git(
         resolver,
         "fetch",
@@ -77,14 +77,14 @@ def _abbreviation(git: GitCommand, request: FetchRequest, scratch: Path, resolve
         "+refs/tags/*:refs/tags/*",
         what="git fetch",
     )
-    found = git(resolver, "rev-parse", f"--disambiguate={prefix}", what="git rev-parse")
+    found = git.local(resolver, "rev-parse", f"--disambiguate={prefix}", what="git rev-parse")
     candidates = re.findall(r"^[0-9a-f]{40,64}$", found, re.MULTILINE)
     if not candidates:
         raise FetchFailed(
             f"revision {prefix} not found in {shown}: no branch or tag holds a commit with that "
             f"id (check {request.revision_source}; was the commit pushed?)"
         )
-    peeled = git(
+    peeled = git.local(
         resolver, "rev-parse", *(f"{c}^{{commit}}" for c in candidates), what="git rev-parse"
     )
     commits = sorted(set(re.findall(r"^[0-9a-f]{40,64}$", peeled, re.MULTILINE)))

@@ -1,10 +1,12 @@
 """The one subprocess wrapper of the runner. `run_streaming` is for what may run long or start
-a tree (Playwright, for `run` and `list`; git; npm): start a child, stream its merged output
-into the tee, enforce the deadline, forward SIGTERM/SIGINT, sample its resources, and leave no
-process behind. `run_bounded` is for a short command that starts nothing of its own (`node
---version`, the body_regex matcher): its output captured, killed at its timeout. Only `lint`,
-which runs outside any run, starts its two renders itself (`rendering._run_both`, in parallel,
-time-bounded); tests/test_layers.py holds everything else to this module.
+a tree (Playwright, for `run` and `list`; git's fetches and checkouts; npm, yarn, pnpm): start
+a child, stream its merged output into the tee, enforce the deadline, forward SIGTERM/SIGINT,
+sample its resources, and leave no process behind. `run_bounded` is for a short command that
+starts nothing of its own (`node --version`, the body_regex matcher, git's init, config and
+rev-parse in a fetch): its output captured, killed at its timeout, without the reaper's
+start-up. Only `lint`, which runs outside any run, starts its two renders itself
+(`rendering._run_both`, in parallel, time-bounded); tests/test_layers.py holds everything else
+to this module.
 
 * The runner makes itself a child subreaper (Linux prctl), so a grandchild that loses its
   parent or starts its own session is still ours to find and kill.
@@ -133,13 +135,19 @@ def kill_descendants(grace: float, sig: int = signal.SIGTERM) -> None:
 
 
 def run_bounded(
-    argv: Sequence[str], *, env: Mapping[str, str], timeout: float, stdin: bytes = b""
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    timeout: float,
+    stdin: bytes = b"",
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[bytes] | None:
     """Run a short command that starts nothing of its own to its end, `stdin` in and its
     output captured; None when it is killed at `timeout`. OSError when it cannot start."""
     try:
         return subprocess.run(
             list(argv),
+            cwd=cwd,
             input=stdin,
             capture_output=True,
             timeout=timeout,
