@@ -115,6 +115,9 @@ def git_environment(
         ("credential.helper", ""),  # an empty value clears every helper configured before
         ("protocol.version", "2"),
         ("fetch.recurseSubmodules", "false"),
+        # No `git maintenance run --auto` after each fetch: a process, for a checkout that
+        # lives one run.
+        ("maintenance.auto", "false"),
     ]
     if credentials.kind == "password" and credentials_dir is not None:
         if urlsplit(url).scheme == "http":
