@@ -211,6 +211,9 @@ def _environment(
                 "YARN_ENABLE_TELEMETRY": "false",
                 "YARN_ENABLE_GLOBAL_CACHE": "false",
                 "YARN_CACHE_FOLDER": str(request.cache / "yarn-berry"),
+                # Not a second copy of every package in the global mirror, in HOME: a
+                # scratch folder, thrown away with the checkout.
+                "YARN_ENABLE_MIRROR": "false",
                 "YARN_ENABLE_PROGRESS_BARS": "false",
                 "YARN_ENABLE_IMMUTABLE_INSTALLS": "true",
                 "YARN_ENABLE_COLORS": "false",
