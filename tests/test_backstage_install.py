@@ -452,14 +452,16 @@ def test_without_tree_settings_a_backstage_app_runs_its_own_layout(
 
 
 def backstage_ready(path: str, _headers: Mapping[str, str]) -> Response:
+    """A started backend as `yarn start` runs it: NODE_ENV=development pretty-prints the JSON."""
     ready = path == "/.backstage/health/v1/readiness"
-    return 200, {}, b'{"status":"ok"}' if ready else b"<!doctype html><title>Backstage</title>"
+    body = b'{\n  "status": "ok"\n}' if ready else b"<!doctype html><title>Backstage</title>"
+    return 200, {}, body
 
 
 def test_the_readme_s_backstage_steps_work(tmp_path: Path, repos: Repos) -> None:
     """README "Adopt it in a Backstage repository", as a reader pastes it: only the example
     repository and deployment are swapped for the fixture's and a stand-in Backstage whose
-    readiness endpoint answers {"status":"ok"}."""
+    readiness endpoint answers as a started backend does."""
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Adopt it in a Backstage repository", 1)[1].split("\n## ", 1)[0]
     (block,) = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)

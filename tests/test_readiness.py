@@ -703,28 +703,41 @@ def test_a_stop_request_ends_the_pause() -> None:
 
 
 def backstage_backend(
-    ready_after: int,
+    ready_after: int, *, spaces: int | None = None
 ) -> tuple[Callable[[str, Mapping[str, str]], Response], list[str]]:
     """Backstage 1.55 while its backend starts: `/` (and `/healthcheck`) serve the app's
     index.html with 200 at once; the readiness endpoint answers 503 until `ready_after`
-    probes of it have been made (a count, not a clock), then `{"status":"ok"}`."""
+    probes of it have been made (a count, not a clock), then `{"status":"ok"}`. The bodies
+    are the real ones (backend-defaults' createHealthRouter), compact as a production backend
+    writes them, or with `spaces` as Express' `json spaces` (2 with NODE_ENV=development:
+    `yarn start`, `yarn dev`) writes them, the way JSON.stringify(body, null, spaces) does."""
     calls: list[str] = []
+
+    def body(value: dict[str, str]) -> bytes:
+        separators = (",", ": ") if spaces else (",", ":")
+        return json.dumps(value, indent=spaces, separators=separators).encode()
 
     def respond(path: str, _headers: Mapping[str, str]) -> Response:
         calls.append(path)
         if path != "/.backstage/health/v1/readiness":
             return 200, {"Content-Type": "text/html"}, b"<!doctype html><title>Backstage</title>"
         if calls.count(path) <= ready_after:
-            body = b'{"error":{"name":"ServiceUnavailableError","message":"Backend has not started yet"}}'
-            return 503, {"Content-Type": "application/json"}, body
-        return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
+            starting = {"message": "Backend has not started yet", "status": "error"}
+            return 503, {"Content-Type": "application/json"}, body(starting)
+        return 200, {"Content-Type": "application/json"}, body({"status": "ok"})
 
     return respond, calls
 
 
-def test_the_backstage_preset_waits_for_the_backend_where_the_default_gate_does_not() -> None:
-    """Issue 21, item 5: one GET of BASE_URL passed while the backend answered 503."""
-    respond, calls = backstage_backend(ready_after=3)
+@pytest.mark.parametrize("spaces", [None, 2], ids=["production", "development"])
+def test_the_backstage_preset_waits_for_the_backend_where_the_default_gate_does_not(
+    spaces: int | None,
+) -> None:
+    """Issue 21, item 5: one GET of BASE_URL passed while the backend answered 503. A backend
+    in development mode pretty-prints `{\n  "status": "ok"\n}`: the preset once wanted the
+    compact text and never passed a healthy `yarn start` (exit 4 after READY_DEADLINE_SECONDS,
+    found by the create-app trial)."""
+    respond, calls = backstage_backend(ready_after=3, spaces=spaces)
     with http_server(respond) as url:
         code, output, _ = wait(BASE_URL=url, READY_DEADLINE_SECONDS="20")
         assert code == 0 and calls == ["/"], output  # the default gate: the page alone
@@ -735,8 +748,13 @@ def test_the_backstage_preset_waits_for_the_backend_where_the_default_gate_does_
     assert "status 503 Service Unavailable" in output and "Backend has not started" in output
 
 
-def test_the_backstage_preset_is_not_ready_while_the_backend_never_starts() -> None:
-    respond, _ = backstage_backend(ready_after=10**9)
+@pytest.mark.parametrize("spaces", [None, 2], ids=["production", "development"])
+def test_the_backstage_preset_is_not_ready_while_the_backend_never_starts(
+    spaces: int | None,
+) -> None:
+    """A plugin that fails at startup (`Plugin 'signals' startup failed`) leaves the process up,
+    the page served with 200 and the readiness endpoint at 503 for good."""
+    respond, _ = backstage_backend(ready_after=10**9, spaces=spaces)
     with http_server(respond) as url:
         code, output, _ = wait(BASE_URL=url, READY_CHECKS="backstage", READY_DEADLINE_SECONDS="1")
     assert code == 4, output

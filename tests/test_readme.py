@@ -125,6 +125,9 @@ def test_the_ready_checks_example_is_valid(tmp_path: Path) -> None:
     value = value.replace("/var/run/secrets/backstage/token", str(token))
     settings = load_settings({"READY_CHECKS": value, "BASE_URL": "https://backstage.example"})
     assert settings.ready_checks is not None and len(settings.ready_checks) == 2
+    # "with the same check and more": its first check is the preset's, text for text.
+    preset = load_settings({"READY_CHECKS": "backstage", "BASE_URL": "https://backstage.example"})
+    assert preset.ready_checks is not None and preset.ready_checks[0] == settings.ready_checks[0]
 
 
 @pytest.mark.slow

@@ -122,13 +122,15 @@ def _no_revision(data: Mapping[str, object]) -> str:
 # READY_CHECKS=backstage: the backend's readiness endpoint, which answers 503 "Backend has not
 # started yet" until every plugin is up and then {"status":"ok"}; `/healthcheck` serves the
 # app's index.html with 200 in Backstage 1.55, and BASE_URL's page answers while the backend
-# still starts (docs/platform-facts.md).
+# still starts (docs/platform-facts.md). A backend with NODE_ENV=development (`yarn start`,
+# `yarn dev`) pretty-prints its JSON (`{\n  "status": "ok"\n}`), so the body is matched as JSON
+# text, spaces allowed, not as one string.
 READY_PRESETS: dict[str, list[dict[str, object]]] = {
     "backstage": [
         {
             "url": "/.backstage/health/v1/readiness",
             "status": [200],
-            "body_contains": '"status":"ok"',
+            "body_regex": r'"status"\s*:\s*"ok"',
         }
     ]
 }
