@@ -13,7 +13,8 @@ returns what it learned (the metadata is rebuilt from those values, never edited
 8. the verdict from what it left behind (judging/judge.py)
 
 Whatever happens, no child process survives, then summary, metadata, termination message,
-ledger end line, merge and retention are written (wrapup.py) and the log is closed.
+ledger end line, merge and retention are written (wrapup.py) and the log is closed. A fetched
+checkout is only renamed aside before that, and deleted after it (workspace.discard).
 """
 
 from __future__ import annotations
@@ -90,6 +91,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
     metadata = initial_metadata(settings, ctx.attempt)
     reserve = SpaceReserve(None)
     undo = contextlib.ExitStack()  # what the phases leave to undo once no child is left
+    aside: list[Path] = []  # fetched checkouts set aside, deleted after the verdict
     try:
         sink.open_file(layout.log)
         # Room for the summary, metadata, ledger end line and verdict line, should the tests
@@ -107,7 +109,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         )
         write_metadata(layout.metadata, metadata, sink.redactor)
         target.check_target(settings)  # before the fetch: a Kargo run must name its target
-        fetched = workspace_of.fetch_tests(ctx, undo)
+        fetched = workspace_of.fetch_tests(ctx, undo, aside)
         if fetched is not None:
             metadata = metadata.learned(**asdict(Provenance.of(fetched)))
             write_metadata(layout.metadata, metadata, sink.redactor)
@@ -150,6 +152,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
         verdict = _unless_stopped(ctx.stop, verdict)
         reserve.release()
         code = wrapup.finish(ctx, verdict, results, metadata, tree_counts)
+        workspace_of.discard(aside, ctx)
     return code
 
 

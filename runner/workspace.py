@@ -14,20 +14,42 @@ from runner.config.settings import Settings
 from runner.context import RunContext
 from runner.contract.errors import ConfigError
 from runner.fetching.request import FetchedTests
+from runner.files.walk import remove_tree
 from runner.judging.judge import no_tests_hint
 from runner.judging.pertree import ConfiguredTree
 from runner.trees import Tree, backstage_layout, check_trees
 
 
-def fetch_tests(ctx: RunContext, undo: contextlib.ExitStack) -> FetchedTests | None:
+def fetch_tests(
+    ctx: RunContext, undo: contextlib.ExitStack, aside: list[Path]
+) -> FetchedTests | None:
     """TESTS_REPO: fetch the tests at the verified revision (runner/fetching/). After the
     attempt and its log exist, so it is recorded; before Playwright and the readiness gate, so
-    the run deadline bounds it and it never waits on the target. The checkout goes when no
-    child is left (before the wrap-up, so a shard's merge never waits on it)."""
+    the run deadline bounds it and it never waits on the target. When no child is left the
+    checkout is set aside (a rename, before the wrap-up, so a shard's merge never waits on it)
+    into `aside`, for `discard` to delete after the verdict."""
     fetched = fetch.fetch(ctx)
     if fetched is not None:
-        undo.callback(fetched.remove)
+
+        def set_aside() -> None:
+            if (path := fetched.set_aside()) is not None:
+                aside.append(path)
+
+        undo.callback(set_aside)
     return fetched
+
+
+def discard(aside: list[Path], ctx: RunContext) -> None:
+    """Delete the checkouts set aside, once the verdict is written and said: a real Backstage
+    app's installed checkout (2 GiB, 250,000 files) takes minutes to unlink, which must neither
+    delay the verdict nor outlast a pod's grace period after SIGTERM. A stop request or the
+    run deadline ends it; what is left stays in TMPDIR (the pod's emptyDir, gone with the pod)."""
+
+    def keep_going() -> bool:
+        return not ctx.stop.requested and not ctx.deadline.expired()
+
+    for path in aside:
+        remove_tree(path, keep_going=keep_going)
 
 
 def tests_workspace(

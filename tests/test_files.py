@@ -102,3 +102,27 @@ def test_any_tree_is_walked_whole_and_removed_whole(shape: object) -> None:
             assert entries == expected
         assert remove_tree(top) == []
         assert not top.exists() and not top.is_symlink()
+
+
+def test_removal_ends_between_directories_when_told_and_resumes_where_it_stopped(
+    tmp_path: Path,
+) -> None:
+    """A stop request or the run's deadline ends the deletion of a set-aside checkout
+    (runner/workspace.py discard): after `n` directories nothing more goes, and the rest is
+    said to be left; a later removal takes what is left."""
+    top = tmp_path / "checkout"
+    for i in range(6):
+        (top / f"d{i}" / "sub").mkdir(parents=True)
+        (top / f"d{i}" / "sub" / "f").write_text("x")
+    asked = 0
+
+    def three_then_stop() -> bool:
+        nonlocal asked
+        asked += 1
+        return asked <= 3
+
+    errors = remove_tree(top, keep_going=three_then_stop)
+    assert errors == [f"{top}: left behind, not emptied"]
+    assert asked == 4 and top.is_dir()  # three directories emptied, then it stopped
+    assert remove_tree(top, keep_going=lambda: False) == [f"{top}: left behind, not emptied"]
+    assert remove_tree(top) == [] and not top.exists()

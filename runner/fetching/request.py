@@ -29,7 +29,7 @@ class FetchedTests:
     revision: str  # as requested
     commit: str  # the full SHA that was checked out
     workspace: Path
-    scratch: Scratch  # everything this fetch wrote; removed when the run ends
+    scratch: Scratch  # everything this fetch wrote; set aside, then deleted, when the run ends
     seconds: float
     bytes_received: int
     files: int
@@ -38,3 +38,7 @@ class FetchedTests:
 
     def remove(self) -> None:
         self.scratch.remove()
+
+    def set_aside(self) -> Path | None:
+        """The checkout renamed out of the way, lock released: the caller deletes it."""
+        return self.scratch.set_aside()
