@@ -1,12 +1,14 @@
 """Runner overhead on a Backstage app: `verification-runner run` vs bare Playwright, own config.
 
 The yarn 4 Backstage-shaped repository of the tests (tests/helpers/backstage_repo.py: an app and
-a plugin with `e2e-tests`, a root `playwright.config.ts` whose projects a generateProjects()-
-style function makes) is cloned and installed once, as bench/install.py's baseline does. Both
+a plugin with `e2e-tests`, create-app's own root `playwright.config.ts`, projects from the real
+generateProjects()) is cloned and installed once, as bench/install.py's baseline does. Both
 sides then run in that checkout against the same target on 127.0.0.1: bare Playwright with the
-workspace's own config, as a developer runs it (`playwright test`, the binary `npx` would pick,
-from this repository's node_modules: the fixture does not depend on Playwright), and
-`verification-runner run` with TESTS_WORKSPACE on it, which takes the same config.
+workspace's own config, as the app's CI runs it (`CI=true playwright test`: create-app's config
+then starts no webServer, `yarn start app`, and targets PLAYWRIGHT_URL; its 2 retries cost
+nothing, the tests pass; the binary `npx` would pick, from this repository's node_modules: the
+fixture does not depend on Playwright), and `verification-runner run` with TESTS_WORKSPACE on
+it, which takes the same config.
 
 Two suites in that checkout:
 - `fixture`: the tests' own two specs, which open no browser: almost all of their time is
@@ -16,9 +18,10 @@ Two suites in that checkout:
   each opens the app in Chromium, clicks and waits for text (create-app's
   `packages/app/e2e-tests/app.test.ts`: the welcome page, Enter, "My Company Catalog"), 3 in
   the app and 2 in the plugin, against a static copy of those pages. Target: ratio <= 1.05.
-  generateProjects() asks for `channel: 'chrome'`, which this machine does not have: for both
-  sides the checkout's projects take the Chromium and the flags the runner uses instead (the
-  runner replaces `channel` anyway, docs/workspace-config.md), so both launch the same browser.
+  generateProjects() asks for `channel: 'chrome'`, which this machine does not have: bare
+  Playwright runs `playwright.bare.config.ts`, the app's config with its projects on the
+  Chromium and the flags the runner uses instead (the runner replaces `channel` itself,
+  docs/workspace-config.md), so both launch the same browser.
 
 Rounds alternate, the best of each side counts (the machine is noisy), in wall time and in CPU
 time (user + system of every process waited for), which other jobs on the machine move less.
@@ -45,6 +48,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIG_USED = "workspace config playwright.config.ts"  # the runner took the app's own
 ROUNDS = int(os.environ.get("BENCH_BACKSTAGE_ROUNDS", "3"))
 CHROMIUM = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
+BARE_CONFIG = "playwright.bare.config.ts"  # the browser suite's bare side: this Chromium
 # What playwright.config.ts gives Chromium here (chromiumArgs(), as root).
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -141,13 +145,19 @@ def _browser_suite(fixture: Path, work: Path) -> None:
             old.unlink()
         for name, text in specs.items():
             (work / tree / name).write_text(text, encoding="utf-8")
-    helper = next(work.glob("packages/e2e-utils/index.js"))
-    source = helper.read_text(encoding="utf-8")
-    launch = f"{{ launchOptions: {{ executablePath: {CHROMIUM!r}, args: {CHROMIUM_ARGS!r} }} }}"
-    patched = source.replace("use: { channel: 'chrome' }", f"use: {launch}")
-    if patched == source:
-        raise SystemExit(f"{helper}: no `use: {{ channel: 'chrome' }}` to replace")
-    helper.write_text(patched, encoding="utf-8")
+    (work / BARE_CONFIG).write_text(
+        "import { defineConfig } from '@playwright/test';\n"
+        "import base from './playwright.config';\n\n"
+        "export default defineConfig({\n"
+        "  ...base,\n"
+        "  projects: (base.projects ?? []).map((project) => ({\n"
+        "    ...project,\n"
+        f"    use: {{ ...project.use, channel: undefined, launchOptions: {{ executablePath: "
+        f"{CHROMIUM!r}, args: {CHROMIUM_ARGS!r} }} }},\n"
+        "  })),\n"
+        "});\n",
+        encoding="utf-8",
+    )
 
 
 # Bare Playwright under a subreaper that waits for every descendant, as the runner does (it is
@@ -196,8 +206,15 @@ def _compare(
     work: Path, target: str, tests: int, artifacts: Path, base: dict[str, str]
 ) -> tuple[Best, Best]:
     """Best of ROUNDS for bare Playwright and the runner on the checkout `work`."""
-    bare_env = {**base, "NODE_PATH": str(REPO / "node_modules"), "PLAYWRIGHT_URL": target}
+    bare_env = {
+        **base,
+        "NODE_PATH": str(REPO / "node_modules"),
+        "PLAYWRIGHT_URL": target,
+        "CI": "true",
+    }
     bare_argv = [sys.executable, "-c", REAPED, str(REPO / "node_modules/.bin/playwright"), "test"]
+    if (work / BARE_CONFIG).exists():
+        bare_argv += ["--config", BARE_CONFIG]
     runner_env = {
         **base,
         "BASE_URL": target,

@@ -7,14 +7,17 @@
 #
 # verdaccio 6.8.0 runs on Node 20 (6.10 wants Node 22). PACKAGES are what the
 # Backstage-shaped fixtures (tests/helpers/backstage_repo.py) depend on: small, real, with a
-# dependency of their own, so hoisting and the lock files are real. BENCH_PACKAGES (exact
+# dependency of their own, so hoisting and the lock files are real; and the
+# @backstage/e2e-test-utils whose generateProjects() a create-app app's playwright.config.ts
+# calls (with its dependencies, @manypkg/get-packages and fs-extra; not its optional peer
+# @playwright/test: the runner brings its own). BENCH_PACKAGES (exact
 # versions: bench/install.py reads this line) give bench/install.py's larger fixture 163
 # packages in its lock file: common small libraries with dependency trees, about 12 MB here.
 set -euo pipefail
 
 dir="${VR_REGISTRY_DIR:-/opt/vr-registry}"
 VERDACCIO=verdaccio@6.8.0
-PACKAGES=(is-number@7.0.0 is-number@6.0.0 is-odd@3.0.1 kind-of@6.0.3)
+PACKAGES=(is-number@7.0.0 is-number@6.0.0 is-odd@3.0.1 kind-of@6.0.3 @backstage/e2e-test-utils@0.1.2)
 BENCH_PACKAGES=(yargs@17.7.2 chalk@4.1.2 debug@4.3.7 glob@7.2.3 fs-extra@11.2.0 cross-spawn@7.0.6 semver@7.6.3 commander@12.1.0 uuid@10.0.0 dotenv@16.4.5 micromatch@4.0.8 fast-glob@3.3.2 node-fetch@2.7.0 js-yaml@4.1.0 ora@5.4.1 express@4.21.1)
 stamp="$dir/storage/.vr-packages"
 want="$VERDACCIO ${PACKAGES[*]} ${BENCH_PACKAGES[*]}"

@@ -1,9 +1,13 @@
 """A repository in the shape `npx @backstage/create-app` makes (docs/platform-facts.md), small:
-yarn 4 workspaces (`packages/*`, `plugins/*`, `.yarnrc.yml` with `nodeLinker: node-modules`,
-`backstage.json`), `packages/app/e2e-tests`, a plugin with `e2e-tests`, a workspace helper
-package (`@internal/e2e-utils`) that a spec imports through a `workspace:^` range, and a root
-`playwright.config.ts` whose projects a function makes the way `generateProjects()` does (one
-per workspace package with an `e2e-tests` folder). `manager="pnpm"` gives the same as a pnpm
+yarn 4 workspaces (`packages/*`, `plugins/*`; create-app 0.9.2's `.yarnrc.yml` as it is, with
+`yarnPath` pointing at the release the repository carries, `backstage.json`, `engines.node`
+"22 || 24"), `packages/app/e2e-tests`, a plugin with `e2e-tests`, a workspace helper package
+(`@internal/e2e-utils`, page objects as it were) that a spec imports through a `workspace:^`
+range, and create-app's own root `playwright.config.ts`, byte for byte: its `webServer` (`yarn
+start app`, `yarn start backend`: scripts of the repository, never to be started), `forbidOnly`,
+`retries`, `reporter`, `outputDir`, and projects from the real `generateProjects()` of
+`@backstage/e2e-test-utils` (0.1.2, from the test registry: one project per workspace package
+with an `e2e-tests` folder, `channel: 'chrome'`). `manager="pnpm"` gives the same as a pnpm
 workspace (pnpm-workspace.yaml, pnpm-lock.yaml); `manager="yarn-classic"` as the yarn 1
 monorepo older create-app versions made: `"workspaces": {"packages": [...]}`, plain version
 ranges between workspace packages (yarn 1 has no `workspace:` protocol), the backend's
@@ -34,56 +38,94 @@ FLAVOUR = {"yarn": "yarn berry", "pnpm": "pnpm", "yarn-classic": "yarn classic"}
 LOCK = {"yarn": "yarn.lock", "pnpm": "pnpm-lock.yaml", "yarn-classic": "yarn.lock"}
 YARN_PATH = ".yarn/releases/yarn-1.22.19.cjs"  # the yarn-path release yarn_path_commit pins
 
-GENERATE_PROJECTS = r"""const fs = require('node:fs');
-const path = require('node:path');
-const isNumber = require('is-number');
+E2E_UTILS = r"""const isNumber = require('is-number');
 
-/** Like @backstage/e2e-test-utils' generateProjects(): a project per workspace package with
- * an e2e-tests folder, named after its package.json, from the root the config runs in. */
-function generateProjects() {
-  const root = process.cwd();
-  let globs = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')).workspaces;
-  if (globs && !Array.isArray(globs)) globs = globs.packages; // yarn 1's {"packages": [...]}
-  globs = globs || ['packages/*', 'plugins/*'];
-  const projects = [];
-  for (const glob of globs) {
-    const parent = path.join(root, glob.replace(/\/\*$/, ''));
-    if (!fs.existsSync(parent)) continue;
-    for (const name of fs.readdirSync(parent).sort()) {
-      const dir = path.join(parent, name);
-      if (!fs.existsSync(path.join(dir, 'e2e-tests'))) continue;
-      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-      projects.push({ name: pkg.name, testDir: path.join(dir, 'e2e-tests'), use: { channel: 'chrome' } });
-    }
-  }
-  return projects;
-}
-
+/** A helper the app's spec imports from a workspace package, as page objects are. */
 function expectedTitle() {
   return isNumber(55) ? 'My Company Catalog' : 'unknown';
 }
 
-module.exports = { generateProjects, expectedTitle };
+module.exports = { expectedTitle };
 """
 
-CONFIG = """import { defineConfig } from '@playwright/test';
-import { generateProjects } from '@internal/e2e-utils';
+# @backstage/create-app 0.9.2, templates/default-app/playwright.config.ts, as it is.
+CONFIG = """/*
+ * Copyright 2023 The Backstage Authors
+ *
+ * Licensed under the Apache License, Version 2.0 (the "License");
+ * you may not use this file except in compliance with the License.
+ * You may obtain a copy of the License at
+ *
+ *     http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS,
+ * WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ * See the License for the specific language governing permissions and
+ * limitations under the License.
+ */
 
+import { defineConfig } from '@playwright/test';
+import { generateProjects } from '@backstage/e2e-test-utils/playwright';
+
+/**
+ * See https://playwright.dev/docs/test-configuration.
+ */
 export default defineConfig({
   timeout: 60_000,
-  expect: { timeout: 30_000 },
+
+  expect: {
+    timeout: 30_000,
+  },
+
+  // Run your local dev server before starting the tests
+  webServer: process.env.CI
+    ? []
+    : [
+        {
+          command: 'yarn start app',
+          url: 'http://localhost:3000',
+          reuseExistingServer: true,
+          timeout: 120_000,
+        },
+        {
+          command: 'yarn start backend',
+          port: 7007,
+          reuseExistingServer: true,
+          timeout: 60_000,
+        },
+      ],
+
+  forbidOnly: !!process.env.CI,
+
   retries: process.env.CI ? 2 : 0,
+
   reporter: [['html', { open: 'never', outputFolder: 'e2e-test-report' }]],
+
   use: {
     actionTimeout: 0,
-    baseURL: process.env.PLAYWRIGHT_URL ?? 'http://localhost:3000',
+    baseURL:
+      process.env.PLAYWRIGHT_URL ??
+      (process.env.CI ? 'http://localhost:7007' : 'http://localhost:3000'),
     screenshot: 'only-on-failure',
     trace: 'on-first-retry',
   },
+
   outputDir: 'node_modules/.cache/e2e-test-results',
-  projects: generateProjects(),
+
+  projects: generateProjects(), // Find all packages with e2e-test folders
 });
 """
+
+# create-app 0.9.2's .yarnrc.yml, its yarnPath release being the tests' yarn 4 (YARN_RELEASE).
+YARNRC = """nodeLinker: node-modules
+npmMinimalAgeGate: 3d
+npmPreapprovedPackages:
+  - '@backstage/*'
+
+yarnPath: .yarn/releases/yarn-4.18.1.cjs
+"""
+YARN_RELEASE = ".yarn/releases/yarn-4.18.1.cjs"
 
 APP_SPEC = """import { test, expect } from '@playwright/test';
 import { expectedTitle } from '@internal/e2e-utils';
@@ -111,7 +153,7 @@ def workspace_files(
     *, manager: str, marker: Path, team_registry: str | None = None
 ) -> dict[str, bytes]:
     """The repository's files at its first commit, lock file aside. `marker`: the file an
-    install script would create if one ever ran; `team_registry`: the registry yarn 1's
+    install script, or the config's webServer, would create if one ever ran; `team_registry`: the registry yarn 1's
     `.yarnrc` names (yarn-classic only)."""
     classic = manager == "yarn-classic"
     globs = ["packages/*", "plugins/*"]
@@ -121,10 +163,16 @@ def workspace_files(
         "name": "root",
         "version": "1.0.0",
         "private": True,
-        "scripts": {"postinstall": f"node -e \"require('fs').writeFileSync('{marker}', 'root')\""},
-        # The config's generateProjects(), as Backstage's root has @backstage/e2e-test-utils
-        # (pnpm links only what a package declares).
-        "devDependencies": {"@internal/e2e-utils": internal},
+        "engines": {"node": "22 || 24"},  # create-app's; the runner's Node may be another
+        "scripts": {
+            # create-app's is `backstage-cli repo start`: what the config's webServer runs
+            # (`yarn start app`), which the runner must never start.
+            "start": f"node -e \"require('fs').writeFileSync('{marker}', 'webServer')\"",
+            "test:e2e": "playwright test",
+            "postinstall": f"node -e \"require('fs').writeFileSync('{marker}', 'root')\"",
+        },
+        # The config's generateProjects(), from the registry as in create-app's root.
+        "devDependencies": {"@backstage/e2e-test-utils": "^0.1.2"},
     }
     if not classic:
         root["packageManager"] = {"yarn": "yarn@4.18.1", "pnpm": "pnpm@10.34.8"}[manager]
@@ -162,7 +210,7 @@ def workspace_files(
                 "dependencies": {"is-number": "^7.0.0"},
             }
         ),
-        f"{HELPER}/index.js": GENERATE_PROJECTS.encode(),
+        f"{HELPER}/index.js": E2E_UTILS.encode(),
         "plugins/hello/package.json": _json(
             {
                 "name": "@internal/plugin-hello",
@@ -176,7 +224,8 @@ def workspace_files(
     if manager == "pnpm":
         files["pnpm-workspace.yaml"] = b"packages:\n  - 'packages/*'\n  - 'plugins/*'\n"
     elif manager == "yarn":
-        files[".yarnrc.yml"] = b"nodeLinker: node-modules\n"
+        files[".yarnrc.yml"] = YARNRC.encode()
+        files[YARN_RELEASE] = YARN_BERRY.read_bytes()
     else:
         if team_registry is None:
             raise ValueError("a yarn 1 repository names its team's registry in .yarnrc")

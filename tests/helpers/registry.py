@@ -33,7 +33,9 @@ YARN_CLASSIC = MANAGERS_DIR / "yarn-1.22.22" / "node_modules/yarn/bin/yarn.js"
 
 def missing() -> str | None:
     """What scripts/setup.sh test has not installed yet, for the tests' own failure message."""
-    for path in (VERDACCIO, REGISTRY_DIR / "storage" / ".vr-packages", YARN_BERRY, PNPM):
+    # The storage's newest package: a storage filled before it was added lacks it.
+    newest = REGISTRY_DIR / "storage" / "@backstage" / "e2e-test-utils"
+    for path in (VERDACCIO, REGISTRY_DIR / "storage" / ".vr-packages", newest, YARN_BERRY, PNPM):
         if not path.exists():
             return f"{path} is missing: run scripts/setup.sh test"
     return None
