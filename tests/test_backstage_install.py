@@ -194,7 +194,14 @@ def test_yarn_1_itself_installs_the_stale_workspace_lock(tmp_path: Path, repos: 
         "YARN_IGNORE_PATH": "1",
     }
     done = subprocess.run(
-        ["node", str(YARN_CLASSIC), "install", "--frozen-lockfile", "--ignore-scripts"],
+        [
+            "node",
+            str(YARN_CLASSIC),
+            "install",
+            "--frozen-lockfile",
+            "--ignore-scripts",
+            "--ignore-engines",
+        ],
         cwd=checkout,
         env=env,
         capture_output=True,

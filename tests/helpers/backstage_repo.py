@@ -163,7 +163,9 @@ def workspace_files(
         "name": "root",
         "version": "1.0.0",
         "private": True,
-        "engines": {"node": "22 || 24"},  # create-app's; the runner's Node may be another
+        # create-app 0.9.2's; a yarn 1 app of older create-app times says "16 || 18", which
+        # no Node the runner has satisfies (yarn 1 alone refuses it: --ignore-engines).
+        "engines": {"node": "16 || 18" if classic else "22 || 24"},
         "scripts": {
             # create-app's is `backstage-cli repo start`: what the config's webServer runs
             # (`yarn start app`), which the runner must never start.
@@ -263,7 +265,8 @@ def lock_file(
     elif manager == "yarn":
         command = ["node", str(YARN_BERRY), "install", "--mode=update-lockfile"]
     else:  # yarn 1 has no lock-only mode: a plain install writes yarn.lock
-        command = ["node", str(YARN_CLASSIC), "install", "--ignore-scripts", "--non-interactive"]
+        command = ["node", str(YARN_CLASSIC), "install", "--ignore-scripts", "--ignore-engines"]
+        command.append("--non-interactive")
         command.append(f"--cache-folder={home / 'yarn-classic-cache'}")
     done = subprocess.run(command, cwd=work, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
