@@ -94,13 +94,17 @@ def _baseline(url: str, registry: str, cache: Path, work: Path) -> tuple[float, 
     started = time.monotonic()
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", url, str(work)], env=env, check=True)
     cloned = time.monotonic()
-    subprocess.run(
+    done = subprocess.run(
         ["node", str(YARN_BERRY), "install", "--immutable"],
         cwd=work,
         env=env,
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
     )
+    if done.returncode != 0:  # say why: yarn writes its errors on stdout
+        output = done.stdout[-3000:] + done.stderr[-2000:]
+        raise SystemExit(f"yarn install in {work} failed:\n{output}")
     return cloned - started, time.monotonic() - cloned
 
 
