@@ -34,6 +34,7 @@ from runner.context import RunContext
 from runner.contract.errors import Failure, failure_of
 from runner.contract.exitcodes import ExitCode
 from runner.fetch import Provenance
+from runner.fetching.scratch import SetAside
 from runner.identity import RunIdentity, analysis_run_uid, rollouts_warning
 from runner.judging.judge import judge_attempt
 from runner.judging.pertree import TreeCount
@@ -91,7 +92,7 @@ def _run_attempt(ctx: RunContext, playwright_args: Sequence[str]) -> ExitCode:
     metadata = initial_metadata(settings, ctx.attempt)
     reserve = SpaceReserve(None)
     undo = contextlib.ExitStack()  # what the phases leave to undo once no child is left
-    aside: list[Path] = []  # fetched checkouts set aside, deleted after the verdict
+    aside: list[SetAside] = []  # fetched checkouts set aside, deleted after the verdict
     try:
         sink.open_file(layout.log)
         # Room for the summary, metadata, ledger end line and verdict line, should the tests

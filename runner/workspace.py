@@ -14,14 +14,14 @@ from runner.config.settings import Settings
 from runner.context import RunContext
 from runner.contract.errors import ConfigError
 from runner.fetching.request import FetchedTests
-from runner.files.walk import remove_tree
+from runner.fetching.scratch import SetAside, orphans
 from runner.judging.judge import no_tests_hint
 from runner.judging.pertree import ConfiguredTree
 from runner.trees import Tree, backstage_layout, check_trees
 
 
 def fetch_tests(
-    ctx: RunContext, undo: contextlib.ExitStack, aside: list[Path]
+    ctx: RunContext, undo: contextlib.ExitStack, aside: list[SetAside]
 ) -> FetchedTests | None:
     """TESTS_REPO: fetch the tests at the verified revision (runner/fetching/). After the
     attempt and its log exist, so it is recorded; before Playwright and the readiness gate, so
@@ -32,24 +32,31 @@ def fetch_tests(
     if fetched is not None:
 
         def set_aside() -> None:
-            if (path := fetched.set_aside()) is not None:
-                aside.append(path)
+            if (taken := fetched.set_aside()) is not None:
+                aside.append(taken)
 
         undo.callback(set_aside)
     return fetched
 
 
-def discard(aside: list[Path], ctx: RunContext) -> None:
+def discard(aside: list[SetAside], ctx: RunContext) -> None:
     """Delete the checkouts set aside, once the verdict is written and said: a real Backstage
     app's installed checkout (2 GiB, 250,000 files) takes minutes to unlink, which must neither
     delay the verdict nor outlast a pod's grace period after SIGTERM. A stop request or the
-    run deadline ends it; what is left stays in TMPDIR (the pod's emptyDir, gone with the pod)."""
+    run deadline ends it; what is left stays in TMPDIR, for the next run there to delete with
+    its own (`orphans`). TESTS_CLEANUP=leave deletes nothing: the pod's emptyDir goes with the
+    pod, without the Job waiting for it."""
+    if ctx.settings.tests_cleanup == "leave":
+        return
 
     def keep_going() -> bool:
         return not ctx.stop.requested and not ctx.deadline.expired()
 
-    for path in aside:
-        remove_tree(path, keep_going=keep_going)
+    for taken in aside:
+        taken.delete(keep_going)
+    for root in {taken.path.parent for taken in aside}:
+        for orphan in orphans(root):
+            orphan.delete(keep_going)
 
 
 def tests_workspace(

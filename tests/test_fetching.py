@@ -9,6 +9,7 @@ revision test runs real Playwright on the fetched specs.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -442,6 +443,87 @@ def test_sigterm_during_the_tests_says_the_verdict_before_the_checkout_is_delete
     assert (tmp_path / "scratch" / left[0] / "checkout" / CENTRAL / "math.spec.ts").is_file()
 
 
+def _held(path: Path) -> subprocess.Popen[bytes]:
+    """A real process holding a flock on the directory `path` (a run still deleting it), once
+    the lock is seen held: no sleep stands in for it."""
+    holder = subprocess.Popen(["flock", "-x", str(path), "sleep", "600"])
+    while True:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return holder
+        else:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
+        assert holder.poll() is None, "flock ended before it held the lock"
+
+
+def _left_aside(scratch: Path, name: str) -> Path:
+    (scratch / name / "checkout" / "node_modules" / "pkg").mkdir(parents=True)
+    (scratch / name / "checkout" / "node_modules" / "pkg" / "index.js").write_text("1")
+    return scratch / name
+
+
+def test_checkouts_a_stopped_run_left_aside_are_deleted_by_the_next_run_unless_held(
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
+) -> None:
+    """A SIGTERM, Ctrl-C or the deadline ends the deletion of a set-aside checkout (above):
+    on a laptop or a shared /tmp that is 2 GiB a time. The next run under the same TMPDIR, of
+    any run name, deletes what nobody holds after its own verdict; one that another process
+    is still deleting (its flock held) and another user's are left alone."""
+    env = _env(tmp_path, fake_pw, TESTS_REPO=suite.server.url("suite"), TESTS_REVISION="main")
+    scratch = tmp_path / "scratch"
+    orphan = _left_aside(scratch, "vr-tests-1a2b3c4d5e6f.removing-0123456789ab")
+    busy = _left_aside(scratch, "vr-tests-0f0f0f0f0f0f.removing-ba9876543210")
+    others = _left_aside(scratch, "vr-tests-7a7a7a7a7a7a.removing-aaaaaaaaaaaa")
+    if os.geteuid() == 0:  # CI runs as root: another user's directory can be made
+        os.chown(others, 65534, 65534)
+    unrelated = scratch / "vr-tests-notes.txt"
+    unrelated.write_text("not a checkout")
+    holder = _held(busy)
+    try:
+        done = _run(env)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "(exit 0)" in done.stdout.splitlines()[-1]
+    assert not orphan.exists()
+    assert (busy / "checkout" / "node_modules" / "pkg" / "index.js").is_file()
+    assert unrelated.is_file()
+    assert others.is_dir() == (os.geteuid() == 0)
+    assert sorted(p.name for p in scratch.iterdir()) == sorted(
+        p.name for p in (busy, unrelated, others) if p.exists()
+    )
+
+
+def test_tests_cleanup_leave_deletes_nothing_after_the_verdict(
+    tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
+) -> None:
+    """TESTS_CLEANUP=leave (the kustomize base): the pod's emptyDir goes with the pod, removed
+    by the kubelet after the Job has completed, so the Job (and Kargo) need not wait minutes
+    for 255,000 unlinks. The checkout is still renamed aside (the fixed path is free for a
+    shard on a shared /tmp) and left, as is what an earlier run left."""
+    env = _env(
+        tmp_path,
+        fake_pw,
+        TESTS_REPO=suite.server.url("suite"),
+        TESTS_REVISION="main",
+        TESTS_CLEANUP="leave",
+    )
+    scratch = tmp_path / "scratch"
+    orphan = _left_aside(scratch, "vr-tests-1a2b3c4d5e6f.removing-0123456789ab")
+    done = _run(env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert orphan.is_dir()
+    run = "vr-tests-" + UID.replace("-", "")[:12]
+    left = [p for p in scratch.iterdir() if p.name.startswith(f"{run}.removing-")]
+    assert len(left) == 1 and (left[0] / "checkout" / CENTRAL / "math.spec.ts").is_file()
+    assert not (scratch / run).exists()
+
+
 def test_lock_file_dependencies_are_installed_or_fail_with_npm_s_reason(
     tmp_path: Path, fake_pw: FakePlaywright, suite: Suite
 ) -> None:
@@ -477,6 +559,7 @@ def test_lock_file_dependencies_are_installed_or_fail_with_npm_s_reason(
         ({"TESTS_SUBDIR": "../../etc"}, "must stay inside the repository"),
         ({"TESTS_SPARSE_PATHS": "tests,!secret"}, "must not start with '!'"),
         ({"TESTS_INSTALL": "sometimes"}, "TESTS_INSTALL="),
+        ({"TESTS_CLEANUP": "keep"}, "TESTS_CLEANUP='keep'"),
         ({"TESTS_WORKSPACE": "/workspace"}, "TESTS_WORKSPACE is set too"),
     ],
 )

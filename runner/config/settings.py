@@ -193,6 +193,10 @@ class Settings(BaseSettings):
     tests_sparse_paths: Annotated[tuple[str, ...], NoDecode] = ()
     git_credentials_dir: Path | None = None
     tests_install: Literal["auto", "never"] = "auto"
+    # The fetched checkout, once the verdict is out: deleted, or left to the pod's emptyDir
+    # (which the kubelet removes with the pod, after the Job has completed: deleting an
+    # installed Backstage app's 255,000 files took minutes the Job, and Kargo, waited for).
+    tests_cleanup: Literal["delete", "leave"] = "delete"
     # Installing the fetched workspace's dependencies (runner/fetching/install.py).
     package_managers_dir: Path = Path("/opt/vr-package-managers")
     package_registry: str | None = None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.fetching.revisions import Revision
-from runner.fetching.scratch import Scratch
+from runner.fetching.scratch import Scratch, SetAside
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,6 @@ class FetchedTests:
     def remove(self) -> None:
         self.scratch.remove()
 
-    def set_aside(self) -> Path | None:
+    def set_aside(self) -> SetAside | None:
         """The checkout renamed out of the way, lock released: the caller deletes it."""
         return self.scratch.set_aside()

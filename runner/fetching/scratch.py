@@ -14,7 +14,9 @@ lock file unlinked between open and flock).
 A run gives the directory back by renaming it aside (`set_aside`), and deletes it only after
 its verdict is out: an installed Backstage app is 2 GiB in 250,000 files, and unlinking them
 took 106 to 271 s on a loaded machine, which once came between the tests and the verdict line
-(and past a pod's 60 s grace after SIGTERM).
+(and past a pod's 60 s grace after SIGTERM). A directory set aside is flocked by the process
+that will delete it; one that nobody holds was left by a run that was stopped or killed while
+deleting, and the next run under the same TMPDIR deletes it (`orphans`).
 """
 
 from __future__ import annotations
@@ -25,13 +27,15 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from runner.files.walk import remove_tree
 from runner.processes.bounds import Deadline, StopRequest
 
 WAITING = "waiting for the tests' directory"
+PREFIX = "vr-tests-"
 ASIDE = ".removing-"  # a checkout set aside, to be deleted after the verdict
 WAIT_POLL = 0.5
 WAIT_SAY_EVERY = 5.0
@@ -55,7 +59,7 @@ class Scratch:
     ) -> Scratch:
         """The run's fixed directory under `root`, emptied, once no other process holds it.
         OSError (no such TMPDIR, no space, read-only) is the caller's to report."""
-        name = "vr-tests-" + (re.sub(r"[^0-9A-Za-z._-]", "-", run_name)[:80] or "run")
+        name = PREFIX + (re.sub(r"[^0-9A-Za-z._-]", "-", run_name)[:80] or "run")
         fixed, lock = root / name, root / f"{name}.lock"
         fd, waited, next_say = _lock(lock), 0.0, 0.0
         while fd is None:
@@ -81,9 +85,9 @@ class Scratch:
     def remove(self) -> None:
         aside = self.set_aside()
         if aside is not None:
-            remove_tree(aside)
+            aside.delete()
 
-    def set_aside(self) -> Path | None:
+    def set_aside(self) -> SetAside | None:
         """Give the directory back at once: rename it to `<path>.removing-<hex>` (one rename in
         its own parent, however big the tree; the next taker then waits for nothing) and
         release the lock. The caller deletes what this returns when it has the time (None:
@@ -97,7 +101,7 @@ class Scratch:
             self._release()
             return None
         self._release()
-        return aside
+        return SetAside.take(aside)
 
     def _release(self) -> None:
         if self._lock is not None and self._lock_fd is not None:
@@ -106,6 +110,61 @@ class Scratch:
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)
             self._lock_fd = None
+
+
+@dataclass
+class SetAside:
+    """A directory renamed aside, flocked (its own descriptor) until this process deletes it."""
+
+    path: Path
+    fd: int | None
+
+    @classmethod
+    def take(cls, path: Path, *, own: bool = True) -> SetAside | None:
+        """`path` flocked for deletion by this process; None when another holds it or it is
+        gone. This run's own directory is deleted even when it cannot be opened (a mode its
+        tests left); an orphan only when it can."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return cls(path, None) if own else None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None
+        return cls(path, fd)
+
+    def delete(self, keep_going: Callable[[], bool] | None = None) -> list[str]:
+        """Delete it, until `keep_going` says no; what is left stays for the next run."""
+        try:
+            if keep_going is None:
+                return remove_tree(self.path)
+            return remove_tree(self.path, keep_going=keep_going)
+        finally:
+            if self.fd is not None:
+                os.close(self.fd)
+                self.fd = None
+
+
+def orphans(root: Path) -> Iterator[SetAside]:
+    """The checkouts set aside under `root` that no process holds: left by a run that was
+    stopped, or killed, while deleting its own. Each is flocked as it is yielded."""
+    try:
+        names = sorted(os.listdir(root))
+    except OSError:
+        return
+    for name in names:
+        if not (name.startswith(PREFIX) and ASIDE in name):
+            continue
+        try:
+            mine = os.lstat(root / name).st_uid == os.geteuid()  # a shared /tmp: not another's
+        except OSError:
+            continue
+        if mine and (taken := SetAside.take(root / name, own=False)) is not None:
+            yield taken
 
 
 def _lock(path: Path) -> int | None:
