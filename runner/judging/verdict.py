@@ -148,9 +148,12 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         if allow_no_tests:
             return Verdict(ExitCode.PASSED, describe_empty(empty) + " (allowed by ALLOW_NO_TESTS)")
         return Verdict(ExitCode.NO_TESTS, describe_empty(empty))
-    executed = results.executed
+    passed = f"all {results.executed} tests passed"
     if facts.trees is not None:
         executed = sum(tree.executed for tree in facts.trees)
+        passed = f"all {executed} tests passed"
+        if results.executed > executed:  # the counts beside it hold them: say which they are
+            passed += f" ({results.executed - executed} more in setup or teardown projects)"
     if results.flaky:
         flaky = f"{len(results.flaky)} flaky test(s) passed only on a retry"
         if flaky_policy == "fail":
@@ -158,8 +161,8 @@ def decide(  # noqa: PLR0911, PLR0912 - a decision table reads best as one retur
         warnings = (
             (f"WARNING: {flaky}: " + "; ".join(results.flaky),) if flaky_policy == "warn" else ()
         )
-        return Verdict(ExitCode.PASSED, f"all {executed} tests passed, {flaky}", warnings)
-    return Verdict(ExitCode.PASSED, f"all {executed} tests passed")
+        return Verdict(ExitCode.PASSED, f"{passed}, {flaky}", warnings)
+    return Verdict(ExitCode.PASSED, passed)
 
 
 def _usage_error(error: str | None) -> str | None:
