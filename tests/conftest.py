@@ -4,9 +4,11 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import weakref
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, AnyStr
 
 import psutil
 import pytest
@@ -21,11 +23,48 @@ settings.register_profile("mutate", max_examples=20)
 FAKE_PLAYWRIGHT = REPO / "tests" / "helpers" / "fake_playwright.py"
 
 
+# Every Popen made in this process, so that the fixture below can name one a test never waited
+# for or whose pipes it left open: such an object warns ("subprocess N is still running",
+# "unclosed file") when the garbage collector gets to it, and under filterwarnings = error that
+# fails whichever test is running then, often an unrelated one many files later.
+_STARTED: weakref.WeakSet[subprocess.Popen[Any]] = weakref.WeakSet()
+_popen_init = subprocess.Popen.__init__
+
+
+def _recorded_init(self: subprocess.Popen[Any], *args: Any, **kwargs: Any) -> None:
+    _popen_init(self, *args, **kwargs)
+    _STARTED.add(self)
+
+
+subprocess.Popen.__init__ = _recorded_init  # type: ignore[method-assign]
+
+
+def _unfinished(proc: subprocess.Popen[Any]) -> bool:
+    """Never waited for (its exit status unread), or a pipe of it left open."""
+    pipes = (proc.stdin, proc.stdout, proc.stderr)
+    return proc.returncode is None or any(p is not None and not p.closed for p in pipes)
+
+
+def finish(proc: subprocess.Popen[Any]) -> None:
+    """Kill `proc` if it still runs, reap it and close its pipes: a test's `finally`."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=5)  # SIGKILLed: only a process stuck in the kernel outlasts this
+    for pipe in (proc.stdin, proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
 @pytest.fixture(autouse=True)
 def no_orphan_processes() -> Iterator[None]:
-    """Every test must leave no process behind; the ones it leaves are killed and reported."""
+    """Every test must leave no process behind, and must wait for each one it started and close
+    its pipes; the ones it leaves are killed, reaped and reported."""
     before = {p.pid for p in psutil.Process().children(recursive=True)}
+    earlier = set(_STARTED)  # a module's or the session's servers, started before this test
     yield
+    unfinished = [p for p in list(_STARTED) if p not in earlier and _unfinished(p)]
+    for started in unfinished:
+        finish(started)
     leftovers = [p for p in psutil.Process().children(recursive=True) if p.pid not in before]
     alive = []
     for proc in leftovers:
@@ -37,6 +76,9 @@ def no_orphan_processes() -> Iterator[None]:
             pass
     psutil.wait_procs(leftovers, timeout=5)
     assert not alive, f"processes left behind: {alive}"
+    assert not unfinished, "started and never waited for, or pipes left open: " + ", ".join(
+        repr(p.args) for p in unfinished
+    )
 
 
 @dataclass(frozen=True)
@@ -137,6 +179,20 @@ def start_runner(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
+
+
+def communicate_all(
+    procs: Sequence[subprocess.Popen[AnyStr]], timeout: float
+) -> list[tuple[int, AnyStr]]:
+    """Each process's exit code and whole output, read in turn to its end (for outputs that fit
+    a pipe, 64 KiB: a later one's waits until the earlier ones end). On a timeout or any error
+    every process is killed and reaped before the error goes on, not only the one it hit."""
+    try:
+        outputs = [proc.communicate(timeout=timeout)[0] for proc in procs]
+    finally:
+        for proc in procs:
+            finish(proc)
+    return [(proc.returncode, out) for proc, out in zip(procs, outputs, strict=True)]
 
 
 def read_until(proc: subprocess.Popen[bytes], marker: bytes) -> None:
