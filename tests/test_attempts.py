@@ -21,6 +21,7 @@ from runner.identity import IdentitySource, KeyKind, RunIdentity
 from runner.volume.artifacts import RunLayout
 from runner.volume.attempts import begin_attempt
 from runner.volume.ledger import Host, read_ledger
+from tests.conftest import communicate_all
 
 HELPER = [sys.executable, "-m", "tests.helpers.hold_attempt"]
 REPO = Path(__file__).resolve().parents[1]
@@ -149,9 +150,7 @@ def test_single_execution_per_run(
         while sum(p.poll() is not None for p in procs) < n - 1 and time.monotonic() < deadline:
             time.sleep(0.05)
         release.touch()
-    for proc in procs:
-        proc.communicate(timeout=120)
-    codes = [p.returncode for p in procs]
+    codes = [code for code, _ in communicate_all(procs, timeout=120)]
     records = read_ledger(RunLayout(root, IDENTITY.run_name))
     numbers = [r.attempt for r in records]
     assert numbers == list(range(1, len(numbers) + 1))  # unique and gapless

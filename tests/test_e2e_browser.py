@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, runner_command
+from tests.conftest import REPO, finish, runner_command
 
 pytestmark = pytest.mark.browser
 WORKSPACES = REPO / "tests" / "fixtures" / "workspaces"
@@ -152,13 +152,16 @@ def test_sigterm_mid_run_is_143_with_a_complete_log(tmp_path: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if "Running 1 test" in line:
-            break
-    time.sleep(2)
-    proc.send_signal(signal.SIGTERM)
-    rest, _ = proc.communicate(timeout=60)
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "Running 1 test" in line:
+                break
+        time.sleep(2)
+        proc.send_signal(signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=60)
+    finally:
+        finish(proc)
     assert proc.returncode == 143
     log = (_attempt(tmp_path) / "verification.log").read_text()
     assert "Running 1 test" in log and log.splitlines()[-1].startswith(

@@ -44,6 +44,7 @@ from runner.files.walk import remove_tree
 from runner.volume.artifacts import LEDGER, RUN_MARKER, TOMBSTONES
 from tests.conftest import (
     REPO,
+    finish,
     playwright_shim,
     read_until,
     runner_command,
@@ -156,9 +157,9 @@ def _run_case(fault: Fault, case: Case) -> subprocess.CompletedProcess[bytes]:
     reader = threading.Thread(target=_read_lines, args=(case, out), daemon=True)
     if fault.console:
         reader.start()
-    if fault.action:
-        fault.action(case)
     try:
+        if fault.action:
+            fault.action(case)
         code = case.proc.wait(timeout=150)
         case.notes["exited_at"] = time.monotonic()
     finally:
@@ -606,13 +607,12 @@ def killed_runner_left_a_lock(case: Case) -> None:
     case.env["ANALYSIS_RUN_UID"] = UID
     env = {**case.env, "FAULT_PW": "discovery:3,print:2,stubborn,say:holding,hang"}
     victim = start_runner(env)
-    read_until(victim, b"holding")
-    children = psutil.Process(victim.pid).children(recursive=True)
+    try:
+        read_until(victim, b"holding")
+        children = psutil.Process(victim.pid).children(recursive=True)
+    finally:
+        finish(victim)  # SIGKILL: the fault itself
     assert len(children) >= 3, children  # the reaper, the stand-in and its grandchild
-    victim.kill()
-    victim.wait()
-    assert victim.stdout is not None
-    victim.stdout.close()
     # Orphans come to pytest (a subreaper here): wait_procs also reaps them.
     _, alive = psutil.wait_procs(children, timeout=15)
     assert not alive, f"the SIGKILLed runner's tree outlived it: {alive}"

@@ -27,6 +27,8 @@ import pytest
 from tests.conftest import (
     REPO,
     FakePlaywright,
+    communicate_all,
+    finish,
     playwright_shim,
     read_until,
     run_runner,
@@ -406,9 +408,12 @@ def test_sigterm_during_the_fetch_is_143_with_the_verdict_last(
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/public/suite.git"
         env = _env(tmp_path, fake_pw, TESTS_REPO=url, TESTS_REVISION="v1.1.0")
         runner = start_runner(env)
-        read_until(runner, b"$ git ls-remote")
-        runner.send_signal(signal.SIGTERM)
-        out, _ = runner.communicate(timeout=60)
+        try:
+            read_until(runner, b"$ git ls-remote")
+            runner.send_signal(signal.SIGTERM)
+            out, _ = runner.communicate(timeout=60)
+        finally:
+            finish(runner)
     assert runner.returncode == 143, out.decode()[-3000:]
     last = out.decode().splitlines()[-1]
     assert "(exit 143)" in last and "SIGTERM" in last and "fetching the tests" in last
@@ -680,7 +685,7 @@ def test_shards_that_ran_different_commits_do_not_merge_into_a_pass(
     revisions = ["v1.1.0", "v1.1.0" if same else "v1.0.0"]
     tmp = "pod-0" if same == "shared /tmp" else "pod-{index}"
     procs = [_shard(tmp_path, suite, i, rev, tmp) for i, rev in enumerate(revisions)]
-    done = [(p.wait(timeout=180), p.communicate()[0]) for p in procs]
+    done = communicate_all(procs, timeout=180)
     # Each shard on its own passed; the one that merges exits with the merged verdict (the
     # sharding contract: a merge that is no pass fails the AnalysisRun through that shard).
     codes = sorted(code for code, _ in done)
