@@ -319,6 +319,30 @@ def test_yarn_1_failures_are_one_line(tmp_path: Path, output: str, expected: str
     assert expected in install.explain(output, CLASSIC, _request(tmp_path, None))
 
 
+@pytest.mark.parametrize(
+    "output",
+    [
+        # yarn 4.13.0 in the image, registry.npmjs.org behind a TLS-inspecting proxy whose CA
+        # only the host trusted (the create-app trial in the container): 748 of these lines
+        "\u27a4 YN0001: \u2502 RequestError: self-signed certificate in certificate chain\n"
+        "    at ClientRequest.<anonymous> (/tmp/vr-tests-f6ff8b78cc5a/checkout/.yarn/releases/"
+        "yarn-4.13.0.cjs:146:14258)",
+        "npm error code UNABLE_TO_GET_ISSUER_CERT_LOCALLY\n"
+        "npm error request to https://registry.npmjs.org/kind-of failed, reason: unable to get "
+        "local issuer certificate",
+    ],
+    ids=["yarn-berry", "npm"],
+)
+def test_an_untrusted_registry_certificate_says_how_to_trust_it(
+    tmp_path: Path, output: str
+) -> None:
+    """Not "cannot reach ... check DNS, proxies and egress": the registry answered, and the
+    fix is its CA in NODE_EXTRA_CA_CERTS (tried: the image's yarn then installs the app)."""
+    line = install.explain(output, CLASSIC, _request(tmp_path, "https://mirror.example/npm/"))
+    assert "the package registry https://mirror.example/npm/ has a TLS certificate" in line
+    assert "NODE_EXTRA_CA_CERTS" in line and "cannot reach" not in line
+
+
 def test_a_username_and_password_reach_the_install_s_npmrc(tmp_path: Path) -> None:
     secret = _workspace(tmp_path / "secret", {"username": "kargo\n", "password": "pw-42\n"})
     registry = read_registry("http://127.0.0.1:4873/", secret)

@@ -44,8 +44,15 @@ _LOCK_MISMATCH = re.compile(
 )
 _UNREACHABLE = re.compile(
     r"ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|ECONNRESET|EHOSTUNREACH|ENETUNREACH"
-    r"|getaddrinfo|socket hang up|ERR_PNPM_META_FETCH_FAIL|ERR_SOCKET_TIMEOUT"
-    r"|self[- ]signed certificate|unable to get local issuer certificate",
+    r"|getaddrinfo|socket hang up|ERR_PNPM_META_FETCH_FAIL|ERR_SOCKET_TIMEOUT",
+    re.IGNORECASE,
+)
+# Node's words for a certificate chain it does not trust (a registry or mirror behind a private
+# CA, or a TLS-inspecting proxy): reachable, but the install's Node needs the CA.
+_UNTRUSTED = re.compile(
+    r"self[- ]signed certificate|unable to get local issuer certificate"
+    r"|unable to verify the first certificate|SELF_SIGNED_CERT_IN_CHAIN"
+    r"|DEPTH_ZERO_SELF_SIGNED_CERT|UNABLE_TO_VERIFY_LEAF_SIGNATURE",
     re.IGNORECASE,
 )
 _REFUSED = re.compile(
@@ -246,6 +253,14 @@ def explain(output: str, manager: Manager, request: InstallRequest) -> str:
             f"{what}: the package registry {_registry_of(output, request)} refused the "
             "credentials (401/403): check the Secret at PACKAGE_REGISTRY_CREDENTIALS_DIR "
             "(token, or username and password) and PACKAGE_REGISTRY"
+        )
+    untrusted = _UNTRUSTED.search(output)
+    if untrusted:
+        return (
+            f"{what}: the package registry {_registry_of(output, request)} has a TLS "
+            f"certificate this Node does not trust ({untrusted.group(0)}): mount its CA "
+            "certificate (a ConfigMap) and set NODE_EXTRA_CA_CERTS to that file, or set "
+            "PACKAGE_REGISTRY to a registry whose certificate the image's CA bundle trusts"
         )
     if _UNREACHABLE.search(output):
         return (
